@@ -1,0 +1,86 @@
+// The contract between ops and backends. Ops validate arguments and compute output
+// shapes (shared code); a backend receives already-valid, semantic requests and returns
+// opaque storage. The reference backend implements these directly in float64 so that it
+// is an independent oracle; the gpu.js backends plan kernels (coalescing, padding) of
+// their own.
+
+import type { Shape } from './shape.ts';
+
+export type BackendName = 'webasm' | 'webgpu' | 'cpu' | 'reference';
+
+export type UnaryOp =
+  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal'
+  | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'silu' | 'gelu' | 'erf' | 'floor' | 'step';
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal' | 'notEqual';
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+export type ArgReduceOp = 'argmax' | 'argmin';
+
+export interface Conv2dAttrs {
+  stride: [number, number];
+  padding: [number, number]; // symmetric (top/bottom, left/right)
+  dilation: [number, number];
+  groups: number;
+}
+
+export interface ConvTranspose2dAttrs extends Conv2dAttrs {
+  outputPadding: [number, number];
+}
+
+export interface Pool2dAttrs {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+/** Opaque per-backend storage handle (Float32Array, Float64Array or a GPU slot). */
+export type Storage = unknown;
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Bytes per element as stored (4 for float32 backends, 8 for the f64 reference). */
+  readonly bytesPerElement: number;
+  /** Free-form description: adapter name, gpu.js kernel class, ... */
+  describe(): string;
+
+  upload(values: Float32Array | Float64Array, size: number): Storage;
+  download(s: Storage, size: number): Promise<Float32Array | Float64Array>;
+  /** Only where it cannot block a GPU; otherwise undefined. */
+  downloadSync?(s: Storage, size: number): Float32Array | Float64Array;
+  free(s: Storage): void;
+
+  unary(op: UnaryOp, x: Storage, size: number): Storage;
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+  where(c: Storage, cShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+  /** `axes` sorted and unique; the output drops them (keepDims is a reshape in the op layer). */
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[]): Storage;
+  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number): Storage;
+  /** Both ranks >= 2 (the op layer expands vectors); batch dims broadcast to `outShape`. */
+  matmul(a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+  transpose(x: Storage, shape: Shape, perm: number[]): Storage;
+  broadcastTo(x: Storage, shape: Shape, outShape: Shape): Storage;
+  /** Positive steps only; `begin`/`size` already clamped and validated. */
+  slice(x: Storage, shape: Shape, begin: number[], size: number[], step: number[]): Storage;
+  pad(x: Storage, shape: Shape, pads: [number, number][], value: number): Storage;
+  concat(xs: Storage[], shapes: Shape[], axis: number): Storage;
+  /** indices: float values, already checked to be integers in [0, shape[axis]). */
+  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number): Storage;
+  /** The transpose of gather: sums rows of `g` into a tensor with `dimSize` rows along axis. */
+  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number): Storage;
+  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, attrs: Conv2dAttrs): Storage;
+  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, attrs: ConvTranspose2dAttrs): Storage;
+  /** dL/dw of conv2d given x and dy; returns a tensor of wShape. */
+  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, attrs: Conv2dAttrs): Storage;
+  /** For each pooling window, `v` at the position of the (first) maximum of `x`. */
+  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, attrs: Pool2dAttrs): Storage;
+  /** The transpose of maxPool2dGather in `v`: routes `g` back to the arg-max positions of `x`. */
+  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, attrs: Pool2dAttrs): Storage;
+
+  /** Number of kernel compilations so far (gpu.js kernel objects + webasm modules). */
+  kernelBuilds(): number;
+  /** Release every kernel / device resource. */
+  destroy(): Promise<void>;
+}

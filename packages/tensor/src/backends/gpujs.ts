@@ -1,0 +1,471 @@
+// The gpu.js backends: webasm (default on CPU-only machines), webgpu (Dawn: a real GPU or
+// Mesa lavapipe) and cpu (gpu.js's JavaScript mode). One class; the mode decides storage:
+//
+// - webasm / cpu: a tensor is a plain Float32Array; every kernel call copies its inputs
+//   into the kernel's memory and its result out (there is no device memory to keep).
+// - webgpu: a tensor is a GpuSlot holding a GPU-resident WebGPUBufferResult from a
+//   `pipeline: true, immutable: true` kernel. gpu.js builds webgpu kernels asynchronously
+//   and returns Promises, while our ops are synchronous, so every kernel call, free and
+//   read-back is a job on one promise chain: program order is preserved, a buffer is
+//   deleted only after every earlier job that reads it, and an error stays with the tensor
+//   it produced (and every tensor computed from it) until someone reads it.
+
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import type {
+  ArgReduceOp, Backend, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs, ReduceOp, Storage, UnaryOp,
+} from '../backend.ts';
+import { broadcastStrides, coalesce, opError, shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.ts';
+import * as K from './kernels.ts';
+
+const require = createRequire(import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const gpujs: any = require('gpu.js');
+
+export type GpuJsMode = 'webasm' | 'webgpu' | 'cpu';
+
+/** webgpu storage: the buffer handle once its job ran, or the error that job raised. */
+class GpuSlot {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  handle: any = null;
+  error: unknown = null;
+  constructor(readonly size: number) {}
+}
+
+type Arg = Storage | number;
+
+const EMPTY = new Float32Array(0);
+
+/** A 1D Float32Array over a kernel result (1D, or 2D/3D rows of one buffer as webasm returns). */
+function flatten(r: unknown, size: number): Float32Array {
+  if (r instanceof Float32Array) return r.length === size ? r : r.slice(0, size);
+  const rows: Float32Array[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Float32Array) rows.push(v);
+    else for (const x of v as unknown[]) walk(x);
+  };
+  walk(r);
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  const contiguous =
+    rows.every((row) => row.buffer === first.buffer) &&
+    last.byteOffset + last.byteLength - first.byteOffset === size * 4;
+  if (contiguous) return new Float32Array(first.buffer, first.byteOffset, size);
+  const out = new Float32Array(size);
+  let o = 0;
+  for (const row of rows) {
+    out.set(row, o);
+    o += row.length;
+  }
+  return out;
+}
+
+export interface WebGPUInfo {
+  description: string;
+  isFallback: boolean;
+}
+
+/**
+ * Install navigator.gpu from the `webgpu` package (Dawn) and check that an adapter answers.
+ * With requireHardware, a software adapter (lavapipe/llvmpipe/SwiftShader) is refused.
+ */
+export async function initWebGPU(requireHardware = false): Promise<WebGPUInfo> {
+  const op = "setBackend('webgpu')";
+  if (!process.env.XDG_RUNTIME_DIR) {
+    process.env.XDG_RUNTIME_DIR = `/tmp/xdg-${process.getuid?.() ?? 0}`;
+    try {
+      mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+    } catch {
+      /* only quiets a loader warning */
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const g = globalThis as any;
+  if (!g.navigator?.gpu) {
+    let mod;
+    try {
+      mod = await import('webgpu');
+    } catch (e) {
+      throw opError(op, `the 'webgpu' package (Dawn) could not be loaded: ${(e as Error).message}`);
+    }
+    Object.assign(globalThis, mod.globals);
+    const gpu = mod.create([]);
+    if (typeof g.navigator === 'undefined') g.navigator = { gpu };
+    else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  }
+  const adapter = await g.navigator.gpu.requestAdapter();
+  if (!adapter) {
+    throw opError(op, 'no WebGPU adapter answered (Dawn found no Vulkan driver); expected a GPU driver, or Mesa lavapipe on CPU-only machines (apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1)');
+  }
+  const info = adapter.info ?? {};
+  const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
+  const isFallback = Boolean(info.isFallbackAdapter || adapter.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader/i.test(description);
+  if (requireHardware && isFallback) {
+    throw opError(op, `only a software adapter answered (${description}); auto-selection prefers webasm there`);
+  }
+  if (!(await gpujs.GPU.isWebGPUAvailable())) {
+    throw opError(op, `gpu.js reports WebGPU unavailable although the adapter '${description}' answered`);
+  }
+  return { description, isFallback };
+}
+
+export class GpuJsBackend implements Backend {
+  readonly bytesPerElement = 4;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private readonly gpu: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private readonly kernels = new Map<string, any>();
+  private builds = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private readonly gpuMode: boolean;
+
+  constructor(
+    readonly name: GpuJsMode,
+    private readonly info = '',
+  ) {
+    this.gpu = new gpujs.GPU({ mode: name });
+    this.gpuMode = name === 'webgpu';
+    if (!this.gpuMode) this.downloadSync = (s: Storage) => (s as Float32Array).slice();
+  }
+
+  describe(): string {
+    const k = this.kernels.values().next().value;
+    const cls = k?.kernel?.constructor?.name ?? '(no kernel built yet)';
+    return `${this.name}: gpu.js ${gpujs.GPU.version ?? '2.24.1'} mode '${this.gpu.mode}', kernel class ${cls}${this.info ? `, adapter ${this.info}` : ''}`;
+  }
+
+  /** The gpu.js kernel class and fallback reason of every kernel built so far. */
+  kernelClasses(): { key: string; mode: string; fallbackReason: string | null }[] {
+    return [...this.kernels].map(([key, k]) => ({
+      key,
+      mode: k.kernel?.constructor?.mode ?? k.kernel?.constructor?.name ?? 'unbuilt',
+      fallbackReason: k.kernel?.fallbackReason ?? null,
+    }));
+  }
+
+  kernelBuilds(): number {
+    return this.builds;
+  }
+
+  // ------------------------------------------------------------------ kernel execution
+
+  private kernelFor(spec: K.KernelSpec, outRank: number) {
+    const key = `${spec.key}|out${outRank}`;
+    let k = this.kernels.get(key);
+    if (k) return k;
+    const source = new Function(`return ${spec.source}`)();
+    k = this.gpu.createKernel(source, {
+      output: outRank === 1 ? [1] : outRank === 2 ? [1, 1] : [1, 1, 1],
+      dynamicOutput: true,
+      dynamicArguments: true,
+      argumentTypes: spec.argumentTypes,
+      loopMaxIterations: K.MAX_ELEMENTS,
+      pipeline: this.gpuMode,
+      immutable: this.gpuMode,
+      precision: 'single',
+    });
+    const kern = k.kernel;
+    if (this.name === 'webasm' && kern && typeof kern._instantiate === 'function') {
+      // One module per size signature: count compilations, keep more of them alive than
+      // gpu.js's default 8 so a training loop's few dozen shapes never thrash.
+      kern.moduleCacheLimit = 64;
+      const orig = kern._instantiate.bind(kern);
+      kern._instantiate = (entryKey: string, args: unknown) => {
+        if (!kern._moduleCache.has(entryKey)) this.builds++;
+        return orig(entryKey, args);
+      };
+    } else {
+      this.builds++;
+    }
+    this.kernels.set(key, k);
+    return k;
+  }
+
+  private checkSize(what: string, size: number): void {
+    if (size > K.MAX_ELEMENTS) {
+      throw opError(what, `a tensor of ${size} elements exceeds ${K.MAX_ELEMENTS} (2^24), the largest size whose flat indices gpu.js computes exactly in float32 on backend '${this.name}'; expected smaller tensors (or the reference backend)`);
+    }
+  }
+
+  /** Run a kernel with output dims (gpu.js order: x fastest) and return its storage. */
+  private exec(spec: K.KernelSpec, dims: number[], args: Arg[]): Storage {
+    const size = sizeOf(dims);
+    const what = spec.key.split(':')[0];
+    this.checkSize(what, size);
+    if (size === 0) return this.gpuMode ? new GpuSlot(0) : EMPTY;
+    const k = this.kernelFor(spec, dims.length);
+    if (!this.gpuMode) {
+      k.setOutput(dims);
+      let r;
+      try {
+        r = k(...args);
+      } catch (e) {
+        throw opError(what, `gpu.js ${this.name} kernel '${spec.key}' failed: ${(e as Error).message.split('\n')[0]}`);
+      }
+      return flatten(r, size);
+    }
+    const out = new GpuSlot(size);
+    this.tail = this.tail.then(async () => {
+      try {
+        const real = args.map((a) => {
+          if (a instanceof GpuSlot) {
+            if (a.error) throw a.error;
+            return a.handle;
+          }
+          return a;
+        });
+        k.setOutput(dims);
+        out.handle = await k(...real);
+      } catch (e) {
+        const msg = (e as Error).message ?? String(e);
+        out.error = msg.startsWith(`${what}:`) ? e : opError(what, `gpu.js webgpu kernel '${spec.key}' failed: ${msg.split('\n')[0]}`);
+      }
+    });
+    return out;
+  }
+
+  private copy(x: Storage, size: number): Storage {
+    return this.exec(K.copyKernel(), [size], [x]);
+  }
+
+  upload(values: Float32Array | Float64Array, size: number): Storage {
+    this.checkSize('tensor', size);
+    const f32 = values instanceof Float32Array && values.length === size ? values.slice() : Float32Array.from(values.subarray(0, size));
+    if (!this.gpuMode) return f32;
+    return this.exec(K.copyKernel(), [size], [f32]);
+  }
+
+  async download(s: Storage, size: number): Promise<Float32Array> {
+    if (!this.gpuMode) return (s as Float32Array).slice();
+    const slot = s as GpuSlot;
+    const p = this.tail.then(async () => {
+      if (slot.error) throw slot.error;
+      if (size === 0) return new Float32Array(0);
+      return flatten(await slot.handle.toArray(), size).slice();
+    });
+    this.tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  /** Synchronous read-back exists where there is no GPU to wait for (not on webgpu). */
+  readonly downloadSync?: (s: Storage) => Float32Array;
+
+  free(s: Storage): void {
+    if (!(s instanceof GpuSlot)) return;
+    this.tail = this.tail.then(() => {
+      if (s.handle) s.handle.delete();
+      s.handle = null;
+    });
+  }
+
+  /** Resolves when every job issued so far has run (webgpu); immediate elsewhere. */
+  async flush(): Promise<void> {
+    await this.tail;
+  }
+
+  async destroy(): Promise<void> {
+    await this.tail;
+    for (const k of this.kernels.values()) k.destroy?.();
+    this.kernels.clear();
+    await this.gpu.destroy();
+  }
+
+  // ------------------------------------------------------------------ ops
+
+  unary(op: UnaryOp, x: Storage, size: number): Storage {
+    return this.exec(K.unaryKernel(op), [size], [x]);
+  }
+
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const c = coalesce(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+    return this.exec(K.binaryKernel(op, c.shape.length), [sizeOf(outShape)], [a, b, ...c.shape.slice(1), ...c.strides[0], ...c.strides[1]]);
+  }
+
+  where(cnd: Storage, cShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const st = [cShape, aShape, bShape].map((s) => broadcastStrides(s, outShape));
+    const c = coalesce(outShape, st);
+    return this.exec(K.whereKernel(c.shape.length), [sizeOf(outShape)], [cnd, a, b, ...c.shape.slice(1), ...c.strides.flat()]);
+  }
+
+  private strided(x: Storage, outShape: Shape, strides: number[], offset: number): Storage {
+    const c = coalesce(outShape, [strides]);
+    return this.exec(K.stridedKernel(c.shape.length), [sizeOf(outShape)], [x, offset, ...c.shape.slice(1), ...c.strides[0]]);
+  }
+
+  transpose(x: Storage, shape: Shape, perm: number[]): Storage {
+    const st = stridesOf(shape);
+    return this.strided(x, perm.map((p) => shape[p]), perm.map((p) => st[p]), 0);
+  }
+
+  broadcastTo(x: Storage, shape: Shape, outShape: Shape): Storage {
+    return this.strided(x, outShape, broadcastStrides(shape, outShape), 0);
+  }
+
+  slice(x: Storage, shape: Shape, begin: number[], size: number[], step: number[]): Storage {
+    const st = stridesOf(shape);
+    const offset = begin.reduce((s, b, k) => s + b * st[k], 0);
+    return this.strided(x, size, st.map((s, k) => s * step[k]), offset);
+  }
+
+  pad(x: Storage, shape: Shape, pads: [number, number][], value: number): Storage {
+    const outShape = shape.map((d, k) => d + pads[k][0] + pads[k][1]);
+    const r = shape.length;
+    return this.exec(K.padKernel(r), [sizeOf(outShape)], [x, value, ...outShape.slice(1), ...shape, ...pads.map((p) => p[0]), ...stridesOf(shape)]);
+  }
+
+  concat(xs: Storage[], shapes: Shape[], axis: number): Storage {
+    const inner = sizeOf(shapes[0].slice(axis + 1));
+    const outer = sizeOf(shapes[0].slice(0, axis));
+    let acc = xs[0];
+    let accRows = shapes[0][axis];
+    if (xs.length === 1) return this.copy(acc, sizeOf(shapes[0]));
+    for (let k = 1; k < xs.length; k++) {
+      const rows = shapes[k][axis];
+      const next = this.exec(K.concat2Kernel(), [outer * (accRows + rows) * inner], [acc, xs[k], accRows * inner, rows * inner]);
+      if (k > 1) this.free(acc);
+      acc = next;
+      accRows += rows;
+    }
+    return acc;
+  }
+
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[]): Storage {
+    const outSize = sizeOf(shape.filter((_, i) => !axes.includes(i)));
+    if (axes.some((a) => shape[a] === 0)) {
+      return this.upload(new Float32Array(outSize), outSize); // sum over nothing (max/min are refused by the op)
+    }
+    // Merge runs of kept / reduced dims (size-1 dims are irrelevant), then reduce the
+    // innermost reduced run as an [outer, R, inner] view until none is left.
+    const groups: { n: number; red: boolean }[] = [];
+    shape.forEach((n, i) => {
+      if (n === 1) return;
+      const red = axes.includes(i);
+      const last = groups[groups.length - 1];
+      if (last && last.red === red) last.n *= n;
+      else groups.push({ n, red });
+    });
+    let cur = x;
+    let owned = false;
+    for (;;) {
+      const g = groups.map((q) => q.red).lastIndexOf(true);
+      if (g < 0) break;
+      const outer = sizeOf(groups.slice(0, g).map((q) => q.n));
+      const inner = sizeOf(groups.slice(g + 1).map((q) => q.n));
+      const next = this.exec(K.reduceKernel(op), [outer * inner], [cur, groups[g].n, inner]);
+      if (owned) this.free(cur);
+      cur = next;
+      owned = true;
+      groups.splice(g, 1);
+      if (g > 0 && g < groups.length && !groups[g - 1].red && !groups[g].red) {
+        groups[g - 1].n *= groups[g].n;
+        groups.splice(g, 1);
+      }
+    }
+    return owned ? cur : this.copy(x, outSize);
+  }
+
+  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number): Storage {
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    return this.exec(K.argReduceKernel(op), [outer * inner], [x, shape[axis], inner]);
+  }
+
+  matmul(a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const r = outShape.length;
+    const batch = outShape.slice(0, r - 2);
+    const [M, N] = [outShape[r - 2], outShape[r - 1]];
+    const K_ = aShape[aShape.length - 1];
+    const B = sizeOf(batch);
+    const temps: Storage[] = [];
+    // Each operand either holds one matrix (batch stride 0) or the full batch.
+    const prep = (s: Storage, shape: Shape, rows: number, cols: number): [Storage, number] => {
+      const own = shape.slice(0, shape.length - 2);
+      if (sizeOf(own) === 1) return [s, 0];
+      const padded = [...new Array(batch.length - own.length).fill(1), ...own];
+      if (shapesEqual(padded, batch)) return [s, rows * cols];
+      const full = this.broadcastTo(s, shape, [...batch, rows, cols]);
+      temps.push(full);
+      return [full, rows * cols];
+    };
+    const [pa, sa] = prep(a, aShape, M, K_);
+    const [pb, sb] = prep(b, bShape, K_, N);
+    const out = this.exec(K.matmulKernel(), [N, M, B], [pa, pb, K_, N, sa, sb]);
+    temps.forEach((t) => this.free(t));
+    return out;
+  }
+
+  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number): Storage {
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    return this.exec(K.gatherKernel(), [outer * nIndices * inner], [x, indices, nIndices, shape[axis], inner]);
+  }
+
+  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number): Storage {
+    const outer = sizeOf(gShape.slice(0, axis));
+    const inner = sizeOf(gShape.slice(axis + 1));
+    return this.exec(K.scatterAddKernel(), [outer * dimSize * inner], [g, indices, nIndices, dimSize, inner]);
+  }
+
+  private padSpatial(x: Storage, xShape: Shape, ph: number, pw: number): { xp: Storage; owned: boolean } {
+    if (ph === 0 && pw === 0) return { xp: x, owned: false };
+    return { xp: this.pad(x, xShape, [[0, 0], [0, 0], [ph, ph], [pw, pw]], 0), owned: true };
+  }
+
+  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: Conv2dAttrs): Storage {
+    const [N, C, H, W] = xShape;
+    const [O, Cg, KH, KW] = wShape;
+    const Hp = H + 2 * a.padding[0];
+    const Wp = W + 2 * a.padding[1];
+    const Ho = Math.floor((Hp - a.dilation[0] * (KH - 1) - 1) / a.stride[0]) + 1;
+    const Wo = Math.floor((Wp - a.dilation[1] * (KW - 1) - 1) / a.stride[1]) + 1;
+    const { xp, owned } = this.padSpatial(x, xShape, a.padding[0], a.padding[1]);
+    const out = this.exec(K.conv2dKernel(KH, KW), [Wo, Ho, N * O], [xp, w, Cg, O / a.groups, O, C, Hp, Wp, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]]);
+    if (owned) this.free(xp);
+    return out;
+  }
+
+  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: ConvTranspose2dAttrs): Storage {
+    // A transposed conv is the stride-1 conv of the input with zeros inserted between its
+    // pixels and d(K-1)-p border rows, with the flipped, in/out-swapped weights.
+    const [N, Cin, H, W] = xShape;
+    const [, Og, KH, KW] = wShape;
+    const Cg = Cin / a.groups;
+    const Ho = (H - 1) * a.stride[0] - 2 * a.padding[0] + a.dilation[0] * (KH - 1) + a.outputPadding[0] + 1;
+    const Wo = (W - 1) * a.stride[1] - 2 * a.padding[1] + a.dilation[1] * (KW - 1) + a.outputPadding[1] + 1;
+    const Hd = Ho + a.dilation[0] * (KH - 1);
+    const Wd = Wo + a.dilation[1] * (KW - 1);
+    const xd = this.exec(K.dilatePadKernel(), [Wd, Hd, N * Cin], [x, H, W, a.stride[0], a.stride[1], a.dilation[0] * (KH - 1) - a.padding[0], a.dilation[1] * (KW - 1) - a.padding[1]]);
+    const O = Og * a.groups;
+    const wt = this.exec(K.convTransposeWeightKernel(), [O * Cg * KH * KW], [w, Cg, Og, KH, KW]);
+    const out = this.conv2d(xd, [N, Cin, Hd, Wd], wt, [O, Cg, KH, KW], { stride: [1, 1], padding: [0, 0], dilation: a.dilation, groups: a.groups });
+    this.free(xd);
+    this.free(wt);
+    return out;
+  }
+
+  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, a: Conv2dAttrs): Storage {
+    const [N, C, H, W] = xShape;
+    const [, O, Ho, Wo] = dyShape;
+    const [, Cg, KH, KW] = wShape;
+    const { xp, owned } = this.padSpatial(x, xShape, a.padding[0], a.padding[1]);
+    const out = this.exec(K.conv2dFilterGradKernel(), [KW, KH, O * Cg], [xp, dy, N, Ho, Wo, Cg, O / a.groups, O, C, H + 2 * a.padding[0], W + 2 * a.padding[1], a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]]);
+    if (owned) this.free(xp);
+    return out;
+  }
+
+  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, a: Pool2dAttrs): Storage {
+    const [N, C, H, W] = xShape;
+    const Ho = Math.floor((H + 2 * a.padding[0] - a.kernel[0]) / a.stride[0]) + 1;
+    const Wo = Math.floor((W + 2 * a.padding[1] - a.kernel[1]) / a.stride[1]) + 1;
+    return this.exec(K.maxPoolGatherKernel(a.kernel[0], a.kernel[1]), [Wo, Ho, N * C], [x, v, H, W, a.stride[0], a.stride[1], a.padding[0], a.padding[1]]);
+  }
+
+  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, a: Pool2dAttrs): Storage {
+    const [N, C, H, W] = xShape;
+    const [, , Ho, Wo] = gShape;
+    return this.exec(K.maxPoolScatterKernel(a.kernel[0], a.kernel[1]), [W, H, N * C], [x, g, H, W, Ho, Wo, a.stride[0], a.stride[1], a.padding[0], a.padding[1]]);
+  }
+}

@@ -1,0 +1,415 @@
+// gpu.js kernel sources, generated per op family and (coalesced) rank.
+//
+// Rules that every source here follows (see ../../../../README.md "Kernels" and the measured
+// notes in shared/gpujs-notes.md):
+// - one output cell per thread; shapes arrive as `Integer` scalar arguments, never as
+//   constants, so one compiled kernel serves every shape of a rank (webgpu) and webasm
+//   compiles one module per shape signature;
+// - flat index arithmetic runs in float32 on every gpu.js backend, which is exact only
+//   below 2^24: the backend refuses tensors larger than that (MAX_ELEMENTS), and indices
+//   are decomposed with exact divisions `(r - i) / d`;
+// - loops bounded by arguments are silently capped by gpu.js at `loopMaxIterations`,
+//   which the backend raises to MAX_ELEMENTS;
+// - convolutions read a pre-padded input, so the inner loops carry no bounds checks.
+
+import type { BinaryOp, UnaryOp } from '../backend.ts';
+
+export const MAX_ELEMENTS = 1 << 24;
+
+export interface KernelSpec {
+  /** Cache key (also the op family name in error messages). */
+  key: string;
+  source: string;
+  argumentTypes: string[];
+}
+
+const clampArg = (x: string, lo: number, hi: number) => `Math.min(Math.max(${x}, ${lo}), ${hi})`;
+
+// erf in float32: the rational approximation on [-4, 4] used by Eigen/XLA for float
+// (|error| < 2e-7 against the float64 series in math64.ts; see the unary property test).
+const ERF_HELPER = `
+  const ex = Math.min(Math.max(EXPR, -4.0), 4.0);
+  const ex2 = ex * ex;
+  let ep = ex2 * -2.72614225801306e-10 + 2.77068142495902e-08;
+  ep = ex2 * ep + -2.10102402082508e-06;
+  ep = ex2 * ep + -5.69250639462346e-05;
+  ep = ex2 * ep + -7.34990630326855e-04;
+  ep = ex2 * ep + -2.95459980854025e-03;
+  ep = ex2 * ep + -1.60960333262415e-02;
+  ep = ex * ep;
+  let eq = ex2 * -1.45660718464996e-05 + -2.13374055278905e-04;
+  eq = ex2 * eq + -1.68282697438203e-03;
+  eq = ex2 * eq + -7.37332916720468e-03;
+  eq = ex2 * eq + -1.42647390514189e-02;
+  const erfv = ep / eq;`;
+
+/** Statements that leave the unary result of `x` in `res`. */
+function unaryBody(op: UnaryOp): string {
+  const sig = (v: string) => `1.0 / (1.0 + Math.exp(-${clampArg(v, -80, 80)}))`;
+  switch (op) {
+    case 'neg': return 'const res = -x;';
+    case 'abs': return 'const res = Math.abs(x);';
+    case 'sign': return 'let res = 0.0; if (x > 0.0) { res = 1.0; } if (x < 0.0) { res = -1.0; }';
+    case 'exp': return 'const res = Math.exp(x);';
+    case 'log': return 'const res = Math.log(x);';
+    case 'sqrt': return 'const res = Math.sqrt(x);';
+    case 'rsqrt': return 'const res = 1.0 / Math.sqrt(x);';
+    case 'square': return 'const res = x * x;';
+    case 'reciprocal': return 'const res = 1.0 / x;';
+    case 'sin': return 'const res = Math.sin(x);';
+    case 'cos': return 'const res = Math.cos(x);';
+    // tanh through exp overflows to NaN on some shader compilers: clamp where it is +-1 in f32
+    case 'tanh': return `const res = Math.tanh(${clampArg('x', -15, 15)});`;
+    case 'sigmoid': return `const res = ${sig('x')};`;
+    case 'relu': return 'let res = 0.0; if (x > 0.0) { res = x; }';
+    case 'silu': return `const res = x * (${sig('x')});`;
+    case 'step': return 'let res = 0.0; if (x > 0.0) { res = 1.0; }';
+    case 'floor': return 'const res = Math.floor(x);';
+    case 'erf': return ERF_HELPER.replace('EXPR', 'x') + '\n  const res = erfv;';
+    case 'gelu': return ERF_HELPER.replace('EXPR', 'x * 0.7071067811865476') + '\n  const res = 0.5 * x * (1.0 + erfv);';
+  }
+}
+
+/** Statements computing `res` from `x` and `y`. */
+function binaryBody(op: BinaryOp): string {
+  switch (op) {
+    case 'add': return 'const res = x + y;';
+    case 'sub': return 'const res = x - y;';
+    case 'mul': return 'const res = x * y;';
+    case 'div': return 'const res = x / y;';
+    // pow: shader pow() is undefined for x < 0 and for 0^0; follow IEEE/JS Math.pow:
+    // negative bases only for integer exponents (sign from parity), NaN otherwise.
+    case 'pow':
+      return `let res = Math.pow(Math.abs(x), y);
+  if (y == 0.0) { res = 1.0; }
+  if (x < 0.0) {
+    const fy = Math.floor(y);
+    if (fy == y) {
+      const half = fy * 0.5;
+      if (Math.floor(half) != half) { res = -res; }
+    } else {
+      res = Math.sqrt(x);
+    }
+  }`;
+    case 'maximum': return 'let res = y; if (x >= y) { res = x; }';
+    case 'minimum': return 'let res = y; if (x <= y) { res = x; }';
+    case 'greater': return 'let res = 0.0; if (x > y) { res = 1.0; }';
+    case 'greaterEqual': return 'let res = 0.0; if (x >= y) { res = 1.0; }';
+    case 'less': return 'let res = 0.0; if (x < y) { res = 1.0; }';
+    case 'lessEqual': return 'let res = 0.0; if (x <= y) { res = 1.0; }';
+    case 'equal': return 'let res = 0.0; if (x == y) { res = 1.0; }';
+    case 'notEqual': return 'let res = 0.0; if (x != y) { res = 1.0; }';
+  }
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const ints = (n: number) => range(n).map(() => 'Integer');
+
+/**
+ * Statements decomposing `this.thread.x` into indices i0..i{R-1} of an output with dims
+ * d0..d{R-1} (d0 is never needed). Exact in float32 below 2^24.
+ */
+function decompose(rank: number): string {
+  if (rank === 1) return 'const i0 = this.thread.x;';
+  const lines = ['let r = this.thread.x;'];
+  for (let k = rank - 1; k >= 1; k--) {
+    lines.push(`const i${k} = r % d${k};`);
+    lines.push(k === 1 ? `const i0 = (r - i1) / d1;` : `r = (r - i${k}) / d${k};`);
+  }
+  return lines.join('\n  ');
+}
+
+const dimArgs = (rank: number) => range(rank).slice(1).map((k) => `d${k}`);
+const strideArgs = (p: string, rank: number) => range(rank).map((k) => `${p}${k}`);
+const offsetExpr = (p: string, rank: number) => range(rank).map((k) => `i${k} * ${p}${k}`).join(' + ');
+
+function fn(name: string, args: string[], body: string): string {
+  void name;
+  return `function (${args.join(', ')}) {\n  ${body}\n}`;
+}
+
+export function unaryKernel(op: UnaryOp): KernelSpec {
+  return {
+    key: `unary:${op}`,
+    source: fn(op, ['a'], `const x = a[this.thread.x];\n  ${unaryBody(op)}\n  return res;`),
+    argumentTypes: ['Array'],
+  };
+}
+
+/** Elementwise binary op on a coalesced broadcast of rank R (strides 0 where broadcast). */
+export function binaryKernel(op: BinaryOp, rank: number): KernelSpec {
+  const args = ['a', 'b', ...dimArgs(rank), ...strideArgs('sa', rank), ...strideArgs('sb', rank)];
+  const body = `${decompose(rank)}
+  const x = a[${offsetExpr('sa', rank)}];
+  const y = b[${offsetExpr('sb', rank)}];
+  ${binaryBody(op)}
+  return res;`;
+  return { key: `binary:${op}:${rank}`, source: fn(op, args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+}
+
+export function whereKernel(rank: number): KernelSpec {
+  const args = ['c', 'a', 'b', ...dimArgs(rank), ...strideArgs('sc', rank), ...strideArgs('sa', rank), ...strideArgs('sb', rank)];
+  const body = `${decompose(rank)}
+  let res = b[${offsetExpr('sb', rank)}];
+  if (c[${offsetExpr('sc', rank)}] != 0.0) { res = a[${offsetExpr('sa', rank)}]; }
+  return res;`;
+  return { key: `where:${rank}`, source: fn('where', args, body), argumentTypes: ['Array', 'Array', 'Array', ...ints(args.length - 3)] };
+}
+
+/** out[i] = a[off + sum_k i_k * s_k]: transpose, broadcast, strided slice. */
+export function stridedKernel(rank: number): KernelSpec {
+  const args = ['a', 'off', ...dimArgs(rank), ...strideArgs('s', rank)];
+  const body = `${decompose(rank)}
+  return a[off + ${offsetExpr('s', rank)}];`;
+  return { key: `strided:${rank}`, source: fn('strided', args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
+}
+
+/** Constant padding: out index minus `before` read from the input where inside. */
+export function padKernel(rank: number): KernelSpec {
+  const args = ['a', 'value', ...dimArgs(rank), ...range(rank).map((k) => `n${k}`), ...range(rank).map((k) => `p${k}`), ...strideArgs('s', rank)];
+  const checks = range(rank).map((k) => `j${k} >= 0 && j${k} < n${k}`).join(' && ');
+  const body = `${decompose(rank)}
+  ${range(rank).map((k) => `const j${k} = i${k} - p${k};`).join('\n  ')}
+  let res = value;
+  if (${checks}) { res = a[${range(rank).map((k) => `j${k} * s${k}`).join(' + ')}]; }
+  return res;`;
+  return { key: `pad:${rank}`, source: fn('pad', args, body), argumentTypes: ['Array', 'Float', ...ints(args.length - 2)] };
+}
+
+/** Two tensors joined along the middle axis of an [outer, La | Lb] view (La = na*inner). */
+export function concat2Kernel(): KernelSpec {
+  const body = `const L = La + Lb;
+  const j = this.thread.x % L;
+  const o = (this.thread.x - j) / L;
+  let res = 0.0;
+  if (j < La) { res = a[o * La + j]; } else { res = b[o * Lb + j - La]; }
+  return res;`;
+  return { key: 'concat2', source: fn('concat2', ['a', 'b', 'La', 'Lb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer'] };
+}
+
+/**
+ * Reduce the middle axis of an [outer, R, inner] view. Sums run in blocks of 256 so the
+ * float32 rounding error grows like (256 + R/256) eps rather than R eps.
+ */
+export function reduceKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
+  const combine = op === 'sum' ? 'acc += v;' : op === 'max' ? 'if (v > acc) { acc = v; }' : 'if (v < acc) { acc = v; }';
+  let body: string;
+  if (op === 'sum') {
+    body = `const n = this.thread.x % inner;
+  const base = (this.thread.x - n) * R + n;
+  let total = 0.0;
+  for (let b0 = 0; b0 < R; b0 += 256) {
+    let part = 0.0;
+    for (let r = 0; r < 256; r++) {
+      const rr = b0 + r;
+      if (rr < R) { part += a[base + rr * inner]; }
+    }
+    total += part;
+  }
+  return total;`;
+  } else {
+    body = `const n = this.thread.x % inner;
+  const base = (this.thread.x - n) * R + n;
+  let acc = a[base];
+  for (let r = 1; r < R; r++) { const v = a[base + r * inner]; ${combine} }
+  return acc;`;
+  }
+  return { key: `reduce:${op}`, source: fn(op, ['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+}
+
+export function argReduceKernel(op: 'argmax' | 'argmin'): KernelSpec {
+  const cmp = op === 'argmax' ? '>' : '<';
+  const body = `const n = this.thread.x % inner;
+  const base = (this.thread.x - n) * R + n;
+  let best = a[base];
+  let arg = 0.0;
+  for (let r = 1; r < R; r++) { const v = a[base + r * inner]; if (v ${cmp} best) { best = v; arg = r * 1.0; } }
+  return arg;`;
+  return { key: `argreduce:${op}`, source: fn(op, ['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+}
+
+/**
+ * Batched matmul, output [N, M, B] (x = column, so webasm's SIMD lanes read `b` rows
+ * contiguously). `sa`/`sb` are batch strides (0 broadcasts one matrix over the batch).
+ */
+export function matmulKernel(): KernelSpec {
+  const body = `const n = this.thread.x;
+  const m = this.thread.y;
+  const z = this.thread.z;
+  const ao = z * sa + m * K;
+  const bo = z * sb + n;
+  let s = 0.0;
+  for (let k = 0; k < K; k++) { s += a[ao + k] * b[bo + k * N]; }
+  return s;`;
+  return { key: 'matmul', source: fn('matmul', ['a', 'b', 'K', 'N', 'sa', 'sb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'] };
+}
+
+/**
+ * Direct conv2d over a pre-padded NCHW input, OIHW weights; output [Wo, Ho, N*O]. The
+ * kernel size is baked in (part of the cache key) so the tap loops have literal bounds.
+ */
+export function conv2dKernel(KH: number, KW: number): KernelSpec {
+  const args = ['xp', 'w', 'Cg', 'Og', 'O', 'Cin', 'Hp', 'Wp', 'sh', 'sw', 'dh', 'dw'];
+  const body = `const xo = this.thread.x;
+  const yo = this.thread.y;
+  const z = this.thread.z;
+  const o = z % O;
+  const n = (z - o) / O;
+  const g = Math.floor(o / Og);
+  let s = 0.0;
+  for (let c = 0; c < Cg; c++) {
+    const xb = ((n * Cin + g * Cg + c) * Hp + yo * sh) * Wp + xo * sw;
+    const wb = (o * Cg + c) * ${KH * KW};
+    for (let ky = 0; ky < ${KH}; ky++) {
+      for (let kx = 0; kx < ${KW}; kx++) {
+        s += xp[xb + ky * dh * Wp + kx * dw] * w[wb + ky * ${KW} + kx];
+      }
+    }
+  }
+  return s;`;
+  return { key: `conv2d:${KH}x${KW}`, source: fn('conv2d', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+}
+
+/** dL/dw of conv2d from the pre-padded input and dy; output [KW, KH, O*Cg]. */
+export function conv2dFilterGradKernel(): KernelSpec {
+  const args = ['xp', 'dy', 'N', 'Ho', 'Wo', 'Cg', 'Og', 'O', 'Cin', 'Hp', 'Wp', 'sh', 'sw', 'dh', 'dw'];
+  const body = `const kx = this.thread.x;
+  const ky = this.thread.y;
+  const z = this.thread.z;
+  const c = z % Cg;
+  const o = (z - c) / Cg;
+  const g = Math.floor(o / Og);
+  let s = 0.0;
+  for (let n = 0; n < N; n++) {
+    let part = 0.0;
+    for (let y = 0; y < Ho; y++) {
+      const xr = ((n * Cin + g * Cg + c) * Hp + y * sh + ky * dh) * Wp + kx * dw;
+      const dr = ((n * O + o) * Ho + y) * Wo;
+      for (let x = 0; x < Wo; x++) { part += xp[xr + x * sw] * dy[dr + x]; }
+    }
+    s += part;
+  }
+  return s;`;
+  return { key: 'conv2dFilterGrad', source: fn('conv2dFilterGrad', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+}
+
+/**
+ * The input of the stride-1 convolution that equals a transposed convolution: zeros
+ * inserted between input pixels (stride), `pt`/`pl` leading rows/cols (may be negative:
+ * a crop). Output [Wd, Hd, N*C].
+ */
+export function dilatePadKernel(): KernelSpec {
+  const args = ['a', 'H', 'W', 'sh', 'sw', 'pt', 'pl'];
+  const body = `const x = this.thread.x - pl;
+  const y = this.thread.y - pt;
+  const z = this.thread.z;
+  let res = 0.0;
+  if (x >= 0 && y >= 0) {
+    const rx = x % sw;
+    const ry = y % sh;
+    const ix = (x - rx) / sw;
+    const iy = (y - ry) / sh;
+    if (rx == 0 && ry == 0 && ix < W && iy < H) { res = a[(z * H + iy) * W + ix]; }
+  }
+  return res;`;
+  return { key: 'dilatePad', source: fn('dilatePad', args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
+}
+
+/**
+ * Weights of a transposed conv (Cin, Og, KH, KW) -> weights of the equivalent conv
+ * (Og*groups, Cg, KH, KW), spatially flipped. Output is 1D.
+ */
+export function convTransposeWeightKernel(): KernelSpec {
+  const args = ['w', 'Cg', 'Og', 'KH', 'KW'];
+  const body = `${decompose(4).replace(/d1/g, 'Cg').replace(/d2/g, 'KH').replace(/d3/g, 'KW')}
+  const oc = i0;
+  const g = Math.floor(oc / Og);
+  const o = oc - g * Og;
+  const cin = g * Cg + i1;
+  return w[((cin * Og + o) * KH + (KH - 1 - i2)) * KW + (KW - 1 - i3)];`;
+  return { key: 'convTransposeWeight', source: fn('convTransposeWeight', args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
+}
+
+/** Flat position of the first maximum of x in window (yo, xo) of plane z, or -1. */
+function windowArgmax(KH: number, KW: number): string {
+  return `let best = -1;
+  let bestVal = 0.0;
+  for (let ky = 0; ky < ${KH}; ky++) {
+    for (let kx = 0; kx < ${KW}; kx++) {
+      const iy = yo * sh - ph + ky;
+      const ix = xo * sw - pw + kx;
+      if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+        const p = (z * H + iy) * W + ix;
+        const xv = x[p];
+        if (best < 0 || xv > bestVal) { best = p; bestVal = xv; }
+      }
+    }
+  }`;
+}
+
+/** Output [Wo, Ho, N*C]: v at the arg-max of x in each pooling window. */
+export function maxPoolGatherKernel(KH: number, KW: number): KernelSpec {
+  const args = ['x', 'v', 'H', 'W', 'sh', 'sw', 'ph', 'pw'];
+  const body = `const xo = this.thread.x;
+  const yo = this.thread.y;
+  const z = this.thread.z;
+  ${windowArgmax(KH, KW)}
+  return v[best];`;
+  return { key: `maxPoolGather:${KH}x${KW}`, source: fn('maxPoolGather', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+}
+
+/** Output [W, H, N*C]: sum of g over the windows whose arg-max is this input pixel. */
+export function maxPoolScatterKernel(KH: number, KW: number): KernelSpec {
+  const args = ['x', 'g', 'H', 'W', 'Ho', 'Wo', 'sh', 'sw', 'ph', 'pw'];
+  const body = `const px = this.thread.x;
+  const py = this.thread.y;
+  const z = this.thread.z;
+  const me = (z * H + py) * W + px;
+  let s = 0.0;
+  for (let wy = 0; wy < ${KH}; wy++) {
+    for (let wx = 0; wx < ${KW}; wx++) {
+      const ty = py + ph - wy;
+      const tx = px + pw - wx;
+      if (ty >= 0 && tx >= 0) {
+        const ry = ty % sh;
+        const rx = tx % sw;
+        const yo = (ty - ry) / sh;
+        const xo = (tx - rx) / sw;
+        if (ry == 0 && rx == 0 && yo < Ho && xo < Wo) {
+          ${windowArgmax(KH, KW).replace(/\n/g, '\n          ')}
+          if (best == me) { s += g[(z * Ho + yo) * Wo + xo]; }
+        }
+      }
+    }
+  }
+  return s;`;
+  return { key: `maxPoolScatter:${KH}x${KW}`, source: fn('maxPoolScatter', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+}
+
+/** out[o, j, n] = x[o, idx[j], n] over an [outer, D, inner] view. */
+export function gatherKernel(): KernelSpec {
+  const args = ['x', 'idx', 'nI', 'D', 'inner'];
+  const body = `const n = this.thread.x % inner;
+  const r = (this.thread.x - n) / inner;
+  const j = r % nI;
+  const o = (r - j) / nI;
+  return x[(o * D + idx[j]) * inner + n];`;
+  return { key: 'gather', source: fn('gather', args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
+}
+
+/** out[o, d, n] = sum_{j: idx[j] == d} g[o, j, n]: the transpose of gather. */
+export function scatterAddKernel(): KernelSpec {
+  const args = ['g', 'idx', 'nI', 'D', 'inner'];
+  const body = `const n = this.thread.x % inner;
+  const r = (this.thread.x - n) / inner;
+  const d = r % D;
+  const o = (r - d) / D;
+  let s = 0.0;
+  for (let j = 0; j < nI; j++) { if (idx[j] == d) { s += g[(o * nI + j) * inner + n]; } }
+  return s;`;
+  return { key: 'scatterAdd', source: fn('scatterAdd', args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
+}
+
+export function copyKernel(): KernelSpec {
+  return { key: 'copy', source: fn('copy', ['a'], 'return a[this.thread.x];'), argumentTypes: ['Array'] };
+}

@@ -1,0 +1,124 @@
+// Tensors from host values: tensor, zeros, ones, full, arange, linspace.
+
+import type { Backend } from '../backend.ts';
+import { checkShape, fmtShape, opError, sizeOf, type Shape } from '../shape.ts';
+import { currentBackend, isTensor, Tensor, wrapStorage, type NestedArray } from '../tensor.ts';
+
+export type TensorLike = Tensor | number;
+type Values = number | NestedArray | ArrayLike<number>;
+
+function inferShape(op: string, v: unknown): number[] {
+  if (typeof v === 'number') return [];
+  if (ArrayBuffer.isView(v)) return [(v as unknown as ArrayLike<number>).length];
+  if (!Array.isArray(v)) throw opError(op, `values must be a number, a (nested) array of numbers or a typed array, got ${typeof v}`);
+  if (v.length === 0) return [0];
+  const inner = inferShape(op, v[0]);
+  for (let i = 1; i < v.length; i++) {
+    const s = inferShape(op, v[i]);
+    if (s.length !== inner.length || s.some((d, k) => d !== inner[k])) {
+      throw opError(op, `nested arrays are ragged: element 0 has shape ${fmtShape(inner)} but element ${i} has shape ${fmtShape(s)}; expected every row to have the same shape`);
+    }
+  }
+  return [v.length, ...inner];
+}
+
+function flattenValues(op: string, v: unknown, out: Float64Array, offset: { i: number }): void {
+  if (typeof v === 'number') out[offset.i++] = v;
+  else if (ArrayBuffer.isView(v)) for (const x of v as unknown as Iterable<number>) out[offset.i++] = Number(x);
+  else if (Array.isArray(v)) for (const x of v) flattenValues(op, x, out, offset);
+  else throw opError(op, `values must be numbers, got ${typeof v}`);
+}
+
+/** @internal A tensor on `backend` from flat float64/float32 values. */
+export function fromFlat(backend: Backend, values: Float32Array | Float64Array, shape: Shape): Tensor {
+  return wrapStorage(backend, backend.upload(values, sizeOf(shape)), shape);
+}
+
+/**
+ * A tensor from a number, nested arrays, or a flat typed array / array with `shape`.
+ * IEEE special values (NaN, +-Infinity) are legitimate data here (masks) and are kept.
+ */
+export function tensor(values: Values, shape?: readonly number[]): Tensor {
+  const op = 'tensor';
+  const inferred = inferShape(op, values);
+  const target = shape === undefined ? inferred : checkShape(op, shape);
+  const n = sizeOf(inferred);
+  if (sizeOf(target) !== n) {
+    throw opError(op, `${n} values cannot fill shape ${fmtShape(target)} (${sizeOf(target)} elements); expected matching sizes`);
+  }
+  const flat = new Float64Array(n);
+  flattenValues(op, values, flat, { i: 0 });
+  return fromFlat(currentBackend(), flat, target);
+}
+
+export function scalar(value: number): Tensor {
+  if (typeof value !== 'number') throw opError('scalar', `expected a number, got ${typeof value}`);
+  return tensor(value);
+}
+
+export function full(shape: readonly number[], value: number): Tensor {
+  const s = checkShape('full', shape);
+  if (typeof value !== 'number') throw opError('full', `fill value must be a number, got ${typeof value}`);
+  return fromFlat(currentBackend(), new Float64Array(sizeOf(s)).fill(value), s);
+}
+
+export const zeros = (shape: readonly number[]): Tensor => full(shape, 0);
+export const ones = (shape: readonly number[]): Tensor => full(shape, 1);
+export const zerosLike = (t: Tensor): Tensor => onBackendOf(t, () => zeros(t.shape));
+export const onesLike = (t: Tensor): Tensor => onBackendOf(t, () => ones(t.shape));
+export const fullLike = (t: Tensor, value: number): Tensor => onBackendOf(t, () => full(t.shape, value));
+
+/** @internal Create tensors on the backend that holds `t` (not the current one). */
+export function onBackendOf<T>(t: Tensor, fn: (backend: Backend) => T): T {
+  return fn(t.live('create').backend);
+}
+
+function checkFinite(op: string, names: string[], values: number[]): void {
+  values.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw opError(op, `${names[i]} must be a finite number, got ${v}`);
+    }
+  });
+}
+
+/** Values start, start+step, ... below stop (NumPy's arange). */
+export function arange(start: number, stop?: number, step = 1): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  checkFinite('arange', ['start', 'stop', 'step'], [start, stop, step]);
+  if (step === 0) throw opError('arange', 'step must be non-zero, got 0');
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) v[i] = start + i * step;
+  return fromFlat(currentBackend(), v, [n]);
+}
+
+/** `num` evenly spaced values from start to stop inclusive (NumPy's linspace). */
+export function linspace(start: number, stop: number, num: number): Tensor {
+  checkFinite('linspace', ['start', 'stop'], [start, stop]);
+  if (!Number.isInteger(num) || num < 0) throw opError('linspace', `num must be a non-negative integer, got ${num}`);
+  const v = new Float64Array(num);
+  const step = num > 1 ? (stop - start) / (num - 1) : 0;
+  for (let i = 0; i < num; i++) v[i] = start + i * step;
+  if (num > 1) v[num - 1] = stop;
+  return fromFlat(currentBackend(), v, [num]);
+}
+
+/**
+ * @internal Turn numbers among op arguments into scalar tensors on the tensors' backend.
+ * Returns the tensors and the temporaries the caller must dispose.
+ */
+export function asTensors(op: string, args: TensorLike[], names: string[]): { ts: Tensor[]; temps: Tensor[] } {
+  const anchor = args.find(isTensor) as Tensor | undefined;
+  const backend = anchor ? anchor.live(op).backend : currentBackend();
+  const temps: Tensor[] = [];
+  const ts = args.map((a, i) => {
+    if (isTensor(a)) return a;
+    if (typeof a !== 'number') {
+      throw opError(op, `argument '${names[i]}' must be a Tensor or a number, got ${a === null ? 'null' : typeof a}`);
+    }
+    const t = fromFlat(backend, Float64Array.of(a), []);
+    temps.push(t);
+    return t;
+  });
+  return { ts, temps };
+}
