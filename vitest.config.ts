@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     // gpu.js modules and the Dawn device are per process; forks keep each file isolated.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

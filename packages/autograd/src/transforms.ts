@@ -1,0 +1,294 @@
+// Functional transforms over pytrees of tensors: grad, valueAndGrad, vjp, jvp, hvp,
+// stopGradient, customVjp, noGrad. Each call opens its own Tape (see tape.ts), runs the
+// function inside a tidy scope (intermediates are freed; the tape holds what it needs),
+// and releases the tape before returning, so live tensors are unchanged afterwards except
+// for what is returned. vjp is the one exception: its vjpFn owns the tape until disposed.
+
+import * as T from '@tapegrad/tensor';
+import { isTensor, shareBuffer, treeFlatten, treeUnflatten, type Tensor, type TreeDef } from '@tapegrad/tensor';
+import { activeTapes, noGrad, Tape } from './tape.ts';
+
+export { noGrad };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Tree = any;
+
+function fail(op: string, msg: string): Error {
+  return new Error(`${op}: ${msg}`);
+}
+
+function tensorLeaves(op: string, what: string, tree: Tree): { leaves: Tensor[]; def: TreeDef } {
+  const [leaves, def] = treeFlatten(tree);
+  leaves.forEach((l, i) => {
+    if (!isTensor(l)) {
+      const kind = typeof l === 'number' ? 'a number' : l === null ? 'null' : typeof l;
+      throw fail(op, `${what} leaf ${i} is ${kind}; expected tensors to differentiate (wrap constants with tensor(), or pass them as non-differentiated arguments)`);
+    }
+    if (l.isDisposed) throw fail(op, `${what} leaf ${i} (shape [${l.shape}]) was already disposed`);
+  });
+  return { leaves: leaves as Tensor[], def };
+}
+
+function collect(tree: Tree, into: Set<Tensor>): void {
+  for (const l of treeFlatten(tree)[0]) if (isTensor(l)) into.add(l);
+}
+
+function checkArgnums(op: string, argnums: number | readonly number[], nargs: number): number[] {
+  const list = typeof argnums === 'number' ? [argnums] : Array.from(argnums);
+  for (const a of list) {
+    if (!Number.isInteger(a) || a < 0 || a >= nargs) {
+      throw fail(op, `argnums ${JSON.stringify(argnums)} is out of range for a call with ${nargs} argument(s)`);
+    }
+  }
+  if (new Set(list).size !== list.length) throw fail(op, `argnums ${JSON.stringify(argnums)} contains a duplicate`);
+  return list;
+}
+
+/**
+ * Run `fn(args)` on a fresh tape watching the tensor leaves of `args[argnums]`. Each watched
+ * leaf is replaced by a `clone` (an identity op, so enclosing tapes see it) to give every
+ * argument position its own identity: f(x, x) differentiated in both arguments gets the
+ * two partial derivatives, as in JAX.
+ */
+function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: number[]) {
+  const watched = argnums.map((k) => tensorLeaves(op, `argument ${k}`, args[k]));
+  const clones = watched.map((w) => w.leaves.map((l) => T.clone(l)));
+  const callArgs = args.slice();
+  argnums.forEach((k, j) => (callArgs[k] = treeUnflatten(watched[j].def, clones[j])));
+  const tape = new Tape();
+  const handles = clones.flat().map((c) => tape.watch(c));
+  const cleanup = (result: unknown) => {
+    const keepers = new Set<Tensor>();
+    collect(result, keepers);
+    for (const c of clones.flat()) if (!keepers.has(c)) c.dispose();
+  };
+  let out: R;
+  try {
+    tape.open();
+    out = T.tidy(() => fn(...callArgs));
+  } catch (e) {
+    tape.release();
+    cleanup(undefined);
+    throw e;
+  } finally {
+    tape.close();
+  }
+  return { out, tape, watched, handles, cleanup };
+}
+
+function checkScalar(op: string, v: unknown): Tensor {
+  if (!isTensor(v)) throw fail(op, `f must return a scalar Tensor, got ${v === null ? 'null' : typeof v}`);
+  if (v.rank !== 0) {
+    throw fail(op, `f must return a scalar tensor (shape []), got shape [${v.shape}]; use vjp for non-scalar outputs, or reduce with sum/mean first`);
+  }
+  return v;
+}
+
+export interface ValueAndGradOptions {
+  /** f returns [value, aux]; aux is passed through undifferentiated. */
+  hasAux?: boolean;
+}
+
+/**
+ * `(...args) => [value, grads]` (or `[[value, aux], grads]` with hasAux): grads has the
+ * pytree structure of `args[argnums]` (an array of such when argnums is an array).
+ */
+export function valueAndGrad(f: (...args: Tree[]) => Tree, argnums: number | readonly number[] = 0, opts: ValueAndGradOptions = {}) {
+  return valueAndGradNamed('valueAndGrad', f, argnums, opts);
+}
+
+function valueAndGradNamed(op: string, f: (...args: Tree[]) => Tree, argnums: number | readonly number[], opts: ValueAndGradOptions) {
+  return (...args: Tree[]): [Tree, Tree] => {
+    const nums = checkArgnums(op, argnums, args.length);
+    const { out, tape, watched, handles, cleanup } = traced(op, f, args, nums);
+    try {
+      let value: Tensor;
+      if (opts.hasAux) {
+        if (!Array.isArray(out) || out.length !== 2) throw fail(op, 'with hasAux, f must return [value, aux]');
+        value = checkScalar(op, out[0]);
+      } else value = checkScalar(op, out);
+      const ct = T.onesLike(value);
+      let gs: Tensor[];
+      try {
+        gs = tape.backward([value.id], [ct], handles);
+      } finally {
+        ct.dispose();
+      }
+      let i = 0;
+      const perArg = watched.map((w) => treeUnflatten(w.def, gs.slice(i, (i += w.leaves.length))));
+      cleanup(out);
+      return [out, typeof argnums === 'number' ? perArg[0] : perArg];
+    } catch (e) {
+      cleanup(undefined);
+      T.dispose(out);
+      throw e;
+    } finally {
+      tape.release();
+    }
+  };
+}
+
+/** The gradient of a scalar-valued f with respect to args[argnums] (same pytree structure). */
+export function grad(f: (...args: Tree[]) => Tree, argnums: number | readonly number[] = 0, opts: ValueAndGradOptions = {}) {
+  const vg = valueAndGradNamed('grad', f, argnums, opts);
+  return (...args: Tree[]): Tree => {
+    const [out, g] = vg(...args);
+    T.dispose(out);
+    return g;
+  };
+}
+
+/** A VJP function: call it with output cotangents (any number of times), then dispose it. */
+export interface VjpFn {
+  (cotangents: Tree): Tree[];
+  dispose(): void;
+  [Symbol.dispose](): void;
+}
+
+/**
+ * `[out, vjpFn]`: out = f(...primals) (any pytree of tensors) and vjpFn(ct) returns the
+ * cotangent of every primal (each with its pytree structure). vjpFn holds the tape:
+ * call vjpFn.dispose() when done.
+ */
+export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, VjpFn] {
+  const op = 'vjp';
+  const argnums = primals.map((_, i) => i);
+  const { out, tape, watched, handles, cleanup } = traced(op, f, primals, argnums);
+  let outLeaves: Tensor[];
+  let outDef: TreeDef;
+  try {
+    ({ leaves: outLeaves, def: outDef } = tensorLeaves(op, 'output', out));
+  } catch (e) {
+    tape.release();
+    cleanup(undefined);
+    T.dispose(out);
+    throw e;
+  }
+  cleanup(out);
+  const outShapes = outLeaves.map((t) => t.shape);
+  const outIds = outLeaves.map((t) => t.id);
+  let disposed = false;
+  const fn = ((cotangents: Tree): Tree[] => {
+    if (disposed) throw fail(op, 'this vjpFn was disposed');
+    const { leaves: cts, def } = tensorLeaves(op, 'cotangent', cotangents);
+    if (cts.length !== outLeaves.length || JSON.stringify(def) !== JSON.stringify(outDef)) {
+      throw fail(op, `cotangent structure does not match the output of f (${outLeaves.length} tensor leaves expected)`);
+    }
+    cts.forEach((c, i) => {
+      if (c.shape.join() !== outShapes[i].join()) {
+        throw fail(op, `cotangent ${i} has shape [${c.shape}]; expected the output's shape [${outShapes[i]}]`);
+      }
+    });
+    const gs = tape.backward(outIds, cts, handles);
+    let i = 0;
+    return watched.map((w) => treeUnflatten(w.def, gs.slice(i, (i += w.leaves.length))));
+  }) as VjpFn;
+  fn.dispose = () => {
+    if (disposed) return;
+    disposed = true;
+    tape.release();
+  };
+  fn[Symbol.dispose] = fn.dispose;
+  return [out, fn];
+}
+
+/**
+ * Forward-mode product `[f(...primals), J tangents]`, computed as the VJP of the (linear)
+ * VJP function: u -> J^T u has transpose u' -> J u'.
+ */
+export function jvp(f: (...args: Tree[]) => Tree, primals: Tree[], tangents: Tree[]): [Tree, Tree] {
+  const op = 'jvp';
+  if (!Array.isArray(primals) || !Array.isArray(tangents) || primals.length !== tangents.length) {
+    throw fail(op, 'primals and tangents must be arrays of the same length');
+  }
+  primals.forEach((p, i) => {
+    const a = tensorLeaves(op, `primal ${i}`, p).leaves;
+    const b = tensorLeaves(op, `tangent ${i}`, tangents[i]).leaves;
+    if (a.length !== b.length || a.some((t, k) => t.shape.join() !== b[k].shape.join())) {
+      throw fail(op, `tangent ${i} must have the structure and shapes of primal ${i}`);
+    }
+  });
+  const [out, vjpFn] = vjp(f, ...primals);
+  try {
+    const { leaves: outLeaves, def } = tensorLeaves(op, 'output', out);
+    const u0 = outLeaves.map((t) => T.zerosLike(t));
+    try {
+      const [cts, vjp2] = vjp((...us: Tensor[]) => vjpFn(treeUnflatten(def, us)), ...u0);
+      try {
+        const jv = vjp2(tangents);
+        return [out, treeUnflatten(def, jv)];
+      } finally {
+        vjp2.dispose();
+        T.dispose(cts);
+      }
+    } finally {
+      u0.forEach((t) => t.dispose());
+    }
+  } catch (e) {
+    T.dispose(out);
+    throw e;
+  } finally {
+    vjpFn.dispose();
+  }
+}
+
+/** Hessian-vector product H(x) v of a scalar f (reverse-over-reverse). x, v: same pytree. */
+export function hvp(f: (x: Tree) => Tensor, x: Tree, v: Tree): Tree {
+  const vLeaves = tensorLeaves('hvp', 'v', v).leaves;
+  const inner = (xx: Tree) => {
+    const g = tensorLeaves('hvp', 'gradient', grad(f)(xx)).leaves;
+    return g.map((gi, i) => T.sum(T.mul(gi, vLeaves[i]))).reduce((a, b) => T.add(a, b));
+  };
+  return grad(inner)(x);
+}
+
+/** The same values, seen by every tape as a constant. */
+export function stopGradient<Tr extends Tree>(x: Tr): Tr {
+  const [leaves, def] = treeFlatten(x);
+  return treeUnflatten(def, leaves.map((l) => (isTensor(l) ? shareBuffer(l) : l)));
+}
+
+/**
+ * A function with a user-defined VJP, as jax.custom_vjp: `fwd(...args)` returns
+ * `[out, residuals]` (out a tensor, residuals any pytree), `bwd(residuals, g)` returns one
+ * cotangent (or null) per argument. The backward function's own ops are differentiable,
+ * but residuals are treated as constants by enclosing transforms: a second derivative does
+ * not flow through them.
+ */
+export function customVjp<A extends Tree[]>(
+  f: (...args: A) => Tensor,
+  fwd: (...args: A) => [Tensor, Tree],
+  bwd: (residuals: Tree, g: Tensor) => (Tensor | null)[],
+): (...args: A) => Tensor {
+  return (...args: A): Tensor => {
+    const inputs = args.filter(isTensor) as Tensor[];
+    const tapes = activeTapes().filter((tp) => inputs.some((t) => tp.isTracked(t)));
+    if (tapes.length === 0) return f(...args);
+    const [out, res] = noGrad(() => fwd(...args));
+    if (!isTensor(out)) throw fail('customVjp', 'fwd must return [out: Tensor, residuals]');
+    const argIndex = args.map((a, i) => (isTensor(a) ? i : -1)).filter((i) => i >= 0);
+    for (const tape of tapes) {
+      const resLeaves = treeFlatten(res)[0].map((l) => (isTensor(l) ? tape.keepAlive(l) : l));
+      const held = treeUnflatten(treeFlatten(res)[1], resLeaves);
+      tape.push({
+        op: 'customVjp',
+        inputIds: inputs.map((t) => t.id),
+        outputId: out.id,
+        inputs: inputs.map((t) => tape.keepAlive(t)),
+        output: tape.keepAlive(out),
+        attrs: {},
+        custom: (g) => {
+          const gs = bwd(held, g);
+          if (!Array.isArray(gs) || gs.length !== args.length) {
+            throw fail('customVjp', `bwd must return one cotangent (or null) per argument (${args.length}), got ${Array.isArray(gs) ? gs.length : typeof gs}`);
+          }
+          return argIndex.map((i) => gs[i]);
+        },
+      });
+    }
+    // free residuals fwd created (the tapes hold their own references); never the inputs
+    const mine = new Set<Tensor>([out, ...inputs]);
+    for (const l of treeFlatten(res)[0]) if (isTensor(l) && !mine.has(l)) l.dispose();
+    return out;
+  };
+}
