@@ -127,7 +127,9 @@ const RULES: Record<string, Rule> = {
     });
   },
   gather: ([x, idx], _y, g, a) => [T.scatterAdd(g, idx, a.axis, x.shape[a.axis]), null],
-  scatterAdd: ([, idx], _y, g, a) => [T.gather(g, idx, a.axis), null],
+  // scatterAdd takes indices of any shape (gather's rule passes gather's own): gather with
+  // them flattened, so the cotangent keeps g's shape
+  scatterAdd: ([, idx], _y, g, a) => [T.gather(g, idx.rank === 1 ? idx : T.reshape(idx, [idx.size]), a.axis), null],
 
   // --- convolution and pooling
   conv2d: ([x, w], _y, g, a) => {
@@ -141,9 +143,18 @@ const RULES: Record<string, Rule> = {
     const opts = { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups };
     return [T.convTranspose2d(g, w, { ...opts, outputPadding }), T.conv2dFilterGrad(x, g, w.shape, opts)];
   },
+  // <convTranspose2d(x, w), g> = <x, conv2d(g, w)>. When outputPadding >= stride (allowed
+  // while it is below the dilation) conv2d(g, w) has more rows/columns than x: the last
+  // ones belong to output positions no input reaches. Crop them for dx, and pad x with
+  // zeros to match for dw.
   convTranspose2d: ([x, w], _y, g, a) => {
     const opts = { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups };
-    return [T.conv2d(g, w, opts), T.conv2dFilterGrad(g, x, w.shape, opts)];
+    const [N, C, H, W] = x.shape;
+    const dx = T.conv2d(g, w, opts);
+    const [eh, ew] = [dx.shape[2] - H, dx.shape[3] - W];
+    if (eh === 0 && ew === 0) return [dx, T.conv2dFilterGrad(g, x, w.shape, opts)];
+    const xp = T.pad(x, [[0, 0], [0, 0], [0, eh], [0, ew]]);
+    return [T.slice(dx, [0, 0, 0, 0], [N, C, H, W]), T.conv2dFilterGrad(g, xp, w.shape, opts)];
   },
   // <G, F(x, dy)> = <conv2d(x, G), dy> = <x, convTranspose2d(dy, G)>
   conv2dFilterGrad: ([x, dy], _y, g, a) => {

@@ -1,0 +1,918 @@
+// The gradcheck case table shared by rules.test.ts and gradgrad.test.ts: one entry per
+// primitive (and per composite worth checking on its own), each a fast-check arbitrary of
+// *instances*: a function of tensors, host input values and the attributes baked into the
+// function (axes, keepDims, conv stride/padding/groups, ...).
+//
+// Values come from grids of multiples of 1/64 (exact in float32, so the webasm backend and
+// the float64 reference see the same inputs) restricted to each op's domain and kept away
+// from kinks: gradcheck perturbs inputs by at most ~2 * 1e-4 * |N(0,1) direction| < 1e-3,
+// so a margin of 1/32 from a kink (relu/abs at 0, maximum where a == b, floor at integers,
+// the window maximum of maxPool2d) is never crossed.
+
+import fc from 'fast-check';
+import * as T from '@tapegrad/tensor';
+import type { Tensor } from '@tapegrad/tensor';
+import { Tape } from '@tapegrad/autograd';
+
+export type Fn = (...xs: Tensor[]) => Tensor;
+
+/** Value domains (see `valuesArb`). */
+export type Domain =
+  | 'any' // [-2, 2]
+  | 'wide' // [-3, 3]
+  | 'pos' // [0.3125, 2.5]: log, sqrt, rsqrt, reciprocal, pow base
+  | 'nonzero' // |x| in [1/16, 2]: abs, relu
+  | 'denom' // |x| in [0.3125, 2]: divisors, negative pow bases
+  | 'expo' // [-2, 2.5]: pow exponents
+  | 'intExp' // integers -2..3: exponents for negative bases
+  | 'odd' // odd multiples of 1/32 in (-2, 2)
+  | 'even' // even multiples of 1/32 in [-2, 2] (never within 1/32 of an 'odd' value)
+  | 'evenNeg' // even multiples of 1/32 in [-1, 0]
+  | 'evenPos' // even multiples of 1/32 in [1/16, 1]
+  | 'frac' // k + j/8, j in 1..7: at least 1/8 from an integer (floor)
+  | 'distinct' // all values of the tensor distinct, at least 1/16 apart (max, maxPool2d)
+  | 'mask'; // 0 or 1 (conditions of where)
+
+export interface InputSpec {
+  shape: number[];
+  dom: Domain;
+}
+
+/** What a case generator produces before values are drawn. */
+export interface Spec {
+  f: Fn;
+  inputs: InputSpec[];
+  /** Shapes and attributes, for failure messages. */
+  label: string;
+  /** Inputs to differentiate (default all): conditions and integer exponents are left out. */
+  argnums?: number[];
+}
+
+export interface HostInput {
+  shape: number[];
+  data: number[];
+}
+
+export interface Instance {
+  f: Fn;
+  inputs: HostInput[];
+  label: string;
+  argnums?: number[];
+  /** Seed of gradcheck's random directions. */
+  seed: number;
+}
+
+export interface Case {
+  name: string;
+  /** Primitives this case must record on the tape (checked by the coverage test). */
+  covers: string[];
+  arb: fc.Arbitrary<Instance>;
+  /** Also compare the full Jacobian (only on cases whose instances are tiny). */
+  jacobian?: boolean;
+}
+
+// ------------------------------------------------------------------------------------------
+// Arbitraries
+
+const int = (min: number, max: number) => fc.integer({ min, max });
+const sizeOf = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
+
+/** Shapes of rank minRank..maxRank, dimensions 1..maxDim (size-1 dims are frequent). */
+export function shapeArb(minRank = 0, maxRank = 3, maxDim = 3): fc.Arbitrary<number[]> {
+  return fc.array(int(1, maxDim), { minLength: minRank, maxLength: maxRank });
+}
+
+/**
+ * `n` shapes that broadcast together: each drops some leading dimensions of a common shape
+ * and sets some of the rest to 1.
+ */
+export function broadcastArb(n: number, maxRank = 3, maxDim = 3): fc.Arbitrary<number[][]> {
+  return shapeArb(0, maxRank, maxDim).chain((out) =>
+    fc.tuple(
+      ...Array.from({ length: n }, () =>
+        fc.tuple(
+          fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: int(0, out.length) }),
+          fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
+        ),
+      ),
+    ).map((specs) => specs.map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)))),
+  );
+}
+
+/** Axes to reduce over: undefined (all), or a subset, some written negative. */
+export function axesArb(rank: number): fc.Arbitrary<number[] | undefined> {
+  const all = Array.from({ length: rank }, (_, i) => i);
+  return fc.oneof(
+    fc.constant(undefined),
+    fc.tuple(fc.subarray(all), fc.array(fc.boolean(), { minLength: rank, maxLength: rank })).map(([ax, neg]) =>
+      ax.map((a) => (neg[a] ? a - rank : a)),
+    ),
+  );
+}
+
+/** One axis in [-rank, rank - 1] (rank >= 1). */
+const axisArb = (rank: number) => int(-rank, rank - 1);
+
+/** A permutation of 0..n-1. */
+const permArb = (n: number) => fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: n, maxLength: n });
+
+export function valuesArb(n: number, dom: Domain): fc.Arbitrary<number[]> {
+  const arr = (a: fc.Arbitrary<number>) => fc.array(a, { minLength: n, maxLength: n });
+  switch (dom) {
+    case 'any':
+      return arr(int(-128, 128).map((k) => k / 64));
+    case 'wide':
+      return arr(int(-192, 192).map((k) => k / 64));
+    case 'pos':
+      return arr(int(20, 160).map((k) => k / 64));
+    case 'nonzero':
+      return arr(int(-124, 124).map((k) => (k >= 0 ? k + 4 : k - 4) / 64));
+    case 'denom':
+      return arr(int(-108, 108).map((k) => (k >= 0 ? k + 20 : k - 20) / 64));
+    case 'expo':
+      return arr(int(-128, 160).map((k) => k / 64));
+    case 'intExp':
+      return arr(int(-2, 3));
+    case 'odd':
+      return arr(int(-32, 31).map((k) => (2 * k + 1) / 32));
+    case 'even':
+      return arr(int(-32, 32).map((k) => (2 * k) / 32));
+    case 'evenNeg':
+      return arr(int(-16, 0).map((k) => (2 * k) / 32));
+    case 'evenPos':
+      return arr(int(1, 16).map((k) => (2 * k) / 32));
+    case 'frac':
+      return arr(fc.tuple(int(-3, 2), int(1, 7)).map(([k, j]) => k + j / 8));
+    case 'mask':
+      return arr(fc.boolean().map((b) => (b ? 1 : 0)));
+    case 'distinct':
+      // ranks of random keys (ties broken by position), spaced 1/16 apart around 0
+      return arr(int(0, 1 << 20)).map((keys) => {
+        const order = keys.map((k, i) => [k, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        const out = new Array<number>(n);
+        order.forEach(([, i], r) => (out[i] = (r - (n - 1) / 2) / 16));
+        return out;
+      });
+  }
+}
+
+/** Draw the values of a Spec's inputs (and a direction seed). */
+export function instances(spec: fc.Arbitrary<Spec>): fc.Arbitrary<Instance> {
+  return spec.chain((s) =>
+    fc.tuple(fc.tuple(...s.inputs.map((i) => valuesArb(sizeOf(i.shape), i.dom))), int(0, 9999)).map(([vals, seed]) => {
+      const inst: Instance = {
+        f: s.f,
+        label: s.label,
+        argnums: s.argnums,
+        seed,
+        inputs: s.inputs.map((i, k) => ({ shape: i.shape, data: vals[k] })),
+      };
+      // fast-check prints counterexamples with this
+      Object.defineProperty(inst, fc.toStringMethod, {
+        value: () => `${s.label}; inputs ${inst.inputs.map((h) => `${fmt(h.shape)}=${JSON.stringify(h.data)}`).join(', ')}; seed ${seed}`,
+      });
+      return inst;
+    }),
+  );
+}
+
+// ------------------------------------------------------------------------------------------
+// Convolution and pooling configurations (small: gradcheck runs f dozens of times)
+
+export interface ConvConfig {
+  N: number;
+  C: number;
+  O: number;
+  groups: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: [number, number];
+  padding: [number, number] | 'same';
+  dilation: [number, number];
+  /** conv2d output size. */
+  Ho: number;
+  Wo: number;
+}
+
+export interface ConvConstraints {
+  groups?: number;
+  same?: boolean;
+  stride?: number;
+  dilation?: number;
+  maxHW?: number;
+}
+
+const outSize = (n: number, k: number, s: number, p: number, d: number) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+
+/** conv2d configurations: N <= 2, C, O <= 4, H, W <= 6, kernels <= 3, every attribute varied. */
+export function convConfigArb(c: ConvConstraints = {}): fc.Arbitrary<ConvConfig> {
+  const maxHW = c.maxHW ?? 6;
+  return fc
+    .record({
+      N: int(1, 2),
+      groups: c.groups !== undefined ? fc.constant(c.groups) : int(1, 2),
+      cg: int(1, 2),
+      og: int(1, 2),
+      KH: int(1, 3),
+      KW: int(1, 3),
+      sH: c.stride !== undefined ? fc.constant(c.stride) : int(1, 2),
+      sW: c.stride !== undefined ? fc.constant(c.stride) : int(1, 2),
+      dH: c.dilation !== undefined ? fc.constant(c.dilation) : int(1, 2),
+      dW: c.dilation !== undefined ? fc.constant(c.dilation) : int(1, 2),
+      pH: int(0, 1),
+      pW: int(0, 1),
+      H: int(1, maxHW),
+      W: int(1, maxHW),
+    })
+    .map((r) => {
+      const same = c.same === true;
+      const stride: [number, number] = same ? [1, 1] : [r.sH, r.sW];
+      // 'same' needs an odd effective kernel: make d(K-1) even
+      const KH = same && (r.dH * (r.KH - 1)) % 2 ? r.KH + 1 : r.KH;
+      const KW = same && (r.dW * (r.KW - 1)) % 2 ? r.KW + 1 : r.KW;
+      const pad: [number, number] = same ? [(r.dH * (KH - 1)) / 2, (r.dW * (KW - 1)) / 2] : [r.pH, r.pW];
+      const Ho = outSize(r.H, KH, stride[0], pad[0], r.dH);
+      const Wo = outSize(r.W, KW, stride[1], pad[1], r.dW);
+      return {
+        N: r.N, C: r.groups * r.cg, O: r.groups * r.og, groups: r.groups, H: r.H, W: r.W, KH, KW, stride,
+        padding: same ? ('same' as const) : pad, dilation: [r.dH, r.dW] as [number, number], Ho, Wo,
+      };
+    })
+    .filter((k) => k.Ho >= 1 && k.Wo >= 1);
+}
+
+const convOpts = (k: ConvConfig): T.Conv2dOptions => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups });
+const convLabel = (k: ConvConfig) =>
+  `x [${k.N},${k.C},${k.H},${k.W}] w [${k.O},${k.C / k.groups},${k.KH},${k.KW}] stride ${k.stride} padding ${k.padding} dilation ${k.dilation} groups ${k.groups}`;
+
+export interface ConvTConfig {
+  N: number;
+  Cin: number;
+  Og: number;
+  groups: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  outputPadding: [number, number];
+}
+
+/** convTranspose2d configurations; `withOutputPadding` forces a non-zero outputPadding. */
+export function convTConfigArb(withOutputPadding = false, maxHW = 4): fc.Arbitrary<ConvTConfig> {
+  return fc
+    .record({
+      N: int(1, 2),
+      groups: int(1, 2),
+      cg: int(1, 2),
+      Og: int(1, 2),
+      KH: int(1, 3),
+      KW: int(1, 3),
+      sH: int(1, 2),
+      sW: int(1, 2),
+      dH: int(1, 2),
+      dW: int(1, 2),
+      pH: int(0, 1),
+      pW: int(0, 1),
+      oH: int(0, 1),
+      oW: int(0, 1),
+      H: int(1, maxHW),
+      W: int(1, maxHW),
+    })
+    .map((r) => {
+      // outputPadding must be below max(stride, dilation)
+      const lim = (s: number, d: number, o: number) => Math.min(o, Math.max(s, d) - 1);
+      let sH = r.sH;
+      let oH = lim(r.sH, r.dH, r.oH);
+      const oW = lim(r.sW, r.dW, r.oW);
+      if (withOutputPadding && oH === 0 && oW === 0) {
+        sH = 2;
+        oH = 1;
+      }
+      return {
+        N: r.N, Cin: r.groups * r.cg, Og: r.Og, groups: r.groups, H: r.H, W: r.W, KH: r.KH, KW: r.KW,
+        stride: [sH, r.sW] as [number, number], padding: [r.pH, r.pW] as [number, number],
+        dilation: [r.dH, r.dW] as [number, number], outputPadding: [oH, oW] as [number, number],
+      };
+    })
+    .filter((k) => {
+      const Ho = (k.H - 1) * k.stride[0] - 2 * k.padding[0] + k.dilation[0] * (k.KH - 1) + k.outputPadding[0] + 1;
+      const Wo = (k.W - 1) * k.stride[1] - 2 * k.padding[1] + k.dilation[1] * (k.KW - 1) + k.outputPadding[1] + 1;
+      return Ho >= 1 && Wo >= 1;
+    });
+}
+
+export interface PoolConfig {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+export function poolConfigArb(): fc.Arbitrary<PoolConfig> {
+  return fc
+    .record({
+      N: int(1, 2), C: int(1, 3), H: int(1, 6), W: int(1, 6),
+      kH: int(1, 3), kW: int(1, 3), sH: int(1, 3), sW: int(1, 3), pH: int(0, 1), pW: int(0, 1),
+    })
+    .map((r) => ({
+      N: r.N, C: r.C, H: r.H, W: r.W,
+      kernel: [r.kH, r.kW] as [number, number],
+      stride: [r.sH, r.sW] as [number, number],
+      padding: [Math.min(r.pH, r.kH >> 1), Math.min(r.pW, r.kW >> 1)] as [number, number],
+    }))
+    .filter((k) => outSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1) >= 1 && outSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1) >= 1);
+}
+
+const poolLabel = (k: PoolConfig) => `x [${k.N},${k.C},${k.H},${k.W}] kernel ${k.kernel} stride ${k.stride} padding ${k.padding}`;
+
+// ------------------------------------------------------------------------------------------
+// Case builders
+
+function unary(name: string, op: (x: Tensor) => Tensor, dom: Domain, covers = [name]): Case {
+  return {
+    name,
+    covers,
+    arb: instances(shapeArb().map((s) => ({ f: (x: Tensor) => op(x), inputs: [{ shape: s, dom }], label: `${name} x ${fmt(s)}` }))),
+  };
+}
+
+function binary(name: string, op: (a: Tensor, b: Tensor) => Tensor, da: Domain, db: Domain, covers = [name]): Case {
+  return {
+    name,
+    covers,
+    arb: instances(
+      broadcastArb(2).map(([a, b]) => ({
+        f: (x: Tensor, y: Tensor) => op(x, y),
+        inputs: [{ shape: a, dom: da }, { shape: b, dom: db }],
+        label: `${name} a ${fmt(a)} b ${fmt(b)}`,
+      })),
+    ),
+  };
+}
+
+/** A reduction-like op over `axes` with keepDims. */
+function reduction(name: string, op: (x: Tensor, axes: number[] | undefined, keepDims: boolean) => Tensor, dom: Domain, covers: string[]): Case {
+  return {
+    name,
+    covers,
+    arb: instances(
+      shapeArb(0, 3)
+        .chain((s) => fc.tuple(fc.constant(s), axesArb(s.length), fc.boolean()))
+        .map(([s, axes, keepDims]) => ({
+          f: (x: Tensor) => op(x, axes, keepDims),
+          inputs: [{ shape: s, dom }],
+          label: `${name} x ${fmt(s)} axes ${JSON.stringify(axes)} keepDims ${keepDims}`,
+        })),
+    ),
+  };
+}
+
+/** An op along one axis (softmax, logSoftmax, argmax). */
+function alongAxis(name: string, op: (x: Tensor, axis: number) => Tensor, dom: Domain, covers: string[]): Case {
+  return {
+    name,
+    covers,
+    arb: instances(
+      shapeArb(1, 3)
+        .chain((s) => fc.tuple(fc.constant(s), axisArb(s.length)))
+        .map(([s, axis]) => ({ f: (x: Tensor) => op(x, axis), inputs: [{ shape: s, dom }], label: `${name} x ${fmt(s)} axis ${axis}` })),
+    ),
+  };
+}
+
+const tiny = (name: string, covers: string[], spec: Spec): Case => ({ name, covers, jacobian: true, arb: instances(fc.constant(spec)) });
+
+export function conv2dCase(name: string, c: ConvConstraints = {}): Case {
+  return {
+    name,
+    covers: ['conv2d'],
+    arb: instances(
+      convConfigArb(c).map((k) => ({
+        f: (x: Tensor, w: Tensor) => T.conv2d(x, w, convOpts(k)),
+        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }, { shape: [k.O, k.C / k.groups, k.KH, k.KW], dom: 'any' }],
+        label: `conv2d ${convLabel(k)}`,
+      })),
+    ),
+  };
+}
+
+export function filterGradCase(name: string, c: ConvConstraints = {}): Case {
+  return {
+    name,
+    covers: ['conv2dFilterGrad'],
+    arb: instances(
+      convConfigArb(c).map((k) => {
+        const wShape = [k.O, k.C / k.groups, k.KH, k.KW];
+        return {
+          f: (x: Tensor, dy: Tensor) => T.conv2dFilterGrad(x, dy, wShape, convOpts(k)),
+          inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }, { shape: [k.N, k.O, k.Ho, k.Wo], dom: 'any' }],
+          label: `conv2dFilterGrad ${convLabel(k)}`,
+        };
+      }),
+    ),
+  };
+}
+
+export function convTransposeCase(name: string, withOutputPadding = false, maxHW = 4): Case {
+  return {
+    name,
+    covers: ['convTranspose2d'],
+    arb: instances(
+      convTConfigArb(withOutputPadding, maxHW).map((k) => {
+        const opts = { stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups, outputPadding: k.outputPadding };
+        return {
+          f: (x: Tensor, w: Tensor) => T.convTranspose2d(x, w, opts),
+          inputs: [{ shape: [k.N, k.Cin, k.H, k.W], dom: 'any' }, { shape: [k.Cin, k.Og, k.KH, k.KW], dom: 'any' }],
+          label: `convTranspose2d x [${k.N},${k.Cin},${k.H},${k.W}] w [${k.Cin},${k.Og},${k.KH},${k.KW}] ${JSON.stringify(opts)}`,
+        };
+      }),
+    ),
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// The table
+
+export const CASES: Case[] = [
+  // --- unary primitives
+  unary('neg', T.neg, 'any'),
+  unary('abs', T.abs, 'nonzero'),
+  unary('exp', T.exp, 'any'),
+  unary('log', T.log, 'pos'),
+  unary('sqrt', T.sqrt, 'pos'),
+  unary('rsqrt', T.rsqrt, 'pos'),
+  unary('square', T.square, 'any'),
+  unary('reciprocal', T.reciprocal, 'pos'),
+  unary('sin', T.sin, 'wide'),
+  unary('cos', T.cos, 'wide'),
+  unary('tanh', T.tanh, 'any'),
+  unary('sigmoid', T.sigmoid, 'wide'),
+  unary('relu', T.relu, 'nonzero'),
+  unary('silu', T.silu, 'wide'),
+  unary('gelu', T.gelu, 'wide'),
+  unary('erf', T.erf, 'any'),
+  // piecewise constant (documented zero gradient): away from the jumps the numeric
+  // derivative is exactly 0 too; multiplied by x so a non-zero gradient flows beside them
+  unary('sign', (x) => T.mul(x, T.sign(x)), 'nonzero', ['sign']),
+  unary('floor', (x) => T.mul(x, T.floor(x)), 'frac', ['floor']),
+  unary('step', (x) => T.mul(x, T.step(x)), 'nonzero', ['step']),
+
+  // --- binary primitives, with broadcasting
+  binary('add', T.add, 'any', 'any'),
+  binary('sub', T.sub, 'any', 'any'),
+  binary('mul', T.mul, 'any', 'any'),
+  binary('div', T.div, 'any', 'denom'),
+  binary('pow', T.pow, 'pos', 'expo'),
+  {
+    // negative bases are only defined for integer exponents: check the base gradient only
+    name: 'pow negative base',
+    covers: ['pow'],
+    arb: instances(
+      broadcastArb(2).map(([a, b]) => ({
+        f: (x: Tensor, y: Tensor) => T.pow(x, y),
+        inputs: [{ shape: a, dom: 'denom' }, { shape: b, dom: 'intExp' }],
+        argnums: [0],
+        label: `pow negative base a ${fmt(a)} b ${fmt(b)} (integer exponents, argnums [0])`,
+      })),
+    ),
+  },
+  // a and b on disjoint grids: never within 1/32 of a tie
+  binary('maximum', T.maximum, 'odd', 'even'),
+  binary('minimum', T.minimum, 'even', 'odd'),
+  binary(
+    'comparisons',
+    (a, b) =>
+      T.add(
+        T.add(T.mul(a, T.greater(a, b)), T.mul(b, T.greaterEqual(a, b))),
+        T.add(T.add(T.mul(a, T.less(a, b)), T.mul(b, T.lessEqual(a, b))), T.add(T.mul(a, T.equal(a, b)), T.mul(b, T.notEqual(a, b)))),
+      ),
+    'odd',
+    'even',
+    ['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'],
+  ),
+  {
+    name: 'where',
+    covers: ['where'],
+    arb: instances(
+      broadcastArb(3).map(([c, a, b]) => ({
+        f: (cond: Tensor, x: Tensor, y: Tensor) => T.where(cond, x, y),
+        inputs: [{ shape: c, dom: 'mask' }, { shape: a, dom: 'any' }, { shape: b, dom: 'any' }],
+        argnums: [1, 2],
+        label: `where cond ${fmt(c)} a ${fmt(a)} b ${fmt(b)}`,
+      })),
+    ),
+  },
+  {
+    name: 'clip',
+    covers: ['maximum', 'minimum'],
+    arb: instances(
+      fc.tuple(shapeArb(), int(-16, 0), int(1, 16)).map(([s, lo, hi]) => ({
+        f: (x: Tensor) => T.clip(x, lo / 16, hi / 16),
+        inputs: [{ shape: s, dom: 'odd' }],
+        label: `clip x ${fmt(s)} to [${lo / 16}, ${hi / 16}]`,
+      })),
+    ),
+  },
+  {
+    name: 'clip tensor bounds',
+    covers: ['maximum', 'minimum'],
+    arb: instances(
+      broadcastArb(3).map(([s, l, h]) => ({
+        f: (x: Tensor, lo: Tensor, hi: Tensor) => T.clip(x, lo, hi),
+        inputs: [{ shape: s, dom: 'odd' }, { shape: l, dom: 'evenNeg' }, { shape: h, dom: 'evenPos' }],
+        label: `clip x ${fmt(s)} lo ${fmt(l)} hi ${fmt(h)}`,
+      })),
+    ),
+  },
+
+  // --- reductions and the composites built on them
+  reduction('sum', (x, a, k) => T.sum(x, a, k), 'any', ['sum']),
+  reduction('max', (x, a, k) => T.max(x, a, k), 'distinct', ['max']),
+  reduction('min', (x, a, k) => T.min(x, a, k), 'distinct', ['min']),
+  reduction('mean', (x, a, k) => T.mean(x, a, k), 'any', ['sum', 'mul']),
+  reduction('variance', (x, a, k) => T.variance(x, a, k), 'any', ['sum', 'sub', 'square']),
+  reduction('logsumexp', (x, a, k) => T.logsumexp(x, a, k), 'wide', ['max', 'exp', 'log', 'sum']),
+  alongAxis('softmax', (x, a) => T.softmax(x, a), 'wide', ['exp', 'div', 'sum']),
+  alongAxis('logSoftmax', (x, a) => T.logSoftmax(x, a), 'wide', ['exp', 'log', 'sub']),
+  alongAxis('argmax', (x, a) => T.add(T.sum(T.mul(x, x), a), T.argmax(x, a)), 'distinct', ['argmax']),
+  alongAxis('argmin', (x, a) => T.add(T.sum(T.mul(x, x), a, true), T.argmin(x, a, true)), 'distinct', ['argmin']),
+  {
+    name: 'oneHot cross-entropy',
+    covers: ['exp', 'log', 'mul', 'sum'],
+    arb: instances(
+      fc.tuple(int(1, 3), int(2, 4)).chain(([n, c]) =>
+        fc.array(int(0, c - 1), { minLength: n, maxLength: n }).map((labels) => ({
+          f: (x: Tensor) => T.neg(T.mean(T.sum(T.mul(T.oneHot(labels, c), T.logSoftmax(x, -1)), -1))),
+          inputs: [{ shape: [n, c], dom: 'wide' }],
+          label: `cross-entropy logits [${n},${c}] labels ${JSON.stringify(labels)}`,
+        })),
+      ),
+    ),
+  },
+
+  // --- linear algebra
+  {
+    name: 'matmul',
+    covers: ['matmul'],
+    arb: instances(
+      fc.tuple(broadcastArb(2, 2), int(1, 3), int(1, 3), int(1, 3)).map(([[ba, bb], M, K, N]) => {
+        const a = [...ba, M, K];
+        const b = [...bb, K, N];
+        return { f: (x: Tensor, y: Tensor) => T.matmul(x, y), inputs: [{ shape: a, dom: 'any' }, { shape: b, dom: 'any' }], label: `matmul a ${fmt(a)} b ${fmt(b)}` };
+      }),
+    ),
+  },
+  {
+    name: 'matmul 1-D operands',
+    covers: ['matmul', 'reshape'],
+    arb: instances(
+      fc.tuple(shapeArb(0, 2), int(1, 3), int(1, 3), int(1, 3), fc.constantFrom('vec-mat', 'mat-vec', 'vec-vec')).map(([batch, M, K, N, kind]) => {
+        const a = kind === 'mat-vec' ? [...batch, M, K] : [K];
+        const b = kind === 'vec-mat' ? [...batch, K, N] : [K];
+        return { f: (x: Tensor, y: Tensor) => T.matmul(x, y), inputs: [{ shape: a, dom: 'any' }, { shape: b, dom: 'any' }], label: `matmul ${kind} a ${fmt(a)} b ${fmt(b)}` };
+      }),
+    ),
+  },
+
+  // --- movement
+  {
+    name: 'transpose',
+    covers: ['transpose'],
+    arb: instances(
+      shapeArb(0, 4)
+        .chain((s) => fc.tuple(fc.constant(s), permArb(s.length)))
+        .map(([s, perm]) => ({ f: (x: Tensor) => T.transpose(x, perm), inputs: [{ shape: s, dom: 'any' }], label: `transpose x ${fmt(s)} perm ${fmt(perm)}` })),
+    ),
+  },
+  {
+    // through a (non-linear) square so that the reshape's cotangent is not a constant
+    name: 'reshape',
+    covers: ['reshape'],
+    arb: instances(
+      shapeArb(0, 3)
+        .chain((s) =>
+          fc.tuple(
+            fc.constant(s),
+            fc.constantFrom<(s: number[]) => number[]>(
+              (t) => [sizeOf(t)],
+              (t) => t.slice().reverse(),
+              (t) => [1, ...t, 1],
+              (t) => (t.length >= 2 ? [t[0] * t[1], ...t.slice(2)] : [-1]),
+            ),
+          ),
+        )
+        .map(([s, to]) => {
+          const target = to(s);
+          return { f: (x: Tensor) => T.square(T.reshape(x, target)), inputs: [{ shape: s, dom: 'any' }], label: `reshape x ${fmt(s)} to ${fmt(target)}` };
+        }),
+    ),
+  },
+  {
+    name: 'flatten/expandDims/squeeze',
+    covers: ['reshape'],
+    arb: instances(
+      shapeArb(0, 3)
+        .chain((s) => fc.tuple(fc.constant(s), int(-(s.length + 1), s.length)))
+        .map(([s, ax]) => ({
+          f: (x: Tensor) => T.mul(T.squeeze(T.expandDims(x, ax), ax), T.flatten(x).reshape(s)),
+          inputs: [{ shape: s, dom: 'any' }],
+          label: `squeeze(expandDims(x ${fmt(s)}, ${ax}), ${ax}) * flatten(x)`,
+        })),
+    ),
+  },
+  unary('clone', (x) => T.mul(T.clone(x), x), 'any', ['clone']),
+  {
+    name: 'broadcastTo',
+    covers: ['broadcastTo'],
+    arb: instances(
+      broadcastArb(1).chain(([s]) =>
+        // the target: s with leading dims and its 1s filled in
+        fc.tuple(shapeArb(0, 2), fc.array(int(1, 3), { minLength: s.length, maxLength: s.length })).map(([lead, fill]) => {
+          const target = [...lead, ...s.map((d, i) => (d === 1 ? fill[i] : d))];
+          return { f: (x: Tensor) => T.broadcastTo(x, target), inputs: [{ shape: s, dom: 'any' }], label: `broadcastTo x ${fmt(s)} to ${fmt(target)}` };
+        }),
+      ),
+    ),
+  },
+  {
+    name: 'slice with steps',
+    covers: ['slice'],
+    arb: instances(
+      shapeArb(1, 3, 5)
+        .chain((s) =>
+          fc.tuple(
+            fc.constant(s),
+            fc.tuple(
+              ...s.map((d) =>
+                fc.tuple(int(1, 3), int(0, d - 1), fc.boolean(), fc.boolean()).chain(([step, b, negBegin, toEnd]) => {
+                  const avail = Math.ceil((d - b) / step);
+                  return int(1, avail).map((n) => ({ begin: negBegin ? b - d : b, size: toEnd ? -1 : n, step }));
+                }),
+              ),
+            ),
+          ),
+        )
+        .map(([s, ax]) => {
+          const begin = ax.map((a) => a.begin);
+          const size = ax.map((a) => a.size);
+          const step = ax.map((a) => a.step);
+          return { f: (x: Tensor) => T.slice(x, begin, size, step), inputs: [{ shape: s, dom: 'any' }], label: `slice x ${fmt(s)} begin ${fmt(begin)} size ${fmt(size)} step ${fmt(step)}` };
+        }),
+    ),
+  },
+  {
+    name: 'pad',
+    covers: ['pad'],
+    arb: instances(
+      shapeArb(1, 3)
+        .chain((s) =>
+          fc.tuple(fc.constant(s), fc.array(fc.tuple(int(0, 2), int(0, 2)), { minLength: s.length, maxLength: s.length }), int(-2, 2)),
+        )
+        .map(([s, pads, v]) => ({
+          f: (x: Tensor) => T.pad(x, pads, v / 2),
+          inputs: [{ shape: s, dom: 'any' }],
+          label: `pad x ${fmt(s)} pads ${JSON.stringify(pads)} value ${v / 2}`,
+        })),
+    ),
+  },
+  {
+    name: 'concat of 3',
+    covers: ['concat'],
+    arb: instances(
+      shapeArb(1, 3)
+        .chain((s) => fc.tuple(fc.constant(s), axisArb(s.length), fc.tuple(int(1, 3), int(1, 3), int(1, 3))))
+        .map(([s, axis, ns]) => {
+          const a = axis < 0 ? axis + s.length : axis;
+          const shapes = ns.map((n) => s.map((d, i) => (i === a ? n : d)));
+          return {
+            f: (x: Tensor, y: Tensor, z: Tensor) => T.concat([x, y, z], axis),
+            inputs: shapes.map((sh) => ({ shape: sh, dom: 'any' as const })),
+            label: `concat ${shapes.map(fmt).join(' ')} axis ${axis}`,
+          };
+        }),
+    ),
+  },
+  {
+    name: 'stack',
+    covers: ['concat', 'reshape'],
+    arb: instances(
+      fc
+        .tuple(shapeArb(0, 2), int(2, 3))
+        .chain(([s, n]) => fc.tuple(fc.constant(s), fc.constant(n), int(-(s.length + 1), s.length)))
+        .map(([s, n, axis]) => ({
+          f: (...xs: Tensor[]) => T.stack(xs, axis),
+          inputs: Array.from({ length: n }, () => ({ shape: s, dom: 'any' as const })),
+          label: `stack ${n} x ${fmt(s)} axis ${axis}`,
+        })),
+    ),
+  },
+  {
+    // indices with a repeat: the gradient must accumulate (scatterAdd sums the rows)
+    name: 'gather repeated indices',
+    covers: ['gather'],
+    arb: instances(
+      shapeArb(1, 3, 4)
+        .chain((s) =>
+          fc.tuple(fc.constant(s), axisArb(s.length), fc.oneof(shapeArb(1, 1, 4), shapeArb(2, 2, 3))).chain(([sh, axis, idxShape]) => {
+            const d = sh[axis < 0 ? axis + sh.length : axis];
+            const n = sizeOf(idxShape);
+            return fc.tuple(fc.constant(sh), fc.constant(axis), fc.constant(idxShape), fc.array(int(0, d - 1), { minLength: n, maxLength: n }));
+          }),
+        )
+        .map(([s, axis, idxShape, idx]) => {
+          if (idx.length >= 2) idx[idx.length - 1] = idx[0];
+          return {
+            // indices created inside f: on whichever backend f runs on
+            f: (x: Tensor) => T.gather(x, T.tidy(() => T.reshape(T.tensor(idx), idxShape)), axis),
+            inputs: [{ shape: s, dom: 'any' }],
+            label: `gather x ${fmt(s)} indices ${fmt(idxShape)}=${JSON.stringify(idx)} axis ${axis}`,
+          };
+        }),
+    ),
+  },
+  {
+    name: 'scatterAdd',
+    covers: ['scatterAdd'],
+    arb: instances(
+      fc
+        .tuple(shapeArb(1, 3), int(1, 4))
+        .chain(([s, dimSize]) => fc.tuple(fc.constant(s), axisArb(s.length), fc.constant(dimSize)))
+        .chain(([s, axis, dimSize]) => {
+          const a = axis < 0 ? axis + s.length : axis;
+          return fc.tuple(fc.constant(s), fc.constant(axis), fc.constant(dimSize), fc.array(int(0, dimSize - 1), { minLength: s[a], maxLength: s[a] }));
+        })
+        .chain(([s, axis, dimSize, idx]) =>
+          // indices as a host array, or as a tensor of any shape holding one index per row
+          fc.constantFrom<'array' | 'column' | 'row'>('array', 'column', 'row').map((form) => {
+            const idxShape = form === 'column' ? [idx.length, 1] : [1, idx.length];
+            return {
+              f: (g: Tensor) =>
+                form === 'array' ? T.scatterAdd(g, idx, axis, dimSize) : T.scatterAdd(g, T.tidy(() => T.reshape(T.tensor(idx), idxShape)), axis, dimSize),
+              inputs: [{ shape: s, dom: 'any' as const }],
+              label: `scatterAdd g ${fmt(s)} indices ${form === 'array' ? '' : fmt(idxShape)}${JSON.stringify(idx)} axis ${axis} dimSize ${dimSize}`,
+            };
+          }),
+        ),
+    ),
+  },
+
+  // --- convolution and pooling
+  conv2dCase('conv2d'),
+  conv2dCase("conv2d padding 'same'", { same: true }),
+  conv2dCase('conv2d groups=2 stride=2 dilation=2', { groups: 2, stride: 2, dilation: 2 }),
+  filterGradCase('conv2dFilterGrad'),
+  convTransposeCase('convTranspose2d'),
+  convTransposeCase('convTranspose2d outputPadding', true),
+  {
+    name: 'maxPool2d',
+    covers: ['maxPool2dGather'],
+    arb: instances(
+      poolConfigArb().map((k) => ({
+        f: (x: Tensor) => T.maxPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }),
+        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }],
+        label: `maxPool2d ${poolLabel(k)}`,
+      })),
+    ),
+  },
+  {
+    name: 'maxPool2dGather',
+    covers: ['maxPool2dGather'],
+    arb: instances(
+      poolConfigArb().map((k) => ({
+        f: (x: Tensor, v: Tensor) => T.maxPool2dGather(x, v, k.kernel, { stride: k.stride, padding: k.padding }),
+        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }, { shape: [k.N, k.C, k.H, k.W], dom: 'any' }],
+        label: `maxPool2dGather ${poolLabel(k)}`,
+      })),
+    ),
+  },
+  {
+    name: 'maxPool2dScatter',
+    covers: ['maxPool2dScatter'],
+    arb: instances(
+      poolConfigArb().map((k) => {
+        const Ho = outSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1);
+        const Wo = outSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1);
+        return {
+          f: (x: Tensor, g: Tensor) => T.maxPool2dScatter(x, g, k.kernel, { stride: k.stride, padding: k.padding }),
+          inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }, { shape: [k.N, k.C, Ho, Wo], dom: 'any' }],
+          label: `maxPool2dScatter ${poolLabel(k)}`,
+        };
+      }),
+    ),
+  },
+  {
+    name: 'avgPool2d',
+    covers: ['conv2d'],
+    arb: instances(
+      poolConfigArb().map((k) => ({
+        f: (x: Tensor) => T.avgPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }),
+        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }],
+        label: `avgPool2d ${poolLabel(k)}`,
+      })),
+    ),
+  },
+  {
+    name: 'upsampleNearest2d',
+    covers: ['reshape', 'broadcastTo'],
+    arb: instances(
+      fc.tuple(int(1, 2), int(1, 2), int(1, 3), int(1, 3), int(1, 3), int(1, 3)).map(([N, C, H, W, sh, sw]) => ({
+        f: (x: Tensor) => T.upsampleNearest2d(x, [sh, sw]),
+        inputs: [{ shape: [N, C, H, W], dom: 'any' }],
+        label: `upsampleNearest2d x [${N},${C},${H},${W}] scale [${sh},${sw}]`,
+      })),
+    ),
+  },
+
+  // --- tiny fixed cases, also checked entry by entry (full Jacobian)
+  tiny('jacobian tanh', ['tanh'], { f: (x) => T.tanh(x), inputs: [{ shape: [2, 3], dom: 'any' }], label: 'tanh x [2,3]' }),
+  tiny('jacobian mul broadcast', ['mul'], {
+    f: (a, b) => T.mul(a, b),
+    inputs: [{ shape: [2, 1], dom: 'any' }, { shape: [3], dom: 'any' }],
+    label: 'mul a [2,1] b [3]',
+  }),
+  tiny('jacobian softmax', ['exp', 'div'], { f: (x) => T.softmax(x, 0), inputs: [{ shape: [3, 2], dom: 'any' }], label: 'softmax x [3,2] axis 0' }),
+  tiny('jacobian matmul vec-mat', ['matmul'], {
+    f: (a, b) => T.matmul(a, b),
+    inputs: [{ shape: [3], dom: 'any' }, { shape: [2, 3, 2], dom: 'any' }],
+    label: 'matmul a [3] b [2,3,2]',
+  }),
+  tiny('jacobian gather repeats', ['gather'], {
+    f: (x) => T.gather(x, [2, 0, 2, 2], 1),
+    inputs: [{ shape: [2, 3], dom: 'any' }],
+    label: 'gather x [2,3] indices [2,0,2,2] axis 1',
+  }),
+  tiny('jacobian slice steps', ['slice'], {
+    f: (x) => T.slice(x, [1, 0], [-1, 2], [2, 3]),
+    inputs: [{ shape: [5, 4], dom: 'any' }],
+    label: 'slice x [5,4] begin [1,0] size [-1,2] step [2,3]',
+  }),
+  tiny('jacobian conv2d', ['conv2d'], {
+    f: (x, w) => T.conv2d(x, w, { stride: 2, padding: 1, groups: 2 }),
+    inputs: [{ shape: [1, 2, 3, 3], dom: 'any' }, { shape: [2, 1, 2, 2], dom: 'any' }],
+    label: 'conv2d x [1,2,3,3] w [2,1,2,2] stride 2 padding 1 groups 2',
+  }),
+  tiny('jacobian maxPool2d', ['maxPool2dGather'], {
+    f: (x) => T.maxPool2d(x, 2, { stride: 1 }),
+    inputs: [{ shape: [1, 1, 3, 3], dom: 'distinct' }],
+    label: 'maxPool2d x [1,1,3,3] kernel 2 stride 1',
+  }),
+];
+
+/** Look up a case by name (throws on a typo). */
+export function caseNamed(name: string): Case {
+  const c = CASES.find((k) => k.name === name);
+  if (!c) throw new Error(`no gradcheck case named '${name}'`);
+  return c;
+}
+
+// ------------------------------------------------------------------------------------------
+// Running an instance
+
+export type TestBackend = 'reference' | 'webasm';
+
+/** The instance's inputs as tensors on `backend` (the caller disposes them). */
+export function materialize(inst: Instance, backend: TestBackend): Tensor[] {
+  return T.useBackend(backend, () => inst.inputs.map((h) => T.tensor(h.data, h.shape)));
+}
+
+/** Fast-check parameters: FC_SEED=<n> replays a run, FC_RUNS_SCALE=<k> multiplies numRuns. */
+export function fcParams(numRuns: number): fc.Parameters<unknown> {
+  const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
+  const scale = Number(process.env.FC_RUNS_SCALE ?? 1);
+  return { numRuns: Math.max(1, Math.round(numRuns * scale)), ...(seed !== undefined ? { seed } : {}), endOnFailure: true };
+}
+
+/** Largest error ratio seen per (case, backend), printed when GRADCHECK_STATS is set. */
+export const stats = new Map<string, number>();
+export function noteRatio(key: string, ratio: number): void {
+  stats.set(key, Math.max(stats.get(key) ?? 0, ratio));
+}
+export function printStats(title: string): void {
+  if (!process.env.GRADCHECK_STATS) return;
+  const rows = [...stats.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v.toExponential(2).padStart(10)}  ${k}`);
+  console.log(`${title}: max |analytic - numeric| / tolerance\n${rows.join('\n')}`);
+}
+
+/** The primitives one instance records on a tape watching its differentiated inputs. */
+export function recordedOps(inst: Instance): Set<string> {
+  const xs = materialize(inst, 'reference');
+  const tape = new Tape();
+  try {
+    (inst.argnums ?? xs.map((_, i) => i)).forEach((i) => tape.watch(xs[i]));
+    tape.open();
+    T.dispose(T.useBackend('reference', () => T.tidy(() => inst.f(...xs))));
+    return new Set(tape.nodes.map((n) => n.op));
+  } finally {
+    tape.release();
+    T.dispose(xs);
+  }
+}
