@@ -1,0 +1,337 @@
+// The safetensors format (https://github.com/huggingface/safetensors), read and written here
+// without dependencies:
+//
+//   bytes 0..8        N, the header length: unsigned 64-bit little-endian
+//   bytes 8..8+N      the header: UTF-8 JSON object, padded with spaces (we pad to a multiple of 8)
+//                       { "__metadata__": { string: string },               (optional)
+//                         "<name>": { "dtype": "F32", "shape": [d0, ...], "data_offsets": [begin, end] }, ... }
+//   bytes 8+N..       the data: each tensor's values, row-major, little-endian, at
+//                     [begin, end) relative to the start of this section; the tensors
+//                     cover it contiguously from 0 to its end (no gaps, no overlaps)
+//
+// Tensor names are pytree paths joined with '.' ({ out_proj: { weight } } -> 'out_proj.weight';
+// array entries by index: '0.weight'), so a tree of PyTorch-named params is a PyTorch
+// state_dict. We write F32; we read F32, F64, F16 and BF16 (converted to float32).
+// Every problem is a SafetensorsError with a `code` (listed in SafetensorsErrorCode) and a
+// message naming the file and what is wrong.
+
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import * as T from '@tapegrad/tensor';
+import { isTensor, treeFlattenWithPath, treeUnflatten, type Tensor } from '@tapegrad/tensor';
+import { flattenTensors } from './trees.ts';
+import { fmt, type Tree } from './util.ts';
+
+export type SafetensorsErrorCode =
+  | 'IO' // the file cannot be read or written
+  | 'FILE_TOO_SHORT' // fewer than 8 bytes: no header length
+  | 'HEADER_TOO_LARGE' // header length above 100,000,000 bytes (the reference implementation's limit)
+  | 'HEADER_TRUNCATED' // the file ends inside the header
+  | 'HEADER_INVALID' // not UTF-8, not starting with '{', not JSON, or not a JSON object
+  | 'METADATA_INVALID' // __metadata__ is not an object of string values
+  | 'ENTRY_INVALID' // a tensor entry lacks dtype / shape / data_offsets or has ill-typed ones
+  | 'DTYPE_UNSUPPORTED' // a dtype other than F32, F64, F16, BF16
+  | 'SIZE_MISMATCH' // end - begin differs from prod(shape) * bytes per element
+  | 'DATA_TRUNCATED' // an entry ends beyond the end of the file
+  | 'OFFSETS_INVALID' // entries leave a gap, overlap, or do not start at 0
+  | 'TRAILING_BYTES' // bytes after the last tensor
+  | 'TREE_INVALID' // save: a leaf is not a live tensor, a name is empty, reserved or repeated
+  | 'MISMATCH'; // load into a template: names or shapes differ (every difference listed)
+
+export class SafetensorsError extends Error {
+  constructor(
+    readonly code: SafetensorsErrorCode,
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SafetensorsError';
+  }
+}
+
+const MAX_HEADER = 100_000_000;
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2 };
+
+export interface SafetensorsEntry {
+  name: string;
+  shape: number[];
+  /** float32 values (F64 / F16 / BF16 files are converted). */
+  data: Float32Array;
+  /** The dtype stored in the file. */
+  dtype?: string;
+}
+
+export interface ParsedSafetensors {
+  tensors: SafetensorsEntry[];
+  metadata: Record<string, string>;
+}
+
+const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function fail(code: SafetensorsErrorCode, op: string, file: string, msg: string): SafetensorsError {
+  return new SafetensorsError(code, file, `${op}: ${file}: ${msg}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// bytes <-> entries
+
+/** Serialize entries (all written as F32) with optional string metadata. */
+export function serializeSafetensors(entries: readonly SafetensorsEntry[], metadata: Record<string, string> = {}, file = '<bytes>'): Uint8Array {
+  const op = 'saveSafetensors';
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (typeof v !== 'string') throw fail('METADATA_INVALID', op, file, `metadata '${k}' is ${typeof v}; expected string values (safetensors metadata is string -> string)`);
+  }
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (e.name === '' || e.name === '__metadata__') throw fail('TREE_INVALID', op, file, `tensor name ${JSON.stringify(e.name)} is reserved or empty; expected a tree of tensors whose paths name them`);
+    if (seen.has(e.name)) throw fail('TREE_INVALID', op, file, `two tensors are named '${e.name}' (keys containing '.' collide with nested paths); expected unique names`);
+    seen.add(e.name);
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    if (e.data.length !== n) throw fail('TREE_INVALID', op, file, `'${e.name}' has ${e.data.length} values for shape ${fmt(e.shape)}`);
+    header[e.name] = { dtype: 'F32', shape: e.shape.slice(), data_offsets: [offset, offset + 4 * n] };
+    offset += 4 * n;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded !== json.length) {
+    const p = new Uint8Array(padded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const out = new Uint8Array(8 + json.length + offset);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let pos = 8 + json.length;
+  for (const e of entries) {
+    if (LE) out.set(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength), pos);
+    else for (let i = 0; i < e.data.length; i++) dv.setFloat32(pos + 4 * i, e.data[i], true);
+    pos += 4 * e.data.length;
+  }
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** Parse and validate a safetensors file's bytes; `file` names it in errors. */
+export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSafetensors {
+  const op = 'loadSafetensors';
+  if (bytes.length < 8) throw fail('FILE_TOO_SHORT', op, file, `file is ${bytes.length} bytes; expected at least 8 (the little-endian u64 header length)`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n64 = dv.getBigUint64(0, true);
+  if (n64 > BigInt(MAX_HEADER)) throw fail('HEADER_TOO_LARGE', op, file, `header length ${n64} exceeds the 100000000-byte limit (file is ${bytes.length} bytes); expected a safetensors file`);
+  const n = Number(n64);
+  if (8 + n > bytes.length) throw fail('HEADER_TRUNCATED', op, file, `header length is ${n} bytes but only ${bytes.length - 8} follow the length field; the file is truncated or not safetensors`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    throw fail('HEADER_INVALID', op, file, 'header is not valid UTF-8');
+  }
+  if (!text.startsWith('{')) throw fail('HEADER_INVALID', op, file, `header starts with ${JSON.stringify(text.slice(0, 16))}; expected a JSON object '{...}'`);
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    throw fail('HEADER_INVALID', op, file, `header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw fail('HEADER_INVALID', op, file, 'header is not a JSON object');
+  const h = header as Record<string, unknown>;
+  const metadata: Record<string, string> = {};
+  if (h.__metadata__ !== undefined) {
+    const m = h.__metadata__;
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw fail('METADATA_INVALID', op, file, '__metadata__ is not an object');
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v !== 'string') throw fail('METADATA_INVALID', op, file, `__metadata__['${k}'] is ${JSON.stringify(v)}; expected a string`);
+      metadata[k] = v;
+    }
+  }
+  const dataLen = bytes.length - 8 - n;
+  const specs: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, raw] of Object.entries(h)) {
+    if (name === '__metadata__') continue;
+    const bad = (what: string) => fail('ENTRY_INVALID', op, file, `tensor '${name}': ${what}; expected {"dtype": string, "shape": [non-negative integers], "data_offsets": [begin, end]}`);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('entry is not an object');
+    const e = raw as Record<string, unknown>;
+    if (typeof e.dtype !== 'string') throw bad(`dtype is ${JSON.stringify(e.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`shape is ${JSON.stringify(e.shape)}`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0]) {
+      throw bad(`data_offsets is ${JSON.stringify(off)}`);
+    }
+    const bpe = DTYPE_BYTES[e.dtype];
+    if (!bpe) throw fail('DTYPE_UNSUPPORTED', op, file, `tensor '${name}' has dtype ${e.dtype}; expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
+    const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
+    if (off[1] - off[0] !== count * bpe) {
+      throw fail('SIZE_MISMATCH', op, file, `tensor '${name}' (${e.dtype} ${fmt(e.shape as number[])}) spans data_offsets [${off[0]}, ${off[1]}] = ${off[1] - off[0]} bytes; expected ${count * bpe}`);
+    }
+    if (off[1] > dataLen) {
+      throw fail('DATA_TRUNCATED', op, file, `tensor '${name}' ends at byte ${off[1]} of the data section but the file has only ${dataLen} data bytes (file ${bytes.length} bytes, header ${n}); the file is truncated`);
+    }
+    specs.push({ name, dtype: e.dtype, shape: e.shape as number[], begin: off[0], end: off[1] });
+  }
+  const sorted = specs.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  for (const s of sorted) {
+    if (s.begin !== pos) {
+      throw fail('OFFSETS_INVALID', op, file, `tensor '${s.name}' starts at data byte ${s.begin} but the previous tensor ends at ${pos}; expected tensors to cover the data section contiguously (${s.begin > pos ? 'gap' : 'overlap'})`);
+    }
+    pos = s.end;
+  }
+  if (pos !== dataLen) throw fail('TRAILING_BYTES', op, file, `the tensors end at data byte ${pos} but the data section has ${dataLen} bytes`);
+  const base = 8 + n;
+  const tensors = specs.map((s): SafetensorsEntry => {
+    const count = s.shape.reduce((a, b) => a * b, 1);
+    const at = bytes.byteOffset + base + s.begin;
+    let data: Float32Array;
+    if (s.dtype === 'F32' && LE) {
+      data = new Float32Array(bytes.buffer.slice(at, at + 4 * count));
+    } else {
+      data = new Float32Array(count);
+      const o = base + s.begin;
+      for (let i = 0; i < count; i++) {
+        if (s.dtype === 'F32') data[i] = dv.getFloat32(o + 4 * i, true);
+        else if (s.dtype === 'F64') data[i] = dv.getFloat64(o + 8 * i, true);
+        else if (s.dtype === 'F16') data[i] = halfToFloat(dv.getUint16(o + 2 * i, true));
+        else data[i] = new Float32Array(new Uint32Array([dv.getUint16(o + 2 * i, true) << 16]).buffer)[0];
+      }
+    }
+    return { name: s.name, shape: s.shape.slice(), data, dtype: s.dtype };
+  });
+  return { tensors, metadata };
+}
+
+// ---------------------------------------------------------------------------------------
+// files
+
+/** Read every tensor of a tree back to the host as named float32 entries (paths joined with '.'). */
+export async function treeToEntries(tree: Tree, file = '<tree>'): Promise<SafetensorsEntry[]> {
+  const op = 'saveSafetensors';
+  if (isTensor(tree)) throw fail('TREE_INVALID', op, file, 'got a bare tensor; expected a tree (object or array) of tensors so that each has a name');
+  const named = treeFlattenWithPath(tree);
+  const out: SafetensorsEntry[] = [];
+  for (const [name, t] of named) {
+    if (!isTensor(t)) throw fail('TREE_INVALID', op, file, `leaf '${name}' is ${t === null ? 'null' : typeof t}; expected a Tensor (store numbers in metadata)`);
+    if (t.isDisposed) throw fail('TREE_INVALID', op, file, `leaf '${name}' (shape ${fmt(t.shape)}) was already disposed`);
+    const d = await t.data();
+    out.push({ name, shape: t.shape.slice(), data: d instanceof Float32Array ? d : Float32Array.from(d) });
+  }
+  return out;
+}
+
+/**
+ * Write a tree of tensors as a safetensors file (F32), atomically: the bytes go to a
+ * temporary file in the same directory, are flushed to disk, and the temporary file is
+ * renamed over `path`. On any failure `path` is untouched and the temporary file removed.
+ * Float64 (reference backend) values are rounded to float32.
+ */
+export async function saveSafetensors(path: string, tree: Tree, metadata: Record<string, string> = {}): Promise<void> {
+  const bytes = serializeSafetensors(await treeToEntries(tree, path), metadata, path);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let written = false;
+  try {
+    const fh = await open(tmp, 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    written = true;
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw new SafetensorsError('IO', path, `saveSafetensors: ${path}: cannot write (${(e as Error).message})${written ? ' during the final rename' : ''}`);
+  }
+  try {
+    const dh = await open(dirname(path), 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    // directory fsync is best effort (not supported everywhere)
+  }
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw new SafetensorsError('IO', path, `loadSafetensors: ${path}: cannot read (${(e as Error).message})`);
+  }
+}
+
+export interface LoadedSafetensors {
+  /** Tensors by name (new; the caller owns and disposes them). */
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+  /** dtype of each tensor as stored in the file. */
+  dtypes: Record<string, string>;
+}
+
+/** Read a safetensors file: every tensor by name, on the current backend, and the metadata. */
+export async function loadSafetensors(path: string): Promise<LoadedSafetensors> {
+  const parsed = parseSafetensors(await readBytes(path), path);
+  const tensors: Record<string, Tensor> = {};
+  const dtypes: Record<string, string> = {};
+  for (const e of parsed.tensors) {
+    tensors[e.name] = T.tensor(e.data, e.shape);
+    dtypes[e.name] = e.dtype ?? 'F32';
+  }
+  return { tensors, metadata: parsed.metadata, dtypes };
+}
+
+export interface LoadIntoOptions {
+  /** Ignore tensors in the file that the template does not have. Default false. */
+  allowUnexpected?: boolean;
+}
+
+/**
+ * Build a tree with the structure of `template` from named entries: every name the template
+ * has must be present with the same shape, and (unless allowUnexpected) no other. The error
+ * lists every missing name, unexpected name and shape mismatch. New tensors are created on
+ * the backend of the template's corresponding leaf; the template is left alone.
+ */
+export function entriesToTree<P extends Tree>(entries: readonly SafetensorsEntry[], template: P, opts: LoadIntoOptions = {}, file = '<bytes>'): P {
+  const op = 'loadSafetensors';
+  const tpl = flattenTensors(op, 'template', template);
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const problems: string[] = [];
+  tpl.paths.forEach((p, i) => {
+    const e = byName.get(p);
+    const want = tpl.leaves[i].shape;
+    if (!e) problems.push(`missing '${p}' ${fmt(want)}`);
+    else if (e.shape.join() !== want.join()) problems.push(`shape of '${p}' is ${fmt(e.shape)} in the file, ${fmt(want)} in the template`);
+  });
+  if (!opts.allowUnexpected) {
+    const names = new Set(tpl.paths);
+    for (const e of entries) if (!names.has(e.name)) problems.push(`unexpected '${e.name}' ${fmt(e.shape)}`);
+  }
+  if (problems.length) {
+    throw fail('MISMATCH', op, file, `does not match the params tree (${problems.length} problem${problems.length > 1 ? 's' : ''}): ${problems.join('; ')}`);
+  }
+  const leaves = tpl.paths.map((p, i) => {
+    const e = byName.get(p)!;
+    return T.useBackend(tpl.leaves[i].backend, () => T.tensor(e.data, e.shape));
+  });
+  return treeUnflatten<P>(tpl.def, leaves);
+}
+
+/** Load a safetensors file into the structure of `template` (see entriesToTree). */
+export async function loadSafetensorsInto<P extends Tree>(path: string, template: P, opts: LoadIntoOptions = {}): Promise<{ params: P; metadata: Record<string, string> }> {
+  const parsed = parseSafetensors(await readBytes(path), path);
+  return { params: entriesToTree(parsed.tensors, template, opts, path), metadata: parsed.metadata };
+}
