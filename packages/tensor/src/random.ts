@@ -106,6 +106,24 @@ function finitePair(op: string, lo: number, hi: number): void {
   }
 }
 
+/** The largest float32 (`f32`) or float64 number below `x`. */
+function below(x: number, f32: boolean): number {
+  if (f32) {
+    const r = Math.fround(x);
+    if (r < x) return r;
+    const f = new Float32Array([r]);
+    const i = new Int32Array(f.buffer);
+    if (r === 0) i[0] = 0x80000001; // -min subnormal
+    else i[0] += r > 0 ? -1 : 1;
+    return f[0];
+  }
+  const f = new Float64Array([x]);
+  const i = new BigInt64Array(f.buffer);
+  if (x === 0) return -Number.MIN_VALUE;
+  i[0] += x > 0 ? -1n : 1n;
+  return f[0];
+}
+
 /** Uniform samples in [lo, hi). */
 export function randomUniform(key: RandomKey, shape: readonly number[], lo = 0, hi = 1): Tensor {
   const op = 'randomUniform';
@@ -113,8 +131,16 @@ export function randomUniform(key: RandomKey, shape: readonly number[], lo = 0, 
   const s = shapeArg(op, shape);
   finitePair(op, lo, hi);
   const u = uniform01(k, sizeOf(s));
-  for (let i = 0; i < u.length; i++) u[i] = lo + (hi - lo) * u[i];
-  return fromFlat(currentBackend(), u, s);
+  // lo + (hi - lo) u can round up to hi, in float64 and above all in the float32 the
+  // backend stores (e.g. [2^20, 2^20 + 1)): such values become the largest number below hi.
+  const backend = currentBackend();
+  const f32 = backend.bytesPerElement === 4;
+  const top = Math.max(lo, below(hi, f32));
+  for (let i = 0; i < u.length; i++) {
+    const v = lo + (hi - lo) * u[i];
+    u[i] = (f32 ? Math.fround(v) : v) >= hi ? top : v;
+  }
+  return fromFlat(backend, u, s);
 }
 
 /** Standard normal samples (Box-Muller), times `std` plus `mean`. */

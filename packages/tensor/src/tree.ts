@@ -53,7 +53,8 @@ export function treeUnflatten<T = unknown>(def: TreeDef, leaves: readonly unknow
     }
     if (d.kind === 'array') return d.children.map(build);
     const o: Record<string, unknown> = {};
-    d.keys.forEach((k, j) => (o[k] = build(d.children[j])));
+    // defineProperty, not assignment: a key such as '__proto__' must stay an own key
+    d.keys.forEach((k, j) => Object.defineProperty(o, k, { value: build(d.children[j]), enumerable: true, writable: true, configurable: true }));
     return o;
   };
   const out = build(def);

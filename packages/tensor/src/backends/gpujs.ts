@@ -35,6 +35,13 @@ class GpuSlot {
 type Arg = Storage | number;
 
 const EMPTY = new Float32Array(0);
+/**
+ * Stand-in for a size-0 array argument (gpu.js's webasm kernels cannot take a zero-length
+ * array). Only kernels whose loops never read it get one: matmul with K = 0, scatterAdd
+ * of an empty g, conv with no input channels, all of which produce zeros.
+ */
+const PLACEHOLDER = new Float32Array(1);
+const isEmptyArg = (a: Arg): boolean => (a instanceof Float32Array && a.length === 0) || (a instanceof GpuSlot && a.size === 0);
 
 /** A 1D Float32Array over a kernel result (1D, or 2D/3D rows of one buffer as webasm returns). */
 function flatten(r: unknown, size: number): Float32Array {
@@ -194,6 +201,7 @@ export class GpuJsBackend implements Backend {
     this.checkSize(what, size);
     if (size === 0) return this.gpuMode ? new GpuSlot(0) : EMPTY;
     const k = this.kernelFor(spec, dims.length);
+    if (args.some(isEmptyArg)) args = args.map((a) => (isEmptyArg(a) ? PLACEHOLDER : a));
     if (!this.gpuMode) {
       k.setOutput(dims);
       let r;
@@ -313,6 +321,7 @@ export class GpuJsBackend implements Backend {
   pad(x: Storage, shape: Shape, pads: [number, number][], value: number): Storage {
     const outShape = shape.map((d, k) => d + pads[k][0] + pads[k][1]);
     const r = shape.length;
+    if (r === 0) return this.copy(x, 1); // a scalar has nothing to pad (padKernel needs rank >= 1)
     return this.exec(K.padKernel(r), [sizeOf(outShape)], [x, value, ...outShape.slice(1), ...shape, ...pads.map((p) => p[0]), ...stridesOf(shape)]);
   }
 

@@ -80,7 +80,10 @@ function binaryBody(op: BinaryOp): string {
     // pow: shader pow() is undefined for x < 0 and for 0^0; follow IEEE/JS Math.pow:
     // negative bases only for integer exponents (sign from parity), NaN otherwise.
     case 'pow':
+      // (0^y for y < 0 is +Infinity in IEEE/JS; shader pow leaves it undefined, lavapipe
+      // returns 0: compute it as a run-time 1 / 0.)
       return `let res = Math.pow(Math.abs(x), y);
+  if (x == 0.0 && y < 0.0) { res = 1.0 / Math.abs(x); }
   if (y == 0.0) { res = 1.0; }
   if (x < 0.0) {
     const fy = Math.floor(y);

@@ -1,0 +1,1059 @@
+// The conformance suite of @tapegrad/tensor: one property per public op, run on a gpu.js
+// backend and compared with the float64 'reference' backend (an independent
+// implementation: ndarray loops in backends/reference.ts, no gpu.js code).
+//
+// Every property draws shapes, values and attributes, computes the op on the backend under
+// test and on 'reference' from the *same* float32-exact inputs, and checks
+//   1. the output shape equals a shape computed here, independently of the library;
+//   2. the values agree: exactly for ops that only move or compare float32 numbers, and
+//      within |got - want| <= atol + rtol * |want| + extra otherwise, where the budget of
+//      each op family is stated next to it (float32: unit roundoff u = 2^-24, one ulp at 1
+//      is 2^-23; gamma(n) = n u / (1 - n u) is the classic bound on n float32 roundings);
+//   3. for composites whose reference value also comes from library code (mean, variance,
+//      logsumexp, softmax, slice normalisation, oneHot, avgPool, upsample) the reference
+//      agrees with a plain-JS float64 computation written here.
+// A deterministic test then checks IEEE special values (poles, overflow, +-Infinity inputs
+// such as attention masks), and the last test asserts that every gpu.js kernel the suite
+// built is of the backend's mode with no fallback (it relies on the earlier tests having
+// built them, so run the suite whole rather than filtering to that test).
+// Set TAPEGRAD_TOL_REPORT=1 to print, per op, the largest |error| / allowance observed.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as T from '@tapegrad/tensor';
+import * as A from './arbitraries.ts';
+import type { HostTensor } from './arbitraries.ts';
+
+export type SuiteBackend = 'webasm' | 'cpu' | 'webgpu';
+
+export interface SuiteOptions {
+  /** Largest number of elements of a generated operand. */
+  maxSize: number;
+  /** fast-check runs per property. */
+  numRuns: number;
+  /** When set, every test is registered as skipped and this reason is printed in the title. */
+  skip?: string;
+}
+
+// ------------------------------------------------------------------------------------------
+// Float32 error model
+
+const U = 2 ** -24; // unit roundoff of float32
+const ULP = 2 ** -23; // spacing of float32 numbers in [1, 2)
+const gamma = (n: number) => (n * U) / (1 - n * U);
+
+/**
+ * Allowed error: atol + rtol * |want| + extra[i]. `extra` carries per-element budgets that
+ * depend on the inputs (e.g. 2 gamma(n) sum|terms| for sums of n terms).
+ */
+interface Tol {
+  atol?: number;
+  rtol?: number;
+  extra?: ArrayLike<number>;
+}
+
+interface Out {
+  shape: number[];
+  data: Float64Array;
+}
+
+const worst = new Map<string, number>();
+
+function fmt(s: readonly number[]): string {
+  return `[${s.join(',')}]`;
+}
+
+function multiIndex(i: number, shape: readonly number[]): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let k = shape.length - 1; k >= 0; k--) {
+    idx[k] = shape[k] === 0 ? 0 : i % shape[k];
+    i = shape[k] === 0 ? 0 : Math.floor(i / shape[k]);
+  }
+  return idx;
+}
+
+function describeInputs(inputs: HostTensor[]): string {
+  return inputs.map((h) => `${fmt(h.shape)} ${JSON.stringify(Array.from(h.data.slice(0, 12)))}${h.data.length > 12 ? '...' : ''}`).join('; ');
+}
+
+/** Elementwise comparison; throws a descriptive Error on the first violation. */
+function compare(what: string, got: Out, want: ArrayLike<number>, tol: Tol | 'exact', inputs: HostTensor[]): void {
+  let ratio = 0;
+  for (let i = 0; i < got.data.length; i++) {
+    const g = got.data[i];
+    const w = want[i];
+    if (Number.isNaN(g) || Number.isNaN(w)) {
+      if (Number.isNaN(g) && Number.isNaN(w)) continue;
+      throw new Error(`${what}: element ${i} (index ${fmt(multiIndex(i, got.shape))} of ${fmt(got.shape)}) is ${g}, expected ${w}\n  inputs: ${describeInputs(inputs)}`);
+    }
+    if (tol === 'exact') {
+      if (g !== Math.fround(w)) {
+        throw new Error(`${what}: element ${i} (index ${fmt(multiIndex(i, got.shape))} of ${fmt(got.shape)}) is ${g}, expected exactly ${Math.fround(w)}\n  inputs: ${describeInputs(inputs)}`);
+      }
+      continue;
+    }
+    if (g === w || g === Math.fround(w)) continue; // also equal infinities, and float32 overflow / underflow
+    const allowed = (tol.atol ?? 0) + (tol.rtol ?? 0) * Math.abs(w) + (tol.extra ? tol.extra[i] : 0);
+    const err = Math.abs(g - w);
+    if (!(err <= allowed)) {
+      throw new Error(
+        `${what}: element ${i} (index ${fmt(multiIndex(i, got.shape))} of ${fmt(got.shape)}) is ${g}, expected ${w}: ` +
+          `|error| ${err.toExponential(3)} > allowed ${allowed.toExponential(3)}\n  inputs: ${describeInputs(inputs)}`,
+      );
+    }
+    if (allowed > 0) ratio = Math.max(ratio, err / allowed);
+  }
+  const key = what.split(/[( ]/)[0];
+  worst.set(key, Math.max(worst.get(key) ?? 0, ratio));
+}
+
+// ------------------------------------------------------------------------------------------
+// Running an op on a backend
+
+type OpFn = (...ts: T.Tensor[]) => T.Tensor;
+
+/** Upload `inputs` to `backend`, apply `f` there, read the result back; disposes everything. */
+async function runOn(backend: T.BackendName, inputs: HostTensor[], f: OpFn): Promise<Out> {
+  const t = T.useBackend(backend, () => T.tidy(() => f(...inputs.map((h) => T.tensor(h.data, h.shape)))));
+  try {
+    if (t.backend !== backend) throw new Error(`the result lives on backend '${t.backend}', expected '${backend}'`);
+    const data = await t.data();
+    if (data.length !== t.size) throw new Error(`data() returned ${data.length} values for shape ${fmt(t.shape)}`);
+    return { shape: t.shape.slice(), data: Float64Array.from(data) };
+  } finally {
+    t.dispose();
+  }
+}
+
+const absHost = (h: HostTensor): HostTensor => ({ shape: h.shape, data: h.data.map(Math.abs) });
+
+/** Per-element 2 gamma(n) S, S = f applied on the reference backend to |inputs| (sum of |terms|). */
+async function dotBudget(n: number, absInputs: HostTensor[], f: OpFn): Promise<Float64Array> {
+  const s = await runOn('reference', absInputs, f);
+  const g = 2 * gamma(n + 2);
+  return s.data.map((v) => g * v);
+}
+
+interface Case {
+  /** Name shown in failures (op plus attributes). */
+  what: string;
+  inputs: HostTensor[];
+  f: OpFn;
+  /** The expected output shape, computed by the test. */
+  out: readonly number[];
+  tol: Tol | 'exact' | ((want: Out) => Tol);
+  /** Independent plain-JS float64 values the reference result must match (1e-12 relative). */
+  js?: ArrayLike<number>;
+}
+
+function checkShape(what: string, backend: string, got: Out, expected: readonly number[]): void {
+  if (got.shape.length !== expected.length || got.shape.some((d, i) => d !== expected[i])) {
+    throw new Error(`${what}: output shape on ${backend} is ${fmt(got.shape)}, expected ${fmt(expected)}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Plain-JS float64 helpers (second oracle for composites)
+
+const stridesOf = (s: readonly number[]) => {
+  const st = new Array<number>(s.length);
+  let p = 1;
+  for (let i = s.length - 1; i >= 0; i--) {
+    st[i] = p;
+    p *= s[i];
+  }
+  return st;
+};
+
+function normAxes(ax: number | number[] | undefined, rank: number): number[] {
+  if (ax === undefined) return A.iota(rank);
+  const l = typeof ax === 'number' ? [ax] : ax;
+  return l.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+}
+
+function reducedShape(shape: readonly number[], axes: number[], keepDims: boolean): number[] {
+  return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Group the values of `h` by output position of a reduction over `axes` (row-major output order). */
+function groups(h: HostTensor, axes: number[]): number[][] {
+  const outShape = h.shape.filter((_, i) => !axes.includes(i));
+  const outSt = stridesOf(outShape);
+  const res: number[][] = Array.from({ length: A.sizeOfShape(outShape) }, () => []);
+  for (let i = 0; i < h.data.length; i++) {
+    const idx = multiIndex(i, h.shape);
+    let o = 0;
+    for (let d = 0, k = 0; d < idx.length; d++) if (!axes.includes(d)) o += idx[d] * outSt[k++];
+    res[o].push(h.data[i]);
+  }
+  return res;
+}
+
+/** f applied along one axis, returning a tensor of the input's shape. */
+function alongAxis(h: HostTensor, axis: number, f: (v: number[]) => number[]): Float64Array {
+  const out = new Float64Array(h.data.length);
+  const st = stridesOf(h.shape);
+  const n = h.shape[axis];
+  for (let i = 0; i < h.data.length; i++) {
+    const idx = multiIndex(i, h.shape);
+    if (idx[axis] !== 0) continue;
+    const pos = A.iota(n).map((r) => i + r * st[axis]);
+    const r = f(pos.map((p) => h.data[p]));
+    pos.forEach((p, k) => (out[p] = r[k]));
+  }
+  return out;
+}
+
+const lse64 = (v: number[]) => {
+  const m = Math.max(...v);
+  return m + Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0));
+};
+
+// ------------------------------------------------------------------------------------------
+// The suite
+
+export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
+  const { maxSize, numRuns } = opts;
+  const small = maxSize <= 64;
+  const title = opts.skip ? `ops on ${backend} (SKIPPED: ${opts.skip})` : `ops on ${backend} vs reference`;
+  const suite = opts.skip ? describe.skip : describe;
+
+  /** Run a case on the backend and the reference and compare. */
+  async function check(c: Case): Promise<void> {
+    const what = `${c.what} on ${backend}`;
+    const want = await runOn('reference', c.inputs, c.f);
+    const got = await runOn(backend, c.inputs, c.f);
+    checkShape(c.what, 'reference', want, c.out);
+    checkShape(c.what, backend, got, c.out);
+    if (c.js) compare(`${c.what} (reference vs plain JS)`, want, c.js, { rtol: 1e-12, atol: 1e-12 }, c.inputs);
+    const tol = typeof c.tol === 'function' ? c.tol(want) : c.tol;
+    compare(what, got, want.data, tol, c.inputs);
+  }
+
+  function prop<V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = numRuns): void {
+    it(name, async () => {
+      await fc.assert(fc.asyncProperty(arb, body), { numRuns: runs });
+    });
+  }
+
+  const shapeOpts: A.ShapeOptions = { maxSize, maxDim: small ? 3 : 4 };
+  const convOpts: A.ConvOptions = small
+    ? { maxBatch: 1, maxGroups: 2, maxChannelsPerGroup: 2, maxExtent: 2 }
+    : { maxBatch: 2, maxGroups: 3, maxChannelsPerGroup: 3, maxExtent: 4 };
+
+  suite(title, () => {
+    afterAll(() => {
+      if (process.env.TAPEGRAD_TOL_REPORT) {
+        const rows = [...worst].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k.padEnd(24)} ${v.toFixed(3)}`);
+        console.log(`largest |error| / allowance per op on ${backend}:\n${rows.join('\n')}`);
+      }
+    });
+
+    // ---------------------------------------------------------------- unary elementwise
+    //
+    // Budgets follow the WGSL accuracy table (the loosest platform these kernels target;
+    // webasm and cpu call the float64 Math functions and round once, far inside it):
+    // exp (3 + 2|x|) ulp, log 3 ulp or 2^-21 absolute near 1, sqrt / inverseSqrt /
+    // division 2.5 ulp each. sin/cos: WGSL promises only 2^-11 absolute on [-pi, pi]; we
+    // hold them to 4 ulp(1) + 2|x| u, what correct float32 argument reduction gives.
+    type UnaryName = 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'silu' | 'gelu' | 'erf' | 'floor' | 'step';
+    interface UnarySpec {
+      values: A.FloatOptions;
+      /** 'exact', or the allowance for input x and expected y. */
+      tol: 'exact' | ((x: number, y: number) => number);
+    }
+    const ERF_ABS = 2 ** -21; // the float32 rational erf (kernels.ts) is within 2e-7 + its own roundings
+    const unarySpecs: Record<UnaryName, UnarySpec> = {
+      neg: { values: { specials: [0] }, tol: 'exact' },
+      abs: { values: { specials: [0] }, tol: 'exact' },
+      sign: { values: { specials: [0] }, tol: 'exact' },
+      relu: { values: { specials: [0] }, tol: 'exact' },
+      step: { values: { specials: [0] }, tol: 'exact' },
+      floor: { values: { min: -8, max: 8, gridBits: 6, specials: [0, -1, 1] }, tol: 'exact' },
+      square: { values: {}, tol: (_x, y) => ULP * Math.abs(y) }, // one rounding
+      exp: { values: { min: -20, max: 20, specials: [0] }, tol: (x, y) => (3 + 2 * Math.abs(x)) * ULP * Math.abs(y) },
+      log: { values: { min: 1 / 1024, max: 1000, specials: [1] }, tol: (_x, y) => 2 ** -21 + 3 * ULP * Math.abs(y) },
+      sqrt: { values: { min: 0, max: 100, specials: [0, 1, 4] }, tol: (_x, y) => 3 * ULP * Math.abs(y) },
+      rsqrt: { values: { min: 1 / 1024, max: 100, specials: [1, 4] }, tol: (_x, y) => 6 * ULP * Math.abs(y) },
+      reciprocal: { values: { min: 1 / 64, max: 64, specials: [1] }, tol: (_x, y) => 3 * ULP * Math.abs(y) },
+      sin: { values: { min: -10, max: 10, specials: [0] }, tol: (x) => 4 * ULP + 2 * Math.abs(x) * U },
+      cos: { values: { min: -10, max: 10, specials: [0] }, tol: (x) => 4 * ULP + 2 * Math.abs(x) * U },
+      // tanh from exponentials cancels near 0: absolute 4 ulp(1), plus 8 ulp relative
+      tanh: { values: { min: -20, max: 20, specials: [0] }, tol: (_x, y) => 4 * ULP + 8 * ULP * Math.abs(y) },
+      // 1 / (1 + exp(-x)): exp's (3 + 2|x|) ulp, one add, one division
+      sigmoid: { values: { min: -30, max: 30, specials: [0] }, tol: (x, y) => (9 + 2 * Math.abs(x)) * ULP * Math.abs(y) + 1e-30 },
+      silu: { values: { min: -30, max: 30, specials: [0] }, tol: (x, y) => (10 + 2 * Math.abs(x)) * ULP * Math.abs(y) + 1e-30 },
+      erf: { values: { min: -5, max: 5, specials: [0, 4, -4] }, tol: (_x, y) => ERF_ABS + 4 * ULP * Math.abs(y) },
+      // 0.5 x (1 + erf(x / sqrt 2)): erf's absolute error scaled by |x| / 2
+      gelu: { values: { min: -8, max: 8, specials: [0] }, tol: (x, y) => (0.5 * Math.abs(x) + 1) * ERF_ABS + 4 * ULP * Math.abs(y) },
+    };
+    // negative inputs for the positive-domain ops are covered by their own definitions
+    // (NaN) and not tested: WGSL leaves them undefined.
+    for (const [op, spec] of Object.entries(unarySpecs) as [UnaryName, UnarySpec][]) {
+      prop(op, A.hostTensor(shapeOpts, (n) => A.floats(n, spec.values)), async (x) => {
+        const f = T[op] as (t: T.Tensor) => T.Tensor;
+        await check({
+          what: `${op}(${fmt(x.shape)})`,
+          inputs: [x],
+          f: (t) => f(t),
+          out: x.shape,
+          tol: spec.tol === 'exact' ? 'exact' : (want) => ({ extra: want.data.map((y, i) => (spec.tol as (x: number, y: number) => number)(x.data[i], y)) }),
+        });
+      });
+    }
+
+    // ---------------------------------------------------------------- binary elementwise
+    type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal' | 'notEqual';
+    interface BinarySpec {
+      a: (n: number) => fc.Arbitrary<Float32Array>;
+      b: (n: number) => fc.Arbitrary<Float32Array>;
+      tol: 'exact' | ((x: number, y: number, z: number) => number);
+    }
+    const ties = (n: number) => A.smallInts(n, -3, 3);
+    const cmp: Omit<BinarySpec, 'tol'> = { a: ties, b: ties }; // small integers: equalities are common
+    // pow: positive bases with real exponents, any base with integer exponents, and 0^y.
+    const powBase = (n: number) => A.floats(n, { min: -4, max: 4, specials: [0, 1, -1, 2] });
+    const powExp = (n: number) => A.floats(n, { min: -3, max: 3, gridBits: 4, specials: [0, 1, 2, 0.5] });
+    const binarySpecs: Record<BinaryName, BinarySpec> = {
+      // one correctly rounded operation: half an ulp, allow one
+      add: { a: (n) => A.floats(n), b: (n) => A.floats(n), tol: (_x, _y, z) => ULP * Math.abs(z) },
+      sub: { a: (n) => A.floats(n), b: (n) => A.floats(n), tol: (_x, _y, z) => ULP * Math.abs(z) },
+      mul: { a: (n) => A.floats(n), b: (n) => A.floats(n), tol: (_x, _y, z) => ULP * Math.abs(z) },
+      // WGSL division: 2.5 ulp; divisors kept away from 0
+      div: { a: (n) => A.floats(n), b: (n) => A.floats(n, { min: 0.25, max: 8 }).map((v) => v.map((x, i) => (i % 2 ? -x : x))), tol: (_x, _y, z) => 3 * ULP * Math.abs(z) },
+      // pow = exp2(y log2 |x|): exp2's (3 + 2|y log2 x|) ulp plus log2's 2^-21 absolute times |y|
+      pow: {
+        a: powBase,
+        b: powExp,
+        tol: (x, y, z) => ((3 + 2 * Math.abs(y * Math.log2(Math.abs(x) || 1))) * ULP + Math.abs(y) * 2 ** -21 * Math.LN2 * 2) * Math.abs(z) + 1e-30,
+      },
+      maximum: { ...cmp, tol: 'exact' },
+      minimum: { ...cmp, tol: 'exact' },
+      greater: { ...cmp, tol: 'exact' },
+      greaterEqual: { ...cmp, tol: 'exact' },
+      less: { ...cmp, tol: 'exact' },
+      lessEqual: { ...cmp, tol: 'exact' },
+      equal: { ...cmp, tol: 'exact' },
+      notEqual: { ...cmp, tol: 'exact' },
+    };
+    for (const [op, spec] of Object.entries(binarySpecs) as [BinaryName, BinarySpec][]) {
+      const arb = A.broadcastPair(shapeOpts).chain(({ a, b, out }) =>
+        fc.record({
+          a: A.hostTensorOf(a, spec.a),
+          b: A.hostTensorOf(b, spec.b),
+          out: fc.constant(out),
+          // a rank-0 operand is sometimes passed as a JS number (the TensorLike path)
+          aNum: fc.boolean(),
+          bNum: fc.boolean(),
+        }),
+      ).filter(({ a, b }) => {
+        if (op !== 'pow') return true;
+        // real results only: negative bases need integer exponents (0^negative is +-Infinity: allowed)
+        const bs = broadcastPairs(a, b);
+        return bs.every(([x, y]) => x >= 0 || Number.isInteger(y));
+      });
+      prop(op, arb, async ({ a, b, out, aNum, bNum }) => {
+        const f = T[op] as (x: T.TensorLike, y: T.TensorLike) => T.Tensor;
+        const useA = aNum && a.shape.length === 0 && !(bNum && b.shape.length === 0);
+        const useB = bNum && b.shape.length === 0 && !useA;
+        const pairs = broadcastPairs(a, b);
+        await check({
+          what: `${op}(${useA ? a.data[0] : fmt(a.shape)}, ${useB ? b.data[0] : fmt(b.shape)})`,
+          inputs: [a, b],
+          f: (ta, tb) => f(useA ? a.data[0] : ta, useB ? b.data[0] : tb),
+          out,
+          tol: spec.tol === 'exact' ? 'exact' : (want) => ({ extra: want.data.map((z, i) => (spec.tol as (x: number, y: number, z: number) => number)(pairs[i][0], pairs[i][1], z)) }),
+        });
+      });
+    }
+
+    prop(
+      'where',
+      A.broadcastTriple(shapeOpts).chain(({ a, b, c, out }) =>
+        fc.record({ c: A.hostTensorOf(c, (n) => A.smallInts(n, -1, 1)), a: A.hostTensorOf(a), b: A.hostTensorOf(b), out: fc.constant(out) }),
+      ),
+      async ({ c, a, b, out }) => {
+        await check({ what: `where(${fmt(c.shape)}, ${fmt(a.shape)}, ${fmt(b.shape)})`, inputs: [c, a, b], f: (tc, ta, tb) => T.where(tc, ta, tb), out, tol: 'exact' });
+      },
+    );
+
+    prop(
+      'clip',
+      fc.record({
+        x: A.hostTensor(shapeOpts, (n) => A.floats(n, { gridBits: 6 })),
+        lo: A.float({ min: -6, max: 0, gridBits: 4 }),
+        width: A.float({ min: 0, max: 8, gridBits: 4 }),
+      }),
+      async ({ x, lo, width }) => {
+        const hi = lo + width;
+        await check({ what: `clip(${fmt(x.shape)}, ${lo}, ${hi})`, inputs: [x], f: (t) => T.clip(t, lo, hi), out: x.shape, tol: 'exact', js: x.data.map((v) => Math.min(Math.max(v, lo), hi)) });
+      },
+    );
+
+    // ---------------------------------------------------------------- reductions
+    const reduceArb = A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), axes: A.axes(x.shape.length), keepDims: fc.boolean() }));
+    const reduceCase = (x: HostTensor, axes: number | number[] | undefined) => {
+      const ax = normAxes(axes, x.shape.length);
+      const n = ax.reduce((p, a) => p * x.shape[a], 1);
+      return { ax, n, grp: groups(x, ax) };
+    };
+
+    // sum: any float32 summation order of n terms is within gamma(n-1) sum|x| (blocked or not)
+    prop('sum', reduceArb, async ({ x, axes, keepDims }) => {
+      const { ax, n, grp } = reduceCase(x, axes);
+      await check({
+        what: `sum(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
+        inputs: [x],
+        f: (t) => T.sum(t, axes, keepDims),
+        out: reducedShape(x.shape, ax, keepDims),
+        tol: { extra: grp.map((g) => 2 * gamma(n + 1) * g.reduce((s, v) => s + Math.abs(v), 0)) },
+        js: grp.map((g) => g.reduce((s, v) => s + v, 0)),
+      });
+    });
+    for (const op of ['max', 'min'] as const) {
+      prop(op, reduceArb, async ({ x, axes, keepDims }) => {
+        const { ax, grp } = reduceCase(x, axes);
+        await check({
+          what: `${op}(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
+          inputs: [x],
+          f: (t) => T[op](t, axes, keepDims),
+          out: reducedShape(x.shape, ax, keepDims),
+          tol: 'exact',
+          js: grp.map((g) => (op === 'max' ? Math.max(...g) : Math.min(...g))),
+        });
+      });
+    }
+    // mean = sum * (1/n): the sum's gamma(n) plus two roundings
+    prop('mean', reduceArb, async ({ x, axes, keepDims }) => {
+      const { ax, n, grp } = reduceCase(x, axes);
+      await check({
+        what: `mean(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
+        inputs: [x],
+        f: (t) => T.mean(t, axes, keepDims),
+        out: reducedShape(x.shape, ax, keepDims),
+        tol: { extra: grp.map((g) => (2 * gamma(n + 3) * g.reduce((s, v) => s + Math.abs(v), 0)) / n) },
+        js: grp.map((g) => g.reduce((s, v) => s + v, 0) / n),
+      });
+    });
+    // variance = mean((x - mean)^2): the rounding of the centre cancels to first order; the
+    // remaining roundings are bounded by gamma(n + 6) mean(x^2), doubled
+    prop('variance', reduceArb, async ({ x, axes, keepDims }) => {
+      const { ax, n, grp } = reduceCase(x, axes);
+      await check({
+        what: `variance(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
+        inputs: [x],
+        f: (t) => T.variance(t, axes, keepDims),
+        out: reducedShape(x.shape, ax, keepDims),
+        tol: { extra: grp.map((g) => (4 * gamma(n + 6) * g.reduce((s, v) => s + v * v, 0)) / n) },
+        js: grp.map((g) => {
+          const m = g.reduce((s, v) => s + v, 0) / n;
+          return g.reduce((s, v) => s + (v - m) ** 2, 0) / n;
+        }),
+      });
+    });
+    // logsumexp = m + log(sum exp(x - m)): exp's (3 + 2 range) ulp and gamma(n) on the sum
+    // become absolute errors after the log (sum >= 1), plus log's 2^-21 and the final add
+    const lseTol = (g: number[], n: number) => {
+      const range = Math.max(...g) - Math.min(...g);
+      return (3 + 2 * range) * ULP + gamma(n) + 2 ** -21 + 3 * ULP * Math.log(n);
+    };
+    prop('logsumexp', reduceArb, async ({ x, axes, keepDims }) => {
+      const { ax, n, grp } = reduceCase(x, axes);
+      await check({
+        what: `logsumexp(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
+        inputs: [x],
+        f: (t) => T.logsumexp(t, axes, keepDims),
+        out: reducedShape(x.shape, ax, keepDims),
+        tol: { rtol: 2 * ULP, extra: grp.map((g) => lseTol(g, n)) },
+        js: grp.map(lse64),
+      });
+    });
+
+    const axisArb = A.hostTensor({ ...shapeOpts, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length) }));
+    const axisTol = (x: HostTensor, axis: number, f: (g: number[]) => number) => {
+      const a = axis < 0 ? axis + x.shape.length : axis;
+      return alongAxis(x, a, (v) => v.map(() => f(v)));
+    };
+    // softmax: relative error of exp (twice: the element and the largest term of the sum),
+    // gamma(n) of the sum, one division
+    prop('softmax', axisArb, async ({ x, axis }) => {
+      const a = axis < 0 ? axis + x.shape.length : axis;
+      const n = x.shape[a];
+      const rel = axisTol(x, axis, (g) => (2 * (3 + 2 * (Math.max(...g) - Math.min(...g))) + 3) * ULP + gamma(n));
+      await check({
+        what: `softmax(${fmt(x.shape)}, ${axis})`,
+        inputs: [x],
+        f: (t) => T.softmax(t, axis),
+        out: x.shape,
+        tol: (want) => ({ atol: 1e-30, extra: want.data.map((y, i) => rel[i] * Math.abs(y)) }),
+        js: alongAxis(x, a, (v) => {
+          const l = lse64(v);
+          return v.map((u) => Math.exp(u - l));
+        }),
+      });
+    });
+    // logSoftmax = x - logsumexp: logsumexp's budget plus one rounding of each term
+    prop('logSoftmax', axisArb, async ({ x, axis }) => {
+      const a = axis < 0 ? axis + x.shape.length : axis;
+      const lt = axisTol(x, axis, (g) => lseTol(g, x.shape[a]) + 2 * ULP * Math.abs(lse64(g)));
+      await check({
+        what: `logSoftmax(${fmt(x.shape)}, ${axis})`,
+        inputs: [x],
+        f: (t) => T.logSoftmax(t, axis),
+        out: x.shape,
+        tol: { rtol: 2 * ULP, extra: Float64Array.from(lt, (v, i) => v + 2 * ULP * Math.abs(x.data[i])) },
+        js: alongAxis(x, a, (v) => {
+          const l = lse64(v);
+          return v.map((u) => u - l);
+        }),
+      });
+    });
+
+    // argmax / argmin: small integer values make ties common; the documented answer is the
+    // first extreme index, so the result is exact.
+    for (const op of ['argmax', 'argmin'] as const) {
+      prop(
+        op,
+        A.hostTensor({ ...shapeOpts, minRank: 1 }, (n) => A.smallInts(n, -2, 2)).chain((x) =>
+          fc.record({ x: fc.constant(x), axis: fc.option(A.axis(x.shape.length), { nil: undefined }), keepDims: fc.boolean() }),
+        ),
+        async ({ x, axis, keepDims }) => {
+          const flat: HostTensor = { shape: [x.data.length], data: x.data };
+          const a = axis === undefined ? 0 : axis < 0 ? axis + x.shape.length : axis;
+          const src = axis === undefined ? flat : x;
+          const grp = groups(src, [a]);
+          const pick = (g: number[]) => g.indexOf(op === 'argmax' ? Math.max(...g) : Math.min(...g));
+          await check({
+            what: `${op}(${fmt(x.shape)}, ${axis}, keepDims=${keepDims})`,
+            inputs: [x],
+            f: (t) => T[op](t, axis, keepDims),
+            out: axis === undefined ? [] : reducedShape(x.shape, [a], keepDims),
+            tol: 'exact',
+            js: grp.map(pick),
+          });
+        },
+      );
+    }
+
+    // Long reductions: the sum kernel works in blocks of 256 and every other reduction loops
+    // over the whole axis, so lengths past 256 (and not multiples of it) need their own runs.
+    prop(
+      'long reductions (sum / mean / max / argmax / logsumexp over 200..1100 elements, matmul with K up to 700)',
+      fc.record({
+        outer: fc.integer({ min: 1, max: 2 }),
+        R: fc.integer({ min: 200, max: 1100 }),
+        inner: fc.integer({ min: 1, max: 2 }),
+        which: fc.constantFrom('sum' as const, 'mean' as const, 'max' as const, 'argmax' as const, 'logsumexp' as const, 'matmul' as const),
+        seed: fc.integer(),
+      }),
+      async ({ outer, R, inner, which, seed }) => {
+        // deterministic pseudo-random data from the drawn seed (fast-check arrays of 2000 are slow to shrink)
+        let s = seed >>> 0;
+        const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+        if (which === 'matmul') {
+          const K = Math.min(R, 700);
+          const a: HostTensor = { shape: [2, K], data: Float32Array.from({ length: 2 * K }, next) };
+          const b: HostTensor = { shape: [K, 3], data: Float32Array.from({ length: K * 3 }, next) };
+          const extra = await dotBudget(K, [absHost(a), absHost(b)], (x, y) => T.matmul(x, y));
+          await check({ what: `matmul([2,${K}], [${K},3])`, inputs: [a, b], f: (x, y) => T.matmul(x, y), out: [2, 3], tol: { extra } });
+          return;
+        }
+        const x: HostTensor = { shape: [outer, R, inner], data: Float32Array.from({ length: outer * R * inner }, next) };
+        const grp = groups(x, [1]);
+        const out = [outer, inner];
+        const f: OpFn = (t) => (which === 'argmax' ? T.argmax(t, 1) : T[which](t, 1));
+        const sumAbs = grp.map((g) => g.reduce((acc, v) => acc + Math.abs(v), 0));
+        const tol: Tol | 'exact' =
+          which === 'max' || which === 'argmax'
+            ? 'exact'
+            : which === 'logsumexp'
+              ? { rtol: 2 * ULP, extra: grp.map((g) => lseTol(g, R)) }
+              : { extra: sumAbs.map((v) => (2 * gamma(R + 3) * v) / (which === 'mean' ? R : 1)) };
+        const js =
+          which === 'sum' ? grp.map((g) => g.reduce((a, v) => a + v, 0))
+            : which === 'mean' ? grp.map((g) => g.reduce((a, v) => a + v, 0) / R)
+              : which === 'max' ? grp.map((g) => Math.max(...g))
+                : which === 'argmax' ? grp.map((g) => g.indexOf(Math.max(...g)))
+                  : grp.map(lse64);
+        await check({ what: `${which}([${outer},${R},${inner}], 1)`, inputs: [x], f, out, tol, js });
+      },
+      Math.max(4, Math.ceil(numRuns / 4)),
+    );
+
+    // ---------------------------------------------------------------- matmul
+    // a dot product of K terms: 2 gamma(K + 2) (|A| @ |B|) per element
+    prop(
+      'matmul',
+      A.matmulSpec({ maxDim: small ? 3 : 5 }).chain((s) => fc.record({ s: fc.constant(s), a: A.hostTensorOf(s.a), b: A.hostTensorOf(s.b) })),
+      async ({ s, a, b }) => {
+        const K = s.a[s.a.length - 1];
+        const extra = await dotBudget(K, [absHost(a), absHost(b)], (x, y) => T.matmul(x, y));
+        await check({ what: `matmul(${fmt(s.a)}, ${fmt(s.b)})`, inputs: [a, b], f: (x, y) => T.matmul(x, y), out: s.out, tol: { extra } });
+      },
+    );
+
+    // ---------------------------------------------------------------- movement (exact)
+    prop(
+      'transpose',
+      A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), perm: fc.option(A.permutation(x.shape.length), { nil: undefined }) })),
+      async ({ x, perm }) => {
+        const p = perm ?? A.iota(x.shape.length).reverse();
+        await check({ what: `transpose(${fmt(x.shape)}, ${JSON.stringify(perm)})`, inputs: [x], f: (t) => T.transpose(t, perm), out: p.map((k) => x.shape[k]), tol: 'exact' });
+      },
+    );
+    prop(
+      'reshape / flatten / clone',
+      A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), target: A.reshapeTarget(x.data.length), which: fc.constantFrom('reshape', 'flatten', 'clone') })),
+      async ({ x, target, which }) => {
+        const f: OpFn = which === 'reshape' ? (t) => T.reshape(t, target.spec) : which === 'flatten' ? (t) => T.flatten(t) : (t) => T.clone(t);
+        const out = which === 'reshape' ? target.out : which === 'flatten' ? [x.data.length] : x.shape;
+        await check({ what: `${which}(${fmt(x.shape)}${which === 'reshape' ? `, ${fmt(target.spec)}` : ''})`, inputs: [x], f, out, tol: 'exact', js: x.data });
+      },
+    );
+    prop(
+      'expandDims',
+      A.hostTensor({ ...shapeOpts, maxRank: 3 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length + 1) })),
+      async ({ x, axis }) => {
+        const a = axis < 0 ? axis + x.shape.length + 1 : axis;
+        const out = [...x.shape.slice(0, a), 1, ...x.shape.slice(a)];
+        await check({ what: `expandDims(${fmt(x.shape)}, ${axis})`, inputs: [x], f: (t) => T.expandDims(t, axis), out, tol: 'exact', js: x.data });
+      },
+    );
+    prop(
+      'squeeze',
+      A.hostTensor(shapeOpts).chain((x) => {
+        const ones = A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
+        return fc.record({ x: fc.constant(x), axes: fc.option(fc.subarray(ones), { nil: undefined }) });
+      }),
+      async ({ x, axes }) => {
+        const drop = axes ?? A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
+        await check({ what: `squeeze(${fmt(x.shape)}, ${JSON.stringify(axes)})`, inputs: [x], f: (t) => T.squeeze(t, axes), out: x.shape.filter((_, i) => !drop.includes(i)), tol: 'exact', js: x.data });
+      },
+    );
+    prop(
+      'broadcastTo',
+      A.broadcastPair(shapeOpts).chain(({ a, out }) => fc.record({ x: A.hostTensorOf(a), out: fc.constant(out) })),
+      async ({ x, out }) => {
+        await check({ what: `broadcastTo(${fmt(x.shape)}, ${fmt(out)})`, inputs: [x], f: (t) => T.broadcastTo(t, out), out, tol: 'exact' });
+      },
+    );
+    prop(
+      'slice',
+      A.hostTensor({ ...shapeOpts, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), s: A.sliceSpec(x.shape) })),
+      async ({ x, s }) => {
+        // plain-JS: out[idx] = x[begin + idx * step] with negative begin counted from the end
+        const st = stridesOf(x.shape);
+        const begin = s.begin.map((b, k) => (b < 0 ? b + x.shape[k] : b));
+        const js = A.iota(A.sizeOfShape(s.out)).map((i) => {
+          const idx = multiIndex(i, s.out);
+          return x.data[idx.reduce((o, j, k) => o + (begin[k] + j * s.step[k]) * st[k], 0)];
+        });
+        await check({
+          what: `slice(${fmt(x.shape)}, begin ${JSON.stringify(s.begin)}, size ${JSON.stringify(s.size)}, step ${JSON.stringify(s.step)})`,
+          inputs: [x],
+          f: (t) => T.slice(t, s.begin, s.size, s.step),
+          out: s.out,
+          tol: 'exact',
+          js,
+        });
+      },
+    );
+    prop(
+      'concat',
+      A.concatSpec(shapeOpts).chain((s) => fc.record({ s: fc.constant(s), xs: fc.tuple(...s.shapes.map((sh) => A.hostTensorOf(sh))) })),
+      async ({ s, xs }) => {
+        await check({ what: `concat(${s.shapes.map(fmt).join(', ')}, axis ${s.axis})`, inputs: xs, f: (...ts) => T.concat(ts, s.axis), out: s.out, tol: 'exact' });
+      },
+    );
+    prop(
+      'stack',
+      A.shape({ ...shapeOpts, maxRank: 3 }).chain((sh) =>
+        fc.record({ xs: fc.array(A.hostTensorOf(sh), { minLength: 1, maxLength: 3 }), axis: A.axis(sh.length + 1) }),
+      ),
+      async ({ xs, axis }) => {
+        const sh = xs[0].shape;
+        const a = axis < 0 ? axis + sh.length + 1 : axis;
+        await check({ what: `stack(${xs.length} x ${fmt(sh)}, axis ${axis})`, inputs: xs, f: (...ts) => T.stack(ts, axis), out: [...sh.slice(0, a), xs.length, ...sh.slice(a)], tol: 'exact' });
+      },
+    );
+    prop(
+      'pad',
+      A.hostTensor({ ...shapeOpts, maxRank: 4 }).chain((x) => fc.record({ x: fc.constant(x), pads: A.padSpec(x.shape.length), value: A.float({ gridBits: 4, specials: [0] }) })),
+      async ({ x, pads, value }) => {
+        await check({ what: `pad(${fmt(x.shape)}, ${JSON.stringify(pads)}, ${value})`, inputs: [x], f: (t) => T.pad(t, pads, value), out: x.shape.map((d, k) => d + pads[k][0] + pads[k][1]), tol: 'exact' });
+      },
+    );
+    prop(
+      'gather',
+      A.gatherSpec({ ...shapeOpts, maxRank: 3 }).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.shape), asArray: fc.boolean() })),
+      async ({ s, x, asArray }) => {
+        const useArray = asArray && s.indexShape.length === 1;
+        const idx: HostTensor = { shape: s.indexShape, data: Float32Array.from(s.indices) };
+        await check({
+          what: `gather(${fmt(s.shape)}, indices ${fmt(s.indexShape)} ${JSON.stringify(s.indices)}${useArray ? ' (array)' : ''}, axis ${s.axis})`,
+          inputs: [x, idx],
+          f: (t, ti) => T.gather(t, useArray ? s.indices : ti, s.axis),
+          out: s.out,
+          tol: 'exact',
+        });
+      },
+    );
+    // scatterAdd: each output is a sum of the rows sharing its index: gamma(#rows) sum|g|
+    prop(
+      'scatterAdd',
+      A.hostTensor({ ...shapeOpts, minRank: 1, maxRank: 3 }).chain((g) =>
+        fc.integer({ min: 1, max: 4 }).chain((dimSize) =>
+          A.axis(g.shape.length).chain((axis) => {
+            const a = axis < 0 ? axis + g.shape.length : axis;
+            return fc.record({
+              g: fc.constant(g),
+              axis: fc.constant(axis),
+              dimSize: fc.constant(dimSize),
+              indices: fc.array(fc.nat(dimSize - 1), { minLength: g.shape[a], maxLength: g.shape[a] }),
+              asArray: fc.boolean(),
+            });
+          }),
+        ),
+      ),
+      async ({ g, axis, dimSize, indices, asArray }) => {
+        const a = axis < 0 ? axis + g.shape.length : axis;
+        const idx: HostTensor = { shape: [indices.length], data: Float32Array.from(indices) };
+        const out = g.shape.map((d, k) => (k === a ? dimSize : d));
+        const extra = await dotBudget(indices.length, [absHost(g), idx], (tg, ti) => T.scatterAdd(tg, ti, axis, dimSize));
+        await check({
+          what: `scatterAdd(${fmt(g.shape)}, ${JSON.stringify(indices)}, axis ${axis}, dimSize ${dimSize})`,
+          inputs: [g, idx],
+          f: (tg, ti) => T.scatterAdd(tg, asArray ? indices : ti, axis, dimSize),
+          out,
+          tol: { extra },
+        });
+      },
+    );
+    prop(
+      'oneHot',
+      fc.integer({ min: 1, max: 5 }).chain((depth) =>
+        A.shape({ maxRank: 2, maxDim: 4 }).chain((ishape) =>
+          fc.record({
+            depth: fc.constant(depth),
+            idx: A.hostTensorOf(ishape, (n) => A.smallInts(n, -1, depth)), // -1 and depth: all-zero rows
+            asArray: fc.boolean(),
+          }),
+        ),
+      ),
+      async ({ depth, idx, asArray }) => {
+        const useArray = asArray && idx.shape.length === 1;
+        const js = Array.from(idx.data).flatMap((v) => A.iota(depth).map((c) => (v === c ? 1 : 0)));
+        await check({ what: `oneHot(${fmt(idx.shape)} ${JSON.stringify(Array.from(idx.data))}, ${depth})`, inputs: [idx], f: (t) => T.oneHot(useArray ? Array.from(idx.data) : t, depth), out: [...idx.shape, depth], tol: 'exact', js });
+      },
+    );
+
+    // ---------------------------------------------------------------- convolution & pooling
+    // conv2d: each output is a dot product of Cg*KH*KW terms: 2 gamma(n + 2) conv(|x|, |w|)
+    prop(
+      'conv2d',
+      A.convSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A.hostTensorOf(s.wShape) })),
+      async ({ s, x, w }) => {
+        const o = { stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups };
+        const f: OpFn = (tx, tw) => T.conv2d(tx, tw, o);
+        const extra = await dotBudget(s.wShape[1] * s.wShape[2] * s.wShape[3], [absHost(x), absHost(w)], f);
+        await check({ what: `conv2d(x ${fmt(s.xShape)}, w ${fmt(s.wShape)}, ${JSON.stringify(o)})`, inputs: [x, w], f, out: s.out, tol: { extra } });
+      },
+    );
+    // convTranspose2d: every output sums at most Cin/groups * KH * KW products
+    prop(
+      'convTranspose2d',
+      A.convTransposeSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A.hostTensorOf(s.wShape) })),
+      async ({ s, x, w }) => {
+        const o = { stride: s.stride, padding: s.padding, outputPadding: s.outputPadding, dilation: s.dilation, groups: s.groups };
+        const f: OpFn = (tx, tw) => T.convTranspose2d(tx, tw, o);
+        const extra = await dotBudget((s.xShape[1] / s.groups) * s.wShape[2] * s.wShape[3], [absHost(x), absHost(w)], f);
+        await check({ what: `convTranspose2d(x ${fmt(s.xShape)}, w ${fmt(s.wShape)}, ${JSON.stringify(o)})`, inputs: [x, w], f, out: s.out, tol: { extra } });
+      },
+    );
+    // conv2dFilterGrad: each weight gradient sums N*Ho*Wo products
+    prop(
+      'conv2dFilterGrad',
+      A.convSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), dy: A.hostTensorOf(s.out) })),
+      async ({ s, x, dy }) => {
+        const o = { stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups };
+        const f: OpFn = (tx, td) => T.conv2dFilterGrad(tx, td, s.wShape, o);
+        const extra = await dotBudget(s.out[0] * s.out[2] * s.out[3], [absHost(x), absHost(dy)], f);
+        await check({ what: `conv2dFilterGrad(x ${fmt(s.xShape)}, dy ${fmt(s.out)}, wShape ${fmt(s.wShape)}, ${JSON.stringify(o)})`, inputs: [x, dy], f, out: s.wShape, tol: { extra } });
+      },
+    );
+
+    const poolOpts = small ? { maxBatch: 1, maxChannels: 2, maxExtent: 3 } : {};
+    // max pooling moves values: exact. Small-integer inputs make ties common; the first
+    // maximum of a window (row-major) wins on both sides.
+    prop(
+      'maxPool2d',
+      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)) })),
+      async ({ s, x }) => {
+        await check({ what: `maxPool2d(${fmt(s.xShape)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x], f: (t) => T.maxPool2d(t, s.kernel, { stride: s.stride, padding: s.padding }), out: s.out, tol: 'exact' });
+      },
+    );
+    prop(
+      'maxPool2dGather',
+      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), v: A.hostTensorOf(s.xShape) })),
+      async ({ s, x, v }) => {
+        await check({ what: `maxPool2dGather(${fmt(s.xShape)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x, v], f: (tx, tv) => T.maxPool2dGather(tx, tv, s.kernel, { stride: s.stride, padding: s.padding }), out: s.out, tol: 'exact' });
+      },
+    );
+    // maxPool2dScatter: overlapping windows may route up to KH*KW gradients to one pixel
+    prop(
+      'maxPool2dScatter',
+      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), g: A.hostTensorOf(s.out) })),
+      async ({ s, x, g }) => {
+        const po = { stride: s.stride, padding: s.padding };
+        const f: OpFn = (tx, tg) => T.maxPool2dScatter(tx, tg, s.kernel, po);
+        const extra = await dotBudget(s.kernel[0] * s.kernel[1], [x, absHost(g)], f);
+        await check({ what: `maxPool2dScatter(${fmt(s.xShape)}, g ${fmt(s.out)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x, g], f, out: s.xShape, tol: { extra } });
+      },
+    );
+    // avgPool2d (zero padding counted): KH*KW terms, plus the float32 rounding of 1/(KH*KW)
+    prop(
+      'avgPool2d',
+      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape) })),
+      async ({ s, x }) => {
+        const [N, C, H, W] = s.xShape;
+        const [kh, kw] = s.kernel;
+        const js = A.iota(A.sizeOfShape(s.out)).map((i) => {
+          const [n, c, yo, xo] = multiIndex(i, s.out);
+          let acc = 0;
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++) {
+              const iy = yo * s.stride[0] - s.padding[0] + ky;
+              const ix = xo * s.stride[1] - s.padding[1] + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) acc += x.data[((n * C + c) * H + iy) * W + ix];
+            }
+          return acc / (kh * kw);
+        });
+        void N;
+        const f: OpFn = (t) => T.avgPool2d(t, s.kernel, { stride: s.stride, padding: s.padding });
+        const extra = await dotBudget(kh * kw + 1, [absHost(x)], f);
+        await check({ what: `avgPool2d(${fmt(s.xShape)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x], f, out: s.out, tol: { extra }, js });
+      },
+    );
+    prop(
+      'upsampleNearest2d',
+      fc.record({
+        x: A.hostTensor({ minRank: 4, maxRank: 4, maxDim: 3, maxSize: small ? 24 : 72 }),
+        scale: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))),
+      }),
+      async ({ x, scale }) => {
+        const [sh, sw] = typeof scale === 'number' ? [scale, scale] : scale;
+        const [N, C, H, W] = x.shape;
+        const out = [N, C, H * sh, W * sw];
+        const js = A.iota(A.sizeOfShape(out)).map((i) => {
+          const [n, c, y, xx] = multiIndex(i, out);
+          return x.data[((n * C + c) * H + Math.floor(y / sh)) * W + Math.floor(xx / sw)];
+        });
+        await check({ what: `upsampleNearest2d(${fmt(x.shape)}, ${JSON.stringify(scale)})`, inputs: [x], f: (t) => T.upsampleNearest2d(t, scale), out, tol: 'exact', js });
+      },
+    );
+
+    // ---------------------------------------------------------------- creation
+    // Host-computed values uploaded once: the backend holds their float32 rounding exactly.
+    prop(
+      'creation: full / zeros / ones / *Like / scalar / arange / linspace',
+      fc.record({
+        shape: A.shape(shapeOpts),
+        value: A.float({ specials: [0, 1] }),
+        start: fc.integer({ min: -20, max: 20 }).map((v) => v / 4),
+        stop: fc.integer({ min: -20, max: 20 }).map((v) => v / 3),
+        step: fc.constantFrom(0.5, 1, 1.5, -0.75, -1, 2, 0.1),
+        num: fc.nat(9),
+        which: fc.constantFrom('full', 'zeros', 'ones', 'zerosLike', 'onesLike', 'fullLike', 'scalar', 'arange', 'linspace'),
+      }),
+      async ({ shape, value, start, stop, step, num, which }) => {
+        const sz = A.sizeOfShape(shape);
+        let f: OpFn;
+        let out: number[] = shape;
+        let js: number[];
+        const likeIn: HostTensor[] = [{ shape, data: new Float32Array(sz).fill(7) }];
+        let inputs: HostTensor[] = [];
+        switch (which) {
+          case 'full': f = () => T.full(shape, value); js = new Array(sz).fill(value); break;
+          case 'zeros': f = () => T.zeros(shape); js = new Array(sz).fill(0); break;
+          case 'ones': f = () => T.ones(shape); js = new Array(sz).fill(1); break;
+          case 'zerosLike': inputs = likeIn; f = (t) => T.zerosLike(t); js = new Array(sz).fill(0); break;
+          case 'onesLike': inputs = likeIn; f = (t) => T.onesLike(t); js = new Array(sz).fill(1); break;
+          case 'fullLike': inputs = likeIn; f = (t) => T.fullLike(t, value); js = new Array(sz).fill(value); break;
+          case 'scalar': f = () => T.scalar(value); out = []; js = [value]; break;
+          case 'arange': {
+            const n = Math.max(0, Math.ceil((stop - start) / step));
+            f = () => T.arange(start, stop, step);
+            out = [n];
+            js = A.iota(n).map((i) => start + i * step);
+            break;
+          }
+          default: {
+            f = () => T.linspace(start, stop, num);
+            out = [num];
+            js = A.iota(num).map((i) => (num === 1 ? start : i === num - 1 ? stop : start + (i * (stop - start)) / (num - 1)));
+          }
+        }
+        await check({ what: `${which}(${fmt(shape)}, value ${value}, start ${start}, stop ${stop}, step ${step}, num ${num})`, inputs, f, out, tol: 'exact', js });
+      },
+    );
+
+    // ---------------------------------------------------------------- size-0 tensors
+    prop(
+      'size-0 tensors (elementwise, reductions, movement, matmul with K = 0)',
+      fc.record({
+        shape: A.shape({ minRank: 1, maxRank: 3, maxDim: 3, allowZero: true }).filter((s) => s.includes(0)),
+        which: fc.constantFrom('exp', 'add', 'sum', 'sumAll', 'transpose', 'slice', 'concat', 'reshape', 'matmulK0', 'pad', 'scatterAdd', 'conv2dC0'),
+      }),
+      async ({ shape, which }) => {
+        const x: HostTensor = { shape, data: new Float32Array(0) };
+        const z = shape.indexOf(0);
+        let f: OpFn;
+        let out: number[];
+        let inputs = [x];
+        switch (which) {
+          case 'exp': f = (t) => T.exp(t); out = shape; break;
+          case 'add': f = (t) => T.add(t, 1); out = shape; break;
+          case 'sum': f = (t) => T.sum(t, z); out = shape.filter((_, i) => i !== z); break; // sums over nothing: zeros
+          case 'sumAll': f = (t) => T.sum(t); out = []; break;
+          case 'transpose': f = (t) => T.transpose(t); out = shape.slice().reverse(); break;
+          case 'slice': f = (t) => T.slice(t, shape.map(() => 0), shape.map(() => -1)); out = shape; break;
+          case 'concat': f = (t) => T.concat([t, t], z); out = shape; break;
+          case 'reshape': f = (t) => T.reshape(t, [...shape].reverse()); out = [...shape].reverse(); break;
+          case 'pad': f = (t) => T.pad(t, shape.map(() => [1, 0] as [number, number]), 3); out = shape.map((d) => d + 1); break;
+          case 'scatterAdd': {
+            // no rows to scatter: zeros with dimSize rows
+            const g: HostTensor = { shape: [0, 2], data: new Float32Array(0) };
+            inputs = [g];
+            f = (t) => T.scatterAdd(t, [], 0, 3);
+            out = [3, 2];
+            break;
+          }
+          case 'conv2dC0': {
+            // no input channels: zeros
+            inputs = [{ shape: [1, 0, 3, 2], data: new Float32Array(0) }, { shape: [2, 0, 1, 1], data: new Float32Array(0) }];
+            f = (a, b) => T.conv2d(a, b);
+            out = [1, 2, 3, 2];
+            break;
+          }
+          default: {
+            // [M, 0] @ [0, N] = zeros [M, N]
+            const M = shape[0] || 2;
+            inputs = [{ shape: [M, 0], data: new Float32Array(0) }, { shape: [0, 3], data: new Float32Array(0) }];
+            f = (a, b) => T.matmul(a, b);
+            out = [M, 3];
+          }
+        }
+        await check({ what: `${which}(${fmt(shape)})`, inputs, f, out, tol: 'exact' });
+      },
+      Math.max(10, Math.ceil(numRuns / 2)),
+    );
+
+    // ---------------------------------------------------------------- IEEE special values
+    // Poles, overflow / underflow and +-Infinity inputs (tensor() keeps them: attention masks
+    // are -Infinity). Expected values are JS Math semantics, written out here; the reference
+    // must agree too (after float32 rounding). Finite results: 8 ulp relative (plus 1e-30
+    // for sigmoid / silu, whose float32 kernels clamp the argument at +-80); zeros and
+    // non-finite results: exact. NaN inputs are not tested: NaN propagation through
+    // comparisons is not portable to WGSL.
+    it('IEEE special values: poles, overflow, +-Infinity inputs, masked softmax', async () => {
+      const inf = Infinity;
+      const cases: { what: string; inputs: HostTensor[]; f: OpFn; want: number[] }[] = [];
+      const t1 = (v: number[]): HostTensor => ({ shape: [v.length], data: Float32Array.from(v) });
+      const un = (op: 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'exp' | 'relu' | 'abs' | 'neg' | 'sign' | 'sigmoid' | 'tanh' | 'step' | 'floor' | 'silu', xs: number[], want: number[]) =>
+        cases.push({ what: `${op}(${xs})`, inputs: [t1(xs)], f: (t) => (T[op] as (t: T.Tensor) => T.Tensor)(t), want });
+      const bin = (op: 'pow' | 'div' | 'maximum' | 'minimum' | 'add' | 'mul' | 'greater' | 'equal', a: number[], b: number[], want: number[]) =>
+        cases.push({ what: `${op}(${a}; ${b})`, inputs: [t1(a), t1(b)], f: (x, y) => (T[op] as (x: T.Tensor, y: T.Tensor) => T.Tensor)(x, y), want });
+      bin('pow', [0, 0, 0, 0, 0, 0, 2, -2, -2, 0.5, 3], [-3, -2, -0.5, 0, 0.5, 2, -1, 3, -2, 0, -inf], [inf, inf, inf, 1, 0, 0, 0.5, -8, 0.25, 1, 0]);
+      bin('div', [1, -1, 3, -3, 0], [0, 0, inf, inf, 5], [inf, -inf, 0, -0, 0]);
+      bin('maximum', [-inf, inf, 1, -inf], [1, 1, inf, -inf], [1, inf, inf, -inf]);
+      bin('minimum', [-inf, inf, 1], [1, 1, -inf], [-inf, 1, -inf]);
+      bin('add', [inf, -inf, 1], [1, 2, -inf], [inf, -inf, -inf]);
+      bin('mul', [inf, -inf, 3e38], [2, 2, 10], [inf, -inf, inf]);
+      bin('greater', [inf, -inf, 1], [1e38, -1e38, inf], [1, 0, 0]);
+      bin('equal', [inf, -inf, inf], [inf, -inf, -inf], [1, 1, 0]);
+      un('log', [0, 1, inf], [-inf, 0, inf]);
+      un('sqrt', [0, inf], [0, inf]);
+      un('rsqrt', [0, inf], [inf, 0]);
+      un('reciprocal', [0, inf, -inf], [inf, 0, -0]);
+      un('exp', [-inf, -200, 0, 200, inf], [0, 0, 1, inf, inf]);
+      un('relu', [-inf, inf], [0, inf]);
+      un('step', [-inf, inf], [0, 1]);
+      un('abs', [-inf, inf], [inf, inf]);
+      un('neg', [-inf, inf], [inf, -inf]);
+      un('sign', [-inf, inf, 0], [-1, 1, 0]);
+      un('floor', [-inf, inf, -0.5], [-inf, inf, -1]);
+      un('sigmoid', [-inf, -200, 200, inf], [0, 0, 1, 1]);
+      un('silu', [-200, 200], [-0, 200]);
+      un('tanh', [-inf, -50, 50, inf], [-1, -1, 1, 1]);
+      const row = t1([0, -inf, 1, -inf]);
+      const e = Math.E;
+      cases.push({ what: 'softmax([0,-inf,1,-inf])', inputs: [row], f: (t) => T.softmax(t), want: [1 / (1 + e), 0, e / (1 + e), 0] });
+      cases.push({ what: 'logSoftmax([0,-inf,1,-inf])', inputs: [row], f: (t) => T.logSoftmax(t), want: [-Math.log(1 + e), -inf, 1 - Math.log(1 + e), -inf] });
+      cases.push({ what: 'logsumexp([0,-inf,1,-inf])', inputs: [row], f: (t) => T.logsumexp(t, 0, true), want: [Math.log(1 + e)] });
+      cases.push({ what: 'max([-inf,-inf,-3])', inputs: [t1([-inf, -inf, -3])], f: (t) => T.max(t), want: [-3] });
+      cases.push({ what: 'sum([1,inf,2])', inputs: [t1([1, inf, 2])], f: (t) => T.sum(t), want: [inf] });
+      cases.push({ what: 'argmax([-inf,inf,5])', inputs: [t1([-inf, inf, 5])], f: (t) => T.argmax(t), want: [1] });
+      cases.push({ what: 'where(mask, x, -inf)', inputs: [t1([1, 0, 1]), t1([4, 5, 6])], f: (m, x) => T.where(m, x, -inf), want: [4, -inf, 6] });
+      cases.push({ what: 'pad(value -inf)', inputs: [t1([1, 2])], f: (t) => T.pad(t, [[1, 1]], -inf), want: [-inf, 1, 2, -inf] });
+      const failures: string[] = [];
+      for (const c of cases) {
+        for (const b of [backend, 'reference'] as T.BackendName[]) {
+          const got = await runOn(b, c.inputs, c.f);
+          c.want.forEach((w, i) => {
+            const g = Math.fround(got.data[i]);
+            const atol = /^(sigmoid|silu)/.test(c.what) ? 1e-30 : 0;
+            const ok = Number.isFinite(w) && w !== 0 ? Math.abs(g - w) <= 8 * ULP * Math.abs(w) + atol : g === w || Math.abs(g - w) <= atol;
+            if (!ok) failures.push(`${c.what} on ${b}: element ${i} is ${g}, expected ${w}`);
+          });
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+
+    // ---------------------------------------------------------------- the backend that ran
+    it(`ran on '${backend}': every gpu.js kernel built is of mode '${backend}' without fallback`, () => {
+      const be = T.findBackend(backend) as T.Backend & { kernelClasses?: () => { key: string; mode: string; fallbackReason: string | null }[] };
+      expect(be.name).toBe(backend);
+      T.useBackend(backend, () => {
+        expect(T.getBackend()).toBe(backend);
+        const t = T.zeros([2]);
+        try {
+          expect(t.backend).toBe(backend);
+        } finally {
+          t.dispose();
+        }
+      });
+      expect(typeof be.kernelClasses).toBe('function');
+      const classes = be.kernelClasses!();
+      // every op family above built at least one kernel
+      expect(classes.length).toBeGreaterThan(30);
+      for (const k of classes) {
+        expect(k.fallbackReason, `kernel ${k.key}`).toBeNull();
+        expect(k.mode, `kernel ${k.key}`).toBe(backend);
+      }
+      for (const family of ['unary:exp', 'binary:add', 'where', 'reduce:sum', 'argreduce:argmax', 'matmul', 'strided', 'pad', 'concat2', 'gather', 'scatterAdd', 'conv2d', 'conv2dFilterGrad', 'dilatePad', 'maxPoolGather', 'maxPoolScatter']) {
+        expect(classes.some((k) => k.key.startsWith(family)), `a '${family}' kernel was built`).toBe(true);
+      }
+    });
+  });
+}
+
+/** The (a, b) value pairs of a broadcast binary op, in output order (plain JS). */
+function broadcastPairs(a: HostTensor, b: HostTensor): [number, number][] {
+  const rank = Math.max(a.shape.length, b.shape.length);
+  const pa = [...new Array(rank - a.shape.length).fill(1), ...a.shape];
+  const pb = [...new Array(rank - b.shape.length).fill(1), ...b.shape];
+  const out = pa.map((d, i) => (d === 1 ? pb[i] : d));
+  const sa = stridesOf(pa);
+  const sb = stridesOf(pb);
+  return A.iota(A.sizeOfShape(out)).map((i) => {
+    const idx = multiIndex(i, out);
+    let oa = 0;
+    let ob = 0;
+    idx.forEach((j, k) => {
+      if (pa[k] !== 1) oa += j * sa[k];
+      if (pb[k] !== 1) ob += j * sb[k];
+    });
+    return [a.data[oa], b.data[ob]];
+  });
+}
