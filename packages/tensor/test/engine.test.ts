@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
-import * as A from './arbitraries.ts';
+import * as A from '@tapegrad/tensor/testing';
 
 // webgpu for the kernel-cache test, when an adapter answers; webasm stays the current backend.
 let webgpuSkip: string | undefined;

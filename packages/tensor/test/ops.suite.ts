@@ -21,8 +21,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
-import * as A from './arbitraries.ts';
-import type { HostTensor } from './arbitraries.ts';
+import * as A from '@tapegrad/tensor/testing';
+import type { HostTensor } from '@tapegrad/tensor/testing';
 
 export type SuiteBackend = 'webasm' | 'cpu' | 'webgpu';
 

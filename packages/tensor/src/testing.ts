@@ -8,7 +8,8 @@
 // backend and the float64 reference see bit-identical inputs and any difference in the
 // outputs comes from the computation alone.
 //
-// The autograd package re-exports these for users; keep them generic (no backend, no
+// Public as `@tapegrad/tensor/testing`; `@tapegrad/autograd/testing` re-exports them for users.
+// Keep them generic (no backend, no
 // tolerance logic) and keep every size small (a few hundred elements at most by default).
 
 import fc from 'fast-check';
