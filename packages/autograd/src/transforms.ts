@@ -17,7 +17,7 @@ function fail(op: string, msg: string): Error {
   return new Error(`${op}: ${msg}`);
 }
 
-function tensorLeaves(op: string, what: string, tree: Tree): { leaves: Tensor[]; def: TreeDef } {
+function tensorLeaves(op: string, what: string, tree: Tree, differentiated = false): { leaves: Tensor[]; def: TreeDef } {
   const [leaves, def] = treeFlatten(tree);
   leaves.forEach((l, i) => {
     if (!isTensor(l)) {
@@ -25,6 +25,9 @@ function tensorLeaves(op: string, what: string, tree: Tree): { leaves: Tensor[];
       throw fail(op, `${what} leaf ${i} is ${kind}; expected tensors to differentiate (wrap constants with tensor(), or pass them as non-differentiated arguments)`);
     }
     if (l.isDisposed) throw fail(op, `${what} leaf ${i} (shape [${l.shape}]) was already disposed`);
+    if (differentiated && T.isIntegerValued(l)) {
+      throw fail(op, `${what} leaf ${i} (shape [${l.shape}]) holds integer values (from argmax, argmin or randomInt); expected a floating-point tensor to differentiate`);
+    }
   });
   return { leaves: leaves as Tensor[], def };
 }
@@ -51,7 +54,7 @@ function checkArgnums(op: string, argnums: number | readonly number[], nargs: nu
  * two partial derivatives, as in JAX.
  */
 function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: number[]) {
-  const watched = argnums.map((k) => tensorLeaves(op, `argument ${k}`, args[k]));
+  const watched = argnums.map((k) => tensorLeaves(op, `argument ${k}`, args[k], true));
   const clones = watched.map((w) => w.leaves.map((l) => T.clone(l)));
   const callArgs = args.slice();
   argnums.forEach((k, j) => (callArgs[k] = treeUnflatten(watched[j].def, clones[j])));

@@ -257,6 +257,18 @@ describe('transform errors', () => {
   it('a number as a differentiated argument', () => {
     expect(() => grad((x: Tensor) => T.sum(x))(3 as unknown as Tensor)).toThrow(/grad: argument 0 leaf 0 is a number; expected tensors/);
   });
+  it('an integer-valued tensor (argmax, randomInt) as a differentiated argument', () => {
+    const x = T.tensor([[1, 5, 2], [7, 0, 3]]);
+    const idx = T.argmax(x, 1);
+    const ints = T.randomInt(T.randomKey(0), [3], 0, 10);
+    expect(() => grad((i: Tensor) => T.sum(i))(idx)).toThrow(/grad: argument 0 leaf 0 \(shape \[2\]\) holds integer values \(from argmax, argmin or randomInt\)/);
+    const view = T.reshape(ints, [3, 1]);
+    expect(() => grad((i: Tensor) => T.sum(i))(view)).toThrow(/holds integer values/);
+    // as a non-differentiated argument it is fine
+    const g = grad((x: Tensor, i: Tensor) => T.sum(T.mul(x, T.expandDims(i, 1))))(x, idx) as Tensor;
+    expect(g.shape).toEqual([2, 3]);
+    T.dispose([x, idx, ints, view, g]);
+  });
   it('vjp cotangent of the wrong shape', () => {
     const x = T.tensor([1, 2]);
     const [y, back] = vjp((x: Tensor) => T.square(x), x);

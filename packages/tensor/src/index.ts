@@ -4,7 +4,7 @@
 import './sugar.ts';
 
 export {
-  Tensor, isTensor, tidy, keep, dispose, memory, kernelBuilds, setBackend, getBackend, useBackend, ready,
+  Tensor, isTensor, isIntegerValued, tidy, keep, dispose, memory, kernelBuilds, setBackend, getBackend, useBackend, ready,
   currentBackend, findBackend, observePrimitives, clone, shareBuffer, toNested,
   type NestedArray, type PrimitiveCall, type PrimitiveObserver,
 } from './tensor.ts';

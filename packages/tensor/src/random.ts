@@ -11,7 +11,7 @@
 //   normal                 -> Box-Muller on two 24-bit uniforms from one hash (j, 1)/(j, 2)
 
 import { checkShape, opError, sizeOf } from './shape.ts';
-import { currentBackend, type Tensor } from './tensor.ts';
+import { currentBackend, markIntegerValued, type Tensor } from './tensor.ts';
 import { fromFlat } from './ops/creation.ts';
 
 export class RandomKey {
@@ -176,5 +176,5 @@ export function randomInt(key: RandomKey, shape: readonly number[], lo: number, 
   const [k0, k1] = k.words;
   const range = hi - lo;
   for (let j = 0; j < n; j++) out[j] = lo + Math.floor((threefry2x32(k0, k1, j, 2)[0] / 2 ** 32) * range);
-  return fromFlat(currentBackend(), out, s);
+  return markIntegerValued(fromFlat(currentBackend(), out, s));
 }

@@ -130,6 +130,20 @@ export function toNested(values: ArrayLike<number>, shape: Shape): NestedArray {
 
 export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
+const integerValued = new WeakSet<Tensor>();
+
+/**
+ * True for tensors that hold indices or counts (argmax, argmin, randomInt, and views of
+ * them): float32 storage, integer meaning. The autograd refuses to differentiate them.
+ */
+export const isIntegerValued = (t: Tensor): boolean => integerValued.has(t);
+
+/** @internal */
+export function markIntegerValued(t: Tensor): Tensor {
+  integerValued.add(t);
+  return t;
+}
+
 // ---------------------------------------------------------------------------------------
 // Engine state
 
@@ -361,6 +375,7 @@ export function runView(op: string, input: Tensor, outShape: Shape, attrs: Recor
   const ref = input.live(op);
   ref.refs++;
   const out = new Tensor(ref, outShape);
+  if (integerValued.has(input)) integerValued.add(out);
   notify(op, [input], out, attrs);
   return out;
 }

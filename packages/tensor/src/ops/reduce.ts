@@ -3,7 +3,7 @@
 
 import type { ReduceOp } from '../backend.ts';
 import { opError, normalizeAxes, normalizeAxis, fmtShape } from '../shape.ts';
-import { runPrimitive, tidy, type Tensor } from '../tensor.ts';
+import { markIntegerValued, runPrimitive, tidy, type Tensor } from '../tensor.ts';
 import { reshape } from './movement.ts';
 import { div, exp, log, mul, sub, add, square } from './elementwise.ts';
 
@@ -87,7 +87,7 @@ function argReduce(op: 'argmax' | 'argmin') {
     if (x.rank === 0) throw opError(op, 'expected a tensor of rank >= 1, got a scalar');
     if (x.shape[a] === 0) throw opError(op, `axis ${a} of shape ${fmtShape(x.shape)} is empty; expected a non-empty axis`);
     const out = reducedShape(x.shape, [a], keepDims);
-    return runPrimitive(op, [x], out, { axis: a, keepDims }, (b, [s]) => b.argReduce(op, s, x.shape, a));
+    return markIntegerValued(runPrimitive(op, [x], out, { axis: a, keepDims }, (b, [s]) => b.argReduce(op, s, x.shape, a)));
   };
   Object.defineProperty(f, 'name', { value: op });
   return f;
