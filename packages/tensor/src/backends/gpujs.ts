@@ -460,7 +460,7 @@ export class GpuJsBackend implements Backend {
     const [, O, Ho, Wo] = dyShape;
     const [, Cg, KH, KW] = wShape;
     const { xp, owned } = this.padSpatial(x, xShape, a.padding[0], a.padding[1]);
-    const out = this.exec(K.conv2dFilterGradKernel(), [KW, KH, O * Cg], [xp, dy, N, Ho, Wo, Cg, O / a.groups, O, C, H + 2 * a.padding[0], W + 2 * a.padding[1], a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]]);
+    const out = this.exec(K.conv2dFilterGradKernel(), [O * Cg * KH * KW], [xp, dy, N, Ho, Wo, Cg, O / a.groups, O, C, H + 2 * a.padding[0], W + 2 * a.padding[1], a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], KH, KW]);
     if (owned) this.free(xp);
     return out;
   }
