@@ -143,11 +143,9 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
     if (!isTensor(out)) throw new Error('gradcheck: f must return a Tensor');
     const outShape = out.shape;
     const nOut = out.size;
-    const seed = opts.seed ?? 0;
-    for (let d = 0; d < (opts.directions ?? 3); d++) {
-      const u = normals(seed * 1000 + d * 97 + 1, nOut);
-      const dirs = inputs.map((t, i) => (argnums.includes(i) ? normals(seed * 1000 + d * 97 + 2 + i, t.size) : new Float64Array(t.size)));
-      const gs = onB(() => {
+    /** The input cotangents for a host cotangent `u` of the output (on the backend under test). */
+    const vjpAt = (u: Float64Array): Tensor[] =>
+      onB(() => {
         const ut = T.tensor(u, outShape);
         try {
           return vjpFn(ut) as Tensor[];
@@ -155,6 +153,11 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
           ut.dispose();
         }
       });
+    const seed = opts.seed ?? 0;
+    for (let d = 0; d < (opts.directions ?? 3); d++) {
+      const u = normals(seed * 1000 + d * 97 + 1, nOut);
+      const dirs = inputs.map((t, i) => (argnums.includes(i) ? normals(seed * 1000 + d * 97 + 2 + i, t.size) : new Float64Array(t.size)));
+      const gs = vjpAt(u);
       let analytic = 0;
       let scale = 0;
       try {
@@ -192,14 +195,7 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
         for (let o = 0; o < nOut; o++) {
           const e = new Float64Array(nOut);
           e[o] = 1;
-          const gs = onB(() => {
-            const ut = T.tensor(e, outShape);
-            try {
-              return vjpFn(ut) as Tensor[];
-            } finally {
-              ut.dispose();
-            }
-          });
+          const gs = vjpAt(e);
           let row: Float64Array;
           try {
             row = await host(gs[i]);

@@ -133,22 +133,15 @@ const RULES: Record<string, Rule> = {
 
   // --- convolution and pooling
   conv2d: ([x, w], _y, g, a) => {
-    const [, , H, W] = x.shape;
-    const [, , KH, KW] = w.shape;
-    const [Ho, Wo] = [g.shape[2], g.shape[3]];
-    const outputPadding: [number, number] = [
-      H - ((Ho - 1) * a.stride[0] - 2 * a.padding[0] + a.dilation[0] * (KH - 1) + 1),
-      W - ((Wo - 1) * a.stride[1] - 2 * a.padding[1] + a.dilation[1] * (KW - 1) + 1),
-    ];
-    const opts = { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups };
-    return [T.convTranspose2d(g, w, { ...opts, outputPadding }), T.conv2dFilterGrad(x, g, w.shape, opts)];
+    const opts = convOpts(a);
+    return [T.convTranspose2d(g, w, { ...opts, outputPadding: outputPaddingFor(x, g, w.shape, a) }), T.conv2dFilterGrad(x, g, w.shape, opts)];
   },
   // <convTranspose2d(x, w), g> = <x, conv2d(g, w)>. When outputPadding >= stride (allowed
   // while it is below the dilation) conv2d(g, w) has more rows/columns than x: the last
   // ones belong to output positions no input reaches. Crop them for dx, and pad x with
   // zeros to match for dw.
   convTranspose2d: ([x, w], _y, g, a) => {
-    const opts = { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups };
+    const opts = convOpts(a);
     const [N, C, H, W] = x.shape;
     const dx = T.conv2d(g, w, opts);
     const [eh, ew] = [dx.shape[2] - H, dx.shape[3] - W];
@@ -158,19 +151,26 @@ const RULES: Record<string, Rule> = {
   },
   // <G, F(x, dy)> = <conv2d(x, G), dy> = <x, convTranspose2d(dy, G)>
   conv2dFilterGrad: ([x, dy], _y, g, a) => {
-    const [, , H, W] = x.shape;
-    const [, , KH, KW] = g.shape;
-    const [Ho, Wo] = [dy.shape[2], dy.shape[3]];
-    const outputPadding: [number, number] = [
-      H - ((Ho - 1) * a.stride[0] - 2 * a.padding[0] + a.dilation[0] * (KH - 1) + 1),
-      W - ((Wo - 1) * a.stride[1] - 2 * a.padding[1] + a.dilation[1] * (KW - 1) + 1),
-    ];
-    const opts = { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups };
-    return [T.convTranspose2d(dy, g, { ...opts, outputPadding }), T.conv2d(x, g, opts)];
+    const opts = convOpts(a);
+    return [T.convTranspose2d(dy, g, { ...opts, outputPadding: outputPaddingFor(x, dy, g.shape, a) }), T.conv2d(x, g, opts)];
   },
   maxPool2dGather: ([x], _y, g, a) => [null, T.maxPool2dScatter(x, g, a.kernel, { stride: a.stride, padding: a.padding })],
   maxPool2dScatter: ([x], _y, g, a) => [null, T.maxPool2dGather(x, g, a.kernel, { stride: a.stride, padding: a.padding })],
 };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const convOpts = (a: Record<string, any>) => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
+
+/**
+ * The outputPadding that makes convTranspose2d map a conv2d output (`y`) back to exactly the
+ * input's size: conv2d's floor division can drop up to stride-1 trailing rows/columns.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function outputPaddingFor(x: Tensor, y: Tensor, wShape: readonly number[], a: Record<string, any>): [number, number] {
+  const pad = (k: 0 | 1) =>
+    x.shape[2 + k] - ((y.shape[2 + k] - 1) * a.stride[k] - 2 * a.padding[k] + a.dilation[k] * (wShape[2 + k] - 1) + 1);
+  return [pad(0), pad(1)];
+}
 
 function minmaxRule(x: Tensor, y: Tensor, g: Tensor, axes: number[]): (Tensor | null)[] {
   // the cotangent is shared equally among the positions that attain the extremum
