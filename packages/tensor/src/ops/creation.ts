@@ -46,6 +46,8 @@ export function tensor(values: Values, shape?: readonly number[]): Tensor {
   if (sizeOf(target) !== n) {
     throw opError(op, `${n} values cannot fill shape ${fmtShape(target)} (${sizeOf(target)} elements); expected matching sizes`);
   }
+  // typed float arrays go to the backend as they are (one copy), not element by element
+  if (values instanceof Float32Array || values instanceof Float64Array) return fromFlat(currentBackend(), values, target);
   const flat = new Float64Array(n);
   flattenValues(op, values, flat, { i: 0 });
   return fromFlat(currentBackend(), flat, target);
