@@ -173,10 +173,13 @@ export function ddimAlphaBarPrev(schedule: Schedule, prevT: number, setAlphaToOn
   return setAlphaToOne ? 1 : schedule.alphasCumprod[0]!;
 }
 
-/** DDIM eq. 16: sigma = eta sqrt((1-ab_prev)/(1-ab_t)) sqrt(1 - ab_t/ab_prev). */
+/**
+ * DDIM eq. 16: sigma = eta sqrt((1-ab_prev)/(1-ab_t)) sqrt(1 - ab_t/ab_prev). alphaBarT may be 0
+ * (the last step of a zero-terminal-SNR schedule, sampled with v-prediction).
+ */
 export function ddimSigma(alphaBarT: number, alphaBarPrev: number, eta: number): number {
   const fn = 'ddimSigma';
-  checkAlphaBar(fn, alphaBarT);
+  checkAlphaBar(fn, alphaBarT, true);
   checkAlphaBar(fn, alphaBarPrev);
   if (typeof eta !== 'number' || !(eta >= 0 && Number.isFinite(eta))) {
     throw new Error(`${fn}: eta must be a finite number >= 0, got ${String(eta)}`);
@@ -193,7 +196,8 @@ export function ddimSigma(alphaBarT: number, alphaBarPrev: number, eta: number):
  * The coefficients of one DDIM step. With x0_hat from eps (no clipping):
  * x_prev = x0Coef x0_hat + epsDirCoef eps + sigma z = A x_t + B eps + sigma z, where
  * x0Coef = sqrt(ab_prev), epsDirCoef = sqrt(1 - ab_prev - sigma^2),
- * A = sqrt(ab_prev/ab_t), B = epsDirCoef - sqrt(ab_prev) sqrt(1-ab_t)/sqrt(ab_t).
+ * A = sqrt(ab_prev/ab_t), B = epsDirCoef - sqrt(ab_prev) sqrt(1-ab_t)/sqrt(ab_t)
+ * (A = +Infinity and B = -Infinity at ab_t = 0, where only the x0/eps form is usable).
  */
 export function ddimCoefficients(alphaBarT: number, alphaBarPrev: number, eta = 0): {
   sigma: number; x0Coef: number; epsDirCoef: number; A: number; B: number;

@@ -1,0 +1,102 @@
+// Training losses: the simple loss of Ho et al. 2020 (eq. 14, L_simple) for eps-prediction and
+// its x0- and v-prediction counterparts, with optional Min-SNR-gamma weighting (Hang et al. 2023).
+
+import * as T from '@tapegrad/tensor';
+import { threefry2x32, type RandomKey, type Tensor } from '@tapegrad/tensor';
+import type { Schedule } from './schedule.ts';
+import { minSnrWeight } from './formulas.ts';
+import { checkTensor, checkTimesteps, coefArg, ddpmError, gatherCoef, type Timesteps } from './coef.ts';
+import { checkPrediction, predictionTarget, qSample, type PredictionType } from './forward.ts';
+import { callModel, type Model } from './model.ts';
+
+/**
+ * `n` timesteps uniform on 0..T-1, computed on the host from `key` (Threefry, the derivation of
+ * tensor's randomInt: floor(bits / 2^32 * T)), so training never reads a tensor back.
+ */
+export function sampleTimesteps(key: RandomKey, n: number, T: number): Int32Array {
+  const fn = 'sampleTimesteps';
+  if (!Number.isInteger(n) || n < 1) throw ddpmError(fn, `n must be an integer >= 1, got ${n}`);
+  if (!Number.isInteger(T) || T < 1) throw ddpmError(fn, `T must be an integer >= 1, got ${T}`);
+  const [k0, k1] = key.words;
+  const out = new Int32Array(n);
+  for (let j = 0; j < n; j++) out[j] = Math.floor((threefry2x32(k0, k1, j, 2)[0] / 2 ** 32) * T);
+  return out;
+}
+
+/** Min-SNR-gamma weights for timesteps t (host float64; see formulas.ts minSnrWeight). */
+export function minSnrWeights(schedule: Schedule, t: Timesteps, gamma: number, prediction: PredictionType | 'v'): Float64Array {
+  const p = checkPrediction('minSnrWeights', prediction);
+  const tt = checkTimesteps('minSnrWeights', schedule, t, typeof t === 'number' ? 1 : t.length);
+  const list = typeof tt === 'number' ? [tt] : tt;
+  return Float64Array.from(list, (v) => minSnrWeight(schedule.snr[v]!, gamma, p));
+}
+
+export interface DiffusionLossOptions {
+  schedule: Schedule;
+  /** Host timesteps, one per sample (or one for all). Default: uniform on 0..T-1 from `key`. */
+  t?: Timesteps;
+  /** The eps of q(x_t | x_0). Default: standard normal from `key`. */
+  noise?: Tensor;
+  /** Needed unless both `t` and `noise` are given. */
+  key?: RandomKey;
+  /** What the model predicts. Default 'epsilon' (L_simple). */
+  prediction?: PredictionType | 'v';
+  /** Min-SNR-gamma weighting (Hang et al. 2023); gamma = 5 in the paper. Default: none (weight 1). */
+  minSnrGamma?: number;
+  /** Passed to the model as its third argument. */
+  cond?: Tensor;
+  /** 'mean' (default): a scalar; 'none': the weighted per-sample losses [B]. */
+  reduction?: 'mean' | 'none';
+}
+
+/**
+ * The denoising loss: t ~ U{0..T-1}, eps ~ N(0, I), x_t = qSample(x0, t, eps),
+ * loss_b = w(t_b) mean_over_elements((model(x_t, t, cond) - target)^2), loss = mean_b loss_b,
+ * with target eps ('epsilon', Ho et al. 2020 L_simple), x0 ('sample') or
+ * v = sqrt(ab) eps - sqrt(1-ab) x0 ('v_prediction'), and w = 1 or the Min-SNR-gamma weight
+ * (min(snr, gamma)/snr, min(snr, gamma), min(snr, gamma)/(snr + 1) respectively).
+ * Differentiable in whatever the model closes over (use inside valueAndGrad).
+ */
+export function diffusionLoss(model: Model, x0: Tensor, opts: DiffusionLossOptions): Tensor {
+  const fn = 'diffusionLoss';
+  checkTensor(fn, 'x0', x0);
+  if (!opts || typeof opts !== 'object' || !opts.schedule) throw ddpmError(fn, 'opts.schedule is required');
+  const { schedule } = opts;
+  if (x0.rank < 2) throw ddpmError(fn, `x0 must have shape [B, ...features] (rank >= 2), got [${x0.shape.join(', ')}]`);
+  const B = x0.shape[0]!;
+  const prediction = checkPrediction(fn, opts.prediction ?? 'epsilon');
+  const reduction = opts.reduction ?? 'mean';
+  if (reduction !== 'mean' && reduction !== 'none') throw ddpmError(fn, `reduction must be 'mean' or 'none', got '${String(reduction)}'`);
+  if ((opts.t === undefined || opts.noise === undefined) && opts.key === undefined) {
+    throw ddpmError(fn, 'opts.key is required unless both opts.t and opts.noise are given');
+  }
+  const [kt, kn] = opts.key ? T.splitKey(opts.key, 2) : [undefined, undefined];
+  const t = opts.t ?? sampleTimesteps(kt!, B, schedule.T);
+  const tt = checkTimesteps(fn, schedule, t, B);
+  const tList = typeof tt === 'number' ? new Array<number>(B).fill(tt) : tt;
+  if (opts.noise !== undefined) {
+    checkTensor(fn, 'noise', opts.noise);
+    if (opts.noise.shape.join() !== x0.shape.join()) {
+      throw ddpmError(fn, `noise has shape [${opts.noise.shape.join(', ')}] but x0 has shape [${x0.shape.join(', ')}]; expected equal shapes`);
+    }
+  }
+  let weights: Float64Array | null = null;
+  if (opts.minSnrGamma !== undefined) {
+    if (typeof opts.minSnrGamma !== 'number' || !(opts.minSnrGamma > 0) || !Number.isFinite(opts.minSnrGamma)) {
+      throw ddpmError(fn, `minSnrGamma must be a finite number > 0, got ${String(opts.minSnrGamma)}`);
+    }
+    weights = minSnrWeights(schedule, tList, opts.minSnrGamma, prediction);
+  }
+  return T.tidy(() => {
+    const noise = opts.noise ?? T.useBackend(x0.backend, () => T.randomNormal(kn!, x0.shape));
+    const xt = qSample(schedule, x0, tList, noise);
+    const tT = T.useBackend(x0.backend, () => T.tensor(Float64Array.from(tList), [B]));
+    const out = callModel(fn, model, xt, tT, opts.cond);
+    const ab = gatherCoef(schedule.alphasCumprod, tList);
+    const target = predictionTarget(prediction, x0, noise, ab);
+    const axes = x0.shape.slice(1).map((_, i) => i + 1);
+    let perSample = T.mean(T.square(T.sub(out, target)), axes); // [B]
+    if (weights) perSample = T.mul(perSample, T.reshape(coefArg(weights, x0) as Tensor, [B]));
+    return reduction === 'mean' ? T.mean(perSample) : perSample;
+  });
+}
