@@ -52,23 +52,32 @@ function checkBias(op: string, params: ConvParams, channels: number): Tensor | u
 
 const addChannelBias = (y: Tensor, b: Tensor | undefined): Tensor => (b ? T.add(y, T.reshape(b, [1, b.shape[0], 1, 1])) : y);
 
+/**
+ * PyTorch's default init of a (transposed) conv: kaiming-uniform weight and
+ * U(-1/sqrt(fanIn), 1/sqrt(fanIn)) bias, fanIn computed from the weight layout, which is
+ * [out, in/groups, kh, kw] for conv2d and [in, out/groups, kh, kw] for convTranspose2d
+ * (PyTorch computes the transposed fan in from that layout too). zeroInit gives zeros.
+ */
+function initConvParams(op: string, key: RandomKey, cfg: Conv2dConfig | ConvTranspose2dConfig, transposed: boolean): ConvParams {
+  const cin = checkInt(op, 'inChannels', cfg?.inChannels);
+  const cout = checkInt(op, 'outChannels', cfg.outChannels);
+  const groups = checkInt(op, 'groups', cfg.groups ?? 1);
+  const [kh, kw] = pair(op, 'kernelSize', cfg.kernelSize, 1);
+  if (cin % groups || cout % groups) {
+    throw nnError(op, `inChannels (${cin}) and outChannels (${cout}) must both be divisible by groups (${groups})`);
+  }
+  const shape = transposed ? [cin, cout / groups, kh, kw] : [cout, cin / groups, kh, kw];
+  const [k1, k2] = T.splitKey(key, 2);
+  const p: ConvParams = { weight: cfg.zeroInit ? T.zeros(shape) : kaimingUniform(k1, shape) };
+  if (cfg.bias ?? true) p.bias = cfg.zeroInit ? T.zeros([cout]) : biasUniform(k2, [cout], fanInOut(shape).fanIn);
+  return p;
+}
+
 export const conv2d: Layer<Conv2dConfig, ConvParams, Conv2dApplyOptions> = {
   name: 'conv2d',
   /** weight, bias ~ U(-1/sqrt(fanIn), 1/sqrt(fanIn)), fanIn = in/groups * kh * kw (PyTorch). */
   init(key: RandomKey, cfg: Conv2dConfig): ConvParams {
-    const op = 'conv2d.init';
-    const cin = checkInt(op, 'inChannels', cfg?.inChannels);
-    const cout = checkInt(op, 'outChannels', cfg.outChannels);
-    const groups = checkInt(op, 'groups', cfg.groups ?? 1);
-    const [kh, kw] = pair(op, 'kernelSize', cfg.kernelSize, 1);
-    if (cin % groups || cout % groups) {
-      throw nnError(op, `inChannels (${cin}) and outChannels (${cout}) must both be divisible by groups (${groups})`);
-    }
-    const shape = [cout, cin / groups, kh, kw];
-    const [k1, k2] = T.splitKey(key, 2);
-    const p: ConvParams = { weight: cfg.zeroInit ? T.zeros(shape) : kaimingUniform(k1, shape) };
-    if (cfg.bias ?? true) p.bias = cfg.zeroInit ? T.zeros([cout]) : biasUniform(k2, [cout], fanInOut(shape).fanIn);
-    return p;
+    return initConvParams('conv2d.init', key, cfg, false);
   },
   /** x [N, C, H, W] -> [N, out, H', W']; groups = C / weight.shape[1]. */
   apply(params: ConvParams, x: Tensor, opts: Conv2dApplyOptions = {}): Tensor {
@@ -121,19 +130,7 @@ export const convTranspose2d: Layer<ConvTranspose2dConfig, ConvParams, ConvTrans
    * bound = 1/sqrt(out/groups * kh * kw) for weight and bias.
    */
   init(key: RandomKey, cfg: ConvTranspose2dConfig): ConvParams {
-    const op = 'convTranspose2d.init';
-    const cin = checkInt(op, 'inChannels', cfg?.inChannels);
-    const cout = checkInt(op, 'outChannels', cfg.outChannels);
-    const groups = checkInt(op, 'groups', cfg.groups ?? 1);
-    const [kh, kw] = pair(op, 'kernelSize', cfg.kernelSize, 1);
-    if (cin % groups || cout % groups) {
-      throw nnError(op, `inChannels (${cin}) and outChannels (${cout}) must both be divisible by groups (${groups})`);
-    }
-    const shape = [cin, cout / groups, kh, kw];
-    const [k1, k2] = T.splitKey(key, 2);
-    const p: ConvParams = { weight: cfg.zeroInit ? T.zeros(shape) : kaimingUniform(k1, shape) };
-    if (cfg.bias ?? true) p.bias = cfg.zeroInit ? T.zeros([cout]) : biasUniform(k2, [cout], fanInOut(shape).fanIn);
-    return p;
+    return initConvParams('convTranspose2d.init', key, cfg, true);
   },
   /** x [N, in, H, W] -> [N, out, (H-1)*s - 2p + d(k-1) + op + 1, ...]. */
   apply(params: ConvParams, x: Tensor, opts: ConvTranspose2dApplyOptions = {}): Tensor {
