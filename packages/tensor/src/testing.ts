@@ -399,11 +399,13 @@ export interface ConvOptions {
   maxExtent?: number;
 }
 
+/** Two independent integers in [lo, hi] (a (height, width) attribute). */
+const pairOf = (lo: number, hi: number) => fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi }));
+
 const convOut = (n: number, k: number, s: number, p: number, d: number) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
 
 export function convSpec(opts: ConvOptions = {}): fc.Arbitrary<ConvSpec> {
   const { maxBatch = 2, maxGroups = 3, maxChannelsPerGroup = 3, maxKernel = 3, maxStride = 2, maxPadding = 2, maxDilation = 2, maxExtent = 4 } = opts;
-  const pairOf = (lo: number, hi: number) => fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi }));
   return fc
     .record({
       N: fc.integer({ min: 1, max: maxBatch }),
@@ -455,7 +457,6 @@ export interface ConvTransposeSpec {
 
 export function convTransposeSpec(opts: ConvOptions = {}): fc.Arbitrary<ConvTransposeSpec> {
   const { maxBatch = 2, maxGroups = 3, maxChannelsPerGroup = 3, maxKernel = 3, maxStride = 3, maxPadding = 2, maxDilation = 2, maxExtent = 3 } = opts;
-  const pairOf = (lo: number, hi: number) => fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi }));
   return fc
     .record({
       N: fc.integer({ min: 1, max: maxBatch }),
@@ -504,7 +505,6 @@ export interface PoolSpec {
 
 export function poolSpec(opts: { maxBatch?: number; maxChannels?: number; maxKernel?: number; maxStride?: number; maxExtent?: number } = {}): fc.Arbitrary<PoolSpec> {
   const { maxBatch = 2, maxChannels = 3, maxKernel = 3, maxStride = 3, maxExtent = 4 } = opts;
-  const pairOf = (lo: number, hi: number) => fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi }));
   return fc
     .record({
       N: fc.integer({ min: 1, max: maxBatch }),
