@@ -95,14 +95,26 @@ const absDot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 
 /** <u, f(x + t v)> in float64 on the reference backend. */
 function phi(f: Fn, xs: Float64Array[], shapes: (readonly number[])[], dirs: Float64Array[], t: number, u: Float64Array): number {
-  return useBackend('reference', () =>
-    T.tidy(() => {
-      const args = xs.map((x, i) => T.tensor(x.map((xv, k) => xv + t * dirs[i][k]), shapes[i]));
-      const y = f(...args);
-      if (!isTensor(y)) throw new Error('gradcheck: f must return a Tensor');
-      return dot(y.dataSync(), u);
-    }),
-  );
+  try {
+    return useBackend('reference', () =>
+      T.tidy(() => {
+        const args = xs.map((x, i) => T.tensor(x.map((xv, k) => xv + t * dirs[i][k]), shapes[i]));
+        const y = f(...args);
+        if (!isTensor(y)) throw new Error('gradcheck: f must return a Tensor');
+        return dot(y.dataSync(), u);
+      }),
+    );
+  } catch (e) {
+    const msg = (e as Error).message ?? '';
+    if (/live on different backends/.test(msg)) {
+      throw new Error(
+        `gradcheck: f reads a tensor it did not receive as an input (${msg}). The finite differences ` +
+          'run f again in float64 on the reference backend, so pass every tensor f uses as an input ' +
+          '(choose which ones are checked with the argnums option).',
+      );
+    }
+    throw e;
+  }
 }
 
 /** 4-point central difference of phi at 0: (-phi(2h) + 8phi(h) - 8phi(-h) + phi(-2h)) / 12h. */

@@ -277,6 +277,15 @@ describe('transform errors', () => {
     back.dispose();
     T.dispose([x, y, u]);
   });
+  it('gradcheck of a function that closes over a tensor explains the fix', async () => {
+    const w = T.useBackend('webasm', () => T.tensor([1, 2]));
+    const x = T.useBackend('webasm', () => T.tensor([0.5, 0.25]));
+    const { gradcheck } = await import('@tapegrad/autograd');
+    await expect(gradcheck((x: Tensor) => T.sum(T.mul(x, w)), [x])).rejects.toThrow(
+      /gradcheck: f reads a tensor it did not receive as an input .*pass every tensor f uses as an input/,
+    );
+    T.dispose([w, x]);
+  });
   it('jvp with mismatched tangents', () => {
     const x = T.tensor([1, 2]);
     const t = T.tensor([1]);
