@@ -186,6 +186,33 @@ function swapLast(t: Tensor): Tensor {
   return T.transpose(t, perm);
 }
 
+/**
+ * The values each rule reads: which inputs (by position, or 'all') and whether the output.
+ * The tape holds only these; for the rest it keeps the shape (every rule may read shapes).
+ * An op missing here gets everything held (the safe default).
+ */
+type Saves = { inputs: 'all' | number[]; output: boolean };
+const IN = (...inputs: number[]): Saves => ({ inputs, output: false });
+const OUT: Saves = { inputs: [], output: true };
+const NONE: Saves = { inputs: [], output: false };
+const SAVES: Record<string, Saves> = {
+  neg: NONE, sign: NONE, floor: NONE, step: NONE,
+  abs: IN(0), log: IN(0), square: IN(0), sin: IN(0), cos: IN(0), relu: IN(0), silu: IN(0), gelu: IN(0), erf: IN(0),
+  exp: OUT, sqrt: OUT, rsqrt: OUT, reciprocal: OUT, tanh: OUT, sigmoid: OUT,
+  add: NONE, sub: NONE, mul: IN(0, 1), div: { inputs: [1], output: true }, pow: { inputs: [0, 1], output: true },
+  maximum: IN(0, 1), minimum: IN(0, 1),
+  greater: NONE, greaterEqual: NONE, less: NONE, lessEqual: NONE, equal: NONE, notEqual: NONE,
+  where: IN(0),
+  sum: NONE, max: { inputs: [0], output: true }, min: { inputs: [0], output: true }, argmax: NONE, argmin: NONE,
+  matmul: IN(0, 1), transpose: NONE, reshape: NONE, clone: NONE, broadcastTo: NONE, slice: NONE, pad: NONE, concat: NONE,
+  gather: IN(1), scatterAdd: IN(1),
+  conv2d: IN(0, 1), convTranspose2d: IN(0, 1), conv2dFilterGrad: IN(0, 1), maxPool2dGather: IN(0), maxPool2dScatter: IN(0),
+};
+
+export function savedValues(op: string): Saves {
+  return SAVES[op] ?? { inputs: 'all', output: true };
+}
+
 /** Names of the primitives that have a rule (every primitive of @tapegrad/tensor). */
 export const differentiablePrimitives = (): string[] => Object.keys(RULES);
 

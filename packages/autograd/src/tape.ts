@@ -22,7 +22,7 @@ import {
   add, clone, keep, observePrimitives, reshape, sum, tidy, zerosLike,
   type PrimitiveCall, type Tensor,
 } from '@tapegrad/tensor';
-import { vjpRule } from './rules.ts';
+import { savedValues, vjpRule } from './rules.ts';
 
 /** One recorded primitive call. `inputs`/`output` are the tape's own references. */
 export interface Node {
@@ -94,12 +94,15 @@ export class Tape {
   private observe(call: PrimitiveCall): void {
     if (suspended > 0 || this.holding) return;
     if (!call.inputs.some((t) => this.tracked.has(t.id))) return;
+    // hold only the values the op's rule reads; the others are remembered by shape
+    const saves = savedValues(call.op);
+    const keepInput = (i: number) => saves.inputs === 'all' || saves.inputs.includes(i);
     this.push({
       op: call.op,
       inputIds: call.inputs.map((t) => t.id),
       outputId: call.output.id,
-      inputs: call.inputs.map((t) => this.keepAlive(t)),
-      output: this.keepAlive(call.output),
+      inputs: call.inputs.map((t, i) => (keepInput(i) ? this.keepAlive(t) : shapeOnly(t, call.op))),
+      output: saves.output ? this.keepAlive(call.output) : shapeOnly(call.output, call.op),
       attrs: call.attrs,
     });
   }
@@ -164,6 +167,30 @@ export class Tape {
     this.tracked.clear();
   }
 }
+
+/**
+ * What the tape keeps of a value its rule does not read: the shape (rules and the
+ * broadcast reduction may read shapes), and an error if anything asks for the data.
+ */
+class ShapeOnly {
+  readonly rank: number;
+  readonly size: number;
+  constructor(
+    readonly shape: readonly number[],
+    private readonly op: string,
+  ) {
+    this.rank = shape.length;
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+  live(): never {
+    throw new Error(`backward: the rule of '${this.op}' read a value its entry in rules.ts SAVES does not declare; add it there`);
+  }
+  storage(): never {
+    return this.live();
+  }
+}
+
+const shapeOnly = (t: Tensor, op: string): Tensor => new ShapeOnly(t.shape, op) as unknown as Tensor;
 
 /** Every tape currently recording (customVjp registers its node with each). */
 export function activeTapes(): Tape[] {

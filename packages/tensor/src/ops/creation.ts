@@ -116,7 +116,8 @@ export function asTensors(op: string, args: TensorLike[], names: string[]): { ts
   const ts = args.map((a, i) => {
     if (isTensor(a)) return a;
     if (typeof a !== 'number') {
-      throw opError(op, `argument '${names[i]}' must be a Tensor or a number, got ${a === null ? 'null' : typeof a}`);
+      const kind = a === null ? 'null' : typeof a === 'object' ? `an object of class ${(a as object).constructor?.name ?? 'Object'}` : typeof a;
+      throw opError(op, `argument '${names[i]}' must be a Tensor or a number, got ${kind}`);
     }
     const t = fromFlat(backend, Float64Array.of(a), []);
     temps.push(t);
