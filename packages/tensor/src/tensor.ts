@@ -288,8 +288,10 @@ export function tidy<T>(fn: () => T): T {
     const survivors = new Set<Tensor>();
     if (ok) collectTensors(result!, survivors);
     for (const t of scope) if (!survivors.has(t) && !t.kept) t.dispose();
+    // returned tensors this scope created now belong to the enclosing scope; a returned
+    // tensor from outside (an argument, a global) stays where it was
     const parent = state.scopes[state.scopes.length - 1];
-    if (parent) for (const t of survivors) if (!t.isDisposed && !t.kept) parent.add(t);
+    if (parent) for (const t of survivors) if (scope.has(t) && !t.isDisposed && !t.kept) parent.add(t);
   }
   return result!;
 }

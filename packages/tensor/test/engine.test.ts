@@ -19,6 +19,18 @@ await T.setBackend('webasm');
 const live = () => T.memory().tensors;
 
 describe('tidy and keep', () => {
+  it('a nested tidy returning a tensor made outside every scope does not hand it to the outer scope', () => {
+    const x = T.tensor([1, 2]);
+    const y = T.tidy(() => {
+      const inner = T.tidy(() => x); // returns a tensor the inner scope did not create
+      expect(inner).toBe(x);
+      return T.add(x, 1);
+    });
+    expect(x.isDisposed).toBe(false);
+    expect(Array.from(x.dataSync())).toEqual([1, 2]);
+    T.dispose([x, y]);
+  });
+
   it('disposes intermediates and keeps every tensor of the returned pytree', () => {
     const before = T.memory();
     const out = T.tidy(() => {
