@@ -18,6 +18,19 @@ await T.setBackend('webasm');
 
 const live = () => T.memory().tensors;
 
+describe('creation on the backend of a given tensor', () => {
+  it('zerosLike / onesLike / fullLike use the backend of their argument, not the current one', async () => {
+    const r = T.useBackend('reference', () => T.tensor([1, 2, 3]));
+    const made = T.useBackend('webasm', () => [T.zerosLike(r), T.onesLike(r), T.fullLike(r, 7)]);
+    try {
+      expect(made.map((t) => t.backend)).toEqual(['reference', 'reference', 'reference']);
+      expect(Array.from(await made[2].data())).toEqual([7, 7, 7]);
+    } finally {
+      T.dispose([r, made]);
+    }
+  });
+});
+
 describe('tidy and keep', () => {
   it('a nested tidy returning a tensor made outside every scope does not hand it to the outer scope', () => {
     const x = T.tensor([1, 2]);

@@ -58,17 +58,20 @@ export function scalar(value: number): Tensor {
   return tensor(value);
 }
 
-export function full(shape: readonly number[], value: number): Tensor {
-  const s = checkShape('full', shape);
-  if (typeof value !== 'number') throw opError('full', `fill value must be a number, got ${typeof value}`);
-  return fromFlat(currentBackend(), new Float64Array(sizeOf(s)).fill(value), s);
+/** A tensor of `shape` filled with `value`, on `backend`. */
+function fullOn(op: string, backend: Backend, shape: readonly number[], value: number): Tensor {
+  const s = checkShape(op, shape);
+  if (typeof value !== 'number') throw opError(op, `fill value must be a number, got ${typeof value}`);
+  return fromFlat(backend, new Float64Array(sizeOf(s)).fill(value), s);
 }
 
+export const full = (shape: readonly number[], value: number): Tensor => fullOn('full', currentBackend(), shape, value);
 export const zeros = (shape: readonly number[]): Tensor => full(shape, 0);
 export const ones = (shape: readonly number[]): Tensor => full(shape, 1);
-export const zerosLike = (t: Tensor): Tensor => onBackendOf(t, () => zeros(t.shape));
-export const onesLike = (t: Tensor): Tensor => onBackendOf(t, () => ones(t.shape));
-export const fullLike = (t: Tensor, value: number): Tensor => onBackendOf(t, () => full(t.shape, value));
+// the *Like creators use the backend that holds `t`, whichever backend is current
+export const fullLike = (t: Tensor, value: number): Tensor => fullOn('fullLike', t.live('fullLike').backend, t.shape, value);
+export const zerosLike = (t: Tensor): Tensor => fullLike(t, 0);
+export const onesLike = (t: Tensor): Tensor => fullLike(t, 1);
 
 /** @internal Create tensors on the backend that holds `t` (not the current one). */
 export function onBackendOf<T>(t: Tensor, fn: (backend: Backend) => T): T {
