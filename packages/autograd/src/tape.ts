@@ -34,8 +34,6 @@ export interface Node {
   attrs: Record<string, unknown>;
   /** Set for customVjp calls: the user's backward function replaces the rule. */
   custom?: (g: Tensor) => (Tensor | null)[];
-  /** Extra tensors a custom rule keeps alive (residuals). */
-  residuals?: Tensor[];
 }
 
 /** A watched tensor: its identity, and a reference the tape keeps for its shape/backend. */

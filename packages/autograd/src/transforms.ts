@@ -270,9 +270,9 @@ export function customVjp<A extends Tree[]>(
     const [out, res] = noGrad(() => fwd(...args));
     if (!isTensor(out)) throw fail('customVjp', 'fwd must return [out: Tensor, residuals]');
     const argIndex = args.map((a, i) => (isTensor(a) ? i : -1)).filter((i) => i >= 0);
+    const [resLeaves, resDef] = treeFlatten(res);
     for (const tape of tapes) {
-      const resLeaves = treeFlatten(res)[0].map((l) => (isTensor(l) ? tape.keepAlive(l) : l));
-      const held = treeUnflatten(treeFlatten(res)[1], resLeaves);
+      const held = treeUnflatten(resDef, resLeaves.map((l) => (isTensor(l) ? tape.keepAlive(l) : l)));
       tape.push({
         op: 'customVjp',
         inputIds: inputs.map((t) => t.id),
@@ -291,7 +291,7 @@ export function customVjp<A extends Tree[]>(
     }
     // free residuals fwd created (the tapes hold their own references); never the inputs
     const mine = new Set<Tensor>([out, ...inputs]);
-    for (const l of treeFlatten(res)[0]) if (isTensor(l) && !mine.has(l)) l.dispose();
+    for (const l of resLeaves) if (isTensor(l) && !mine.has(l)) l.dispose();
     return out;
   };
 }

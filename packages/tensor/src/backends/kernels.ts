@@ -126,15 +126,14 @@ const dimArgs = (rank: number) => range(rank).slice(1).map((k) => `d${k}`);
 const strideArgs = (p: string, rank: number) => range(rank).map((k) => `${p}${k}`);
 const offsetExpr = (p: string, rank: number) => range(rank).map((k) => `i${k} * ${p}${k}`).join(' + ');
 
-function fn(name: string, args: string[], body: string): string {
-  void name;
+function fn(args: string[], body: string): string {
   return `function (${args.join(', ')}) {\n  ${body}\n}`;
 }
 
 export function unaryKernel(op: UnaryOp): KernelSpec {
   return {
     key: `unary:${op}`,
-    source: fn(op, ['a'], `const x = a[this.thread.x];\n  ${unaryBody(op)}\n  return res;`),
+    source: fn(['a'], `const x = a[this.thread.x];\n  ${unaryBody(op)}\n  return res;`),
     argumentTypes: ['Array'],
   };
 }
@@ -147,7 +146,7 @@ export function binaryKernel(op: BinaryOp, rank: number): KernelSpec {
   const y = b[${offsetExpr('sb', rank)}];
   ${binaryBody(op)}
   return res;`;
-  return { key: `binary:${op}:${rank}`, source: fn(op, args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+  return { key: `binary:${op}:${rank}`, source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
 }
 
 export function whereKernel(rank: number): KernelSpec {
@@ -156,7 +155,7 @@ export function whereKernel(rank: number): KernelSpec {
   let res = b[${offsetExpr('sb', rank)}];
   if (c[${offsetExpr('sc', rank)}] != 0.0) { res = a[${offsetExpr('sa', rank)}]; }
   return res;`;
-  return { key: `where:${rank}`, source: fn('where', args, body), argumentTypes: ['Array', 'Array', 'Array', ...ints(args.length - 3)] };
+  return { key: `where:${rank}`, source: fn(args, body), argumentTypes: ['Array', 'Array', 'Array', ...ints(args.length - 3)] };
 }
 
 /** out[i] = a[off + sum_k i_k * s_k]: transpose, broadcast, strided slice. */
@@ -164,7 +163,7 @@ export function stridedKernel(rank: number): KernelSpec {
   const args = ['a', 'off', ...dimArgs(rank), ...strideArgs('s', rank)];
   const body = `${decompose(rank)}
   return a[off + ${offsetExpr('s', rank)}];`;
-  return { key: `strided:${rank}`, source: fn('strided', args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
+  return { key: `strided:${rank}`, source: fn(args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
 }
 
 /** Constant padding: out index minus `before` read from the input where inside. */
@@ -176,7 +175,7 @@ export function padKernel(rank: number): KernelSpec {
   let res = value;
   if (${checks}) { res = a[${range(rank).map((k) => `j${k} * s${k}`).join(' + ')}]; }
   return res;`;
-  return { key: `pad:${rank}`, source: fn('pad', args, body), argumentTypes: ['Array', 'Float', ...ints(args.length - 2)] };
+  return { key: `pad:${rank}`, source: fn(args, body), argumentTypes: ['Array', 'Float', ...ints(args.length - 2)] };
 }
 
 /** Two tensors joined along the middle axis of an [outer, La | Lb] view (La = na*inner). */
@@ -187,7 +186,7 @@ export function concat2Kernel(): KernelSpec {
   let res = 0.0;
   if (j < La) { res = a[o * La + j]; } else { res = b[o * Lb + j - La]; }
   return res;`;
-  return { key: 'concat2', source: fn('concat2', ['a', 'b', 'La', 'Lb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer'] };
+  return { key: 'concat2', source: fn(['a', 'b', 'La', 'Lb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer'] };
 }
 
 /**
@@ -217,7 +216,7 @@ export function reduceKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
   for (let r = 1; r < R; r++) { const v = a[base + r * inner]; ${combine} }
   return acc;`;
   }
-  return { key: `reduce:${op}`, source: fn(op, ['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+  return { key: `reduce:${op}`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
 }
 
 export function argReduceKernel(op: 'argmax' | 'argmin'): KernelSpec {
@@ -228,7 +227,7 @@ export function argReduceKernel(op: 'argmax' | 'argmin'): KernelSpec {
   let arg = 0.0;
   for (let r = 1; r < R; r++) { const v = a[base + r * inner]; if (v ${cmp} best) { best = v; arg = r * 1.0; } }
   return arg;`;
-  return { key: `argreduce:${op}`, source: fn(op, ['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+  return { key: `argreduce:${op}`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
 }
 
 /**
@@ -256,7 +255,7 @@ export function matmulKernel(): KernelSpec {
     if (r < rem) { s += a[ai + r] * b[bi + r * N]; }
   }
   return s;`;
-  return { key: 'matmul', source: fn('matmul', ['a', 'b', 'K', 'N', 'sa', 'sb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'] };
+  return { key: 'matmul', source: fn(['a', 'b', 'K', 'N', 'sa', 'sb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'] };
 }
 
 /**
@@ -287,7 +286,7 @@ export function conv2dKernel(KH: number, KW: number): KernelSpec {
     wb += ${KH * KW};
   }
   return s;`;
-  return { key: `conv2d:${KH}x${KW}`, source: fn('conv2d', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+  return { key: `conv2d:${KH}x${KW}`, source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
 }
 
 /**
@@ -325,7 +324,7 @@ export function conv2dFilterGradKernel(): KernelSpec {
     s += part;
   }
   return s;`;
-  return { key: 'conv2dFilterGrad', source: fn('conv2dFilterGrad', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+  return { key: 'conv2dFilterGrad', source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
 }
 
 /**
@@ -347,7 +346,7 @@ export function dilatePadKernel(): KernelSpec {
     if (rx == 0 && ry == 0 && ix < W && iy < H) { res = a[(z * H + iy) * W + ix]; }
   }
   return res;`;
-  return { key: 'dilatePad', source: fn('dilatePad', args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
+  return { key: 'dilatePad', source: fn(args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
 }
 
 /**
@@ -362,7 +361,7 @@ export function convTransposeWeightKernel(): KernelSpec {
   const o = oc - g * Og;
   const cin = g * Cg + i1;
   return w[((cin * Og + o) * KH + (KH - 1 - i2)) * KW + (KW - 1 - i3)];`;
-  return { key: 'convTransposeWeight', source: fn('convTransposeWeight', args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
+  return { key: 'convTransposeWeight', source: fn(args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
 }
 
 /** Flat position of the first maximum of x in window (yo, xo) of plane z, or -1. */
@@ -390,7 +389,7 @@ export function maxPoolGatherKernel(KH: number, KW: number): KernelSpec {
   const z = this.thread.z;
   ${windowArgmax(KH, KW)}
   return v[best];`;
-  return { key: `maxPoolGather:${KH}x${KW}`, source: fn('maxPoolGather', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+  return { key: `maxPoolGather:${KH}x${KW}`, source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
 }
 
 /** Output [W, H, N*C]: sum of g over the windows whose arg-max is this input pixel. */
@@ -418,7 +417,7 @@ export function maxPoolScatterKernel(KH: number, KW: number): KernelSpec {
     }
   }
   return s;`;
-  return { key: `maxPoolScatter:${KH}x${KW}`, source: fn('maxPoolScatter', args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+  return { key: `maxPoolScatter:${KH}x${KW}`, source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
 }
 
 /** out[o, j, n] = x[o, idx[j], n] over an [outer, D, inner] view. */
@@ -429,7 +428,7 @@ export function gatherKernel(): KernelSpec {
   const j = r % nI;
   const o = (r - j) / nI;
   return x[(o * D + idx[j]) * inner + n];`;
-  return { key: 'gather', source: fn('gather', args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
+  return { key: 'gather', source: fn(args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
 }
 
 /** out[o, d, n] = sum_{j: idx[j] == d} g[o, j, n]: the transpose of gather. */
@@ -442,9 +441,9 @@ export function scatterAddKernel(): KernelSpec {
   let s = 0.0;
   for (let j = 0; j < nI; j++) { if (idx[j] == d) { s += g[(o * nI + j) * inner + n]; } }
   return s;`;
-  return { key: 'scatterAdd', source: fn('scatterAdd', args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
+  return { key: 'scatterAdd', source: fn(args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
 }
 
 export function copyKernel(): KernelSpec {
-  return { key: 'copy', source: fn('copy', ['a'], 'return a[this.thread.x];'), argumentTypes: ['Array'] };
+  return { key: 'copy', source: fn(['a'], 'return a[this.thread.x];'), argumentTypes: ['Array'] };
 }
