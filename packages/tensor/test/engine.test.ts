@@ -31,6 +31,20 @@ describe('creation on the backend of a given tensor', () => {
   });
 });
 
+describe('argmax over the flattened tensor', () => {
+  it('keepDims gives a shape of ones with the input rank (NumPy)', async () => {
+    const x = T.tensor([[1, 9, 2], [3, 4, 5]]);
+    const [a, b] = [T.argmax(x), T.argmax(x, undefined, true)];
+    try {
+      expect(a.shape).toEqual([]);
+      expect(b.shape).toEqual([1, 1]);
+      expect(Array.from(await b.data())).toEqual([1]);
+    } finally {
+      T.dispose([x, a, b]);
+    }
+  });
+});
+
 describe('tidy and keep', () => {
   it('a nested tidy returning a tensor made outside every scope does not hand it to the outer scope', () => {
     const x = T.tensor([1, 2]);

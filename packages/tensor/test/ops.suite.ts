@@ -527,7 +527,8 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
             what: `${op}(${fmt(x.shape)}, ${axis}, keepDims=${keepDims})`,
             inputs: [x],
             f: (t) => T[op](t, axis, keepDims),
-            out: axis === undefined ? [] : reducedShape(x.shape, [a], keepDims),
+            // NumPy: over the flattened tensor, keepdims keeps the rank as ones
+            out: axis === undefined ? (keepDims ? x.shape.map(() => 1) : []) : reducedShape(x.shape, [a], keepDims),
             tol: 'exact',
             js: grp.map(pick),
           });

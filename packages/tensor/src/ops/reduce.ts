@@ -80,8 +80,11 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 function argReduce(op: 'argmax' | 'argmin') {
   const f = (x: Tensor, axis?: number, keepDims = false): Tensor => {
     if (axis === undefined) {
-      // NumPy/PyTorch: over the flattened tensor
-      return tidy(() => f(reshape(x, [x.size]), 0, false));
+      // NumPy/PyTorch: over the flattened tensor; keepDims gives x's rank in ones, as NumPy
+      return tidy(() => {
+        const r = f(reshape(x, [x.size]), 0, false);
+        return keepDims ? reshape(r, x.shape.map(() => 1)) : r;
+      });
     }
     const a = normalizeAxis(op, axis, x.rank);
     if (x.rank === 0) throw opError(op, 'expected a tensor of rank >= 1, got a scalar');
