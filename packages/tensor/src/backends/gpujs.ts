@@ -17,6 +17,7 @@ import type {
 } from '../backend.ts';
 import { broadcastStrides, coalesce, opError, shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import * as K from './kernels.ts';
+import { checkGpujsPatch } from './gpujs-patch.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -130,6 +131,7 @@ export class GpuJsBackend implements Backend {
     readonly name: GpuJsMode,
     private readonly info = '',
   ) {
+    if (name === 'webasm') checkGpujsPatch();
     this.gpu = new gpujs.GPU({ mode: name });
     this.gpuMode = name === 'webgpu';
     if (!this.gpuMode) this.downloadSync = (s: Storage) => (s as Float32Array).slice();
