@@ -2,6 +2,8 @@
 // one process (see packages/tensor/test/gpujs-patch/twins.ts), interleaved reps, medians.
 //
 //   npx tsx bench/micro/gpujs-patch.ts [--reps=7] [--quick]
+//   npx tsx bench/micro/gpujs-patch.ts --exp-accuracy[=STRIDE]   # patch 4's exp over every
+//       STRIDE-th f32 in [-104, 89] (default 1: all 2.24e9) against Math.exp (float64)
 //
 // Kernels: integer-clean shapes the patch targets (matmul with 4-row Array(4) blocks, a 3x3
 // conv with 4 output channels per thread, both with widths that are multiples of 4) and
@@ -17,6 +19,11 @@ import { loadTwins, ROOT } from '../../packages/tensor/test/gpujs-patch/twins.ts
 import * as K from '../../packages/tensor/src/backends/kernels.ts';
 
 const argv = process.argv.slice(2);
+const accArg = argv.find((a) => a.startsWith('--exp-accuracy'));
+if (accArg) {
+  expAccuracy(Number(accArg.split('=')[1] ?? 1));
+  process.exit(0);
+}
 const quick = argv.includes('--quick');
 const reps = Number(argv.find((a) => a.startsWith('--reps='))?.split('=')[1] ?? (quick ? 3 : 7));
 
@@ -98,6 +105,26 @@ for (const [HW, C] of (quick ? [[28, 8]] : [[28, 32], [14, 64]]) as [number, num
   });
 }
 
+// patch 4: Math.exp inside the module instead of one JS call per lane
+for (const op of ['exp', 'silu'] as const) {
+  const n = quick ? 1 << 16 : 1 << 20;
+  const spec = K.unaryKernel(op);
+  cases.push({
+    name: `${op} ${n} elements (tapegrad unary kernel; exp in-module vs JS import)`,
+    source: spec.source, argumentTypes: spec.argumentTypes, output: [n], args: [rand(n, 9).map((v) => v * 20)], flops: n,
+  });
+}
+
+{
+  // the cost of one exp, copies amortized: 32 exps per element on 64k elements
+  const n = quick ? 1 << 12 : 1 << 16;
+  cases.push({
+    name: `32 exps per element, ${n} elements (exp in-module vs JS import; ns per output / 32 = per exp)`,
+    source: 'function (a) { const x = a[this.thread.x]; let s = 0.0; for (let i = 0; i < 32; i++) { s += Math.exp(x * (0.5 + i * 0.01)); } return s; }',
+    argumentTypes: ['Array'], output: [n], args: [rand(n, 10).map((v) => v * 40)], flops: n * 32,
+  });
+}
+
 const twins = loadTwins();
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function make(lib: any, c: Case) {
@@ -137,14 +164,17 @@ for (const c of cases) {
     if (r % 2 === 0) { p.push(time(kp)); q.push(time(kq)); } else { q.push(time(kq)); p.push(time(kp)); }
   }
   const g = (xs: { wall: number; cpu: number }[], key: 'wall' | 'cpu') => c.flops / median(xs.map((x) => x[key])) / 1e9;
+  const nsPerElement = (xs: { wall: number; cpu: number }[]) => median(xs.map((x) => x.cpu)) / c.output.reduce((a, b) => a * b, 1) * 1e9;
   const row = {
     case: c.name, identical, calls,
+    pristineNsPerOutputCpu: nsPerElement(p), patchedNsPerOutputCpu: nsPerElement(q),
     pristineGflopsCpu: g(p, 'cpu'), patchedGflopsCpu: g(q, 'cpu'),
     pristineGflopsWall: g(p, 'wall'), patchedGflopsWall: g(q, 'wall'),
     ratioCpu: g(q, 'cpu') / g(p, 'cpu'), ratioWall: g(q, 'wall') / g(p, 'wall'),
   };
   rows.push(row);
-  console.log(`${c.name}: pristine ${row.pristineGflopsCpu.toFixed(2)} / patched ${row.patchedGflopsCpu.toFixed(2)} GFLOP/s (cpu time), ratio ${row.ratioCpu.toFixed(2)} (wall ${row.ratioWall.toFixed(2)}), bit-identical ${identical}`);
+  if (c.name.includes('elements')) console.log(`${c.name}: pristine ${row.pristineNsPerOutputCpu.toFixed(2)} / patched ${row.patchedNsPerOutputCpu.toFixed(2)} ns per element (cpu time), speed-up ${row.ratioCpu.toFixed(2)}`);
+  else console.log(`${c.name}: pristine ${row.pristineGflopsCpu.toFixed(2)} / patched ${row.patchedGflopsCpu.toFixed(2)} GFLOP/s (cpu time), ratio ${row.ratioCpu.toFixed(2)} (wall ${row.ratioWall.toFixed(2)}), bit-identical ${identical}`);
   kp.destroy?.(); kq.destroy?.();
 }
 const load1 = loadavg();
@@ -159,10 +189,10 @@ const md = [
   '',
   `Node ${meta.node}, ${meta.cpus} x ${meta.cpuModel}; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}; ${reps} interleaved reps, medians. GFLOP/s of process CPU time (absolute numbers depend on the load; compare the ratios).`,
   '',
-  '| kernel | pristine GFLOP/s | patched GFLOP/s | ratio (cpu time) | ratio (wall) | bit-identical |',
-  '|---|---|---|---|---|---|',
+  '| kernel | pristine GFLOP/s | patched GFLOP/s | pristine ns/output | patched ns/output | ratio (cpu time) | ratio (wall) | bit-identical |',
+  '|---|---|---|---|---|---|---|---|',
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  ...rows.map((r: any) => `| ${r.case} | ${r.pristineGflopsCpu.toFixed(2)} | ${r.patchedGflopsCpu.toFixed(2)} | ${r.ratioCpu.toFixed(2)} | ${r.ratioWall.toFixed(2)} | ${r.identical ? 'yes' : '**NO**'} |`),
+  ...rows.map((r: any) => `| ${r.case} | ${r.case.includes('elements') ? '-' : r.pristineGflopsCpu.toFixed(2)} | ${r.case.includes('elements') ? '-' : r.patchedGflopsCpu.toFixed(2)} | ${r.pristineNsPerOutputCpu.toFixed(2)} | ${r.patchedNsPerOutputCpu.toFixed(2)} | ${r.ratioCpu.toFixed(2)} | ${r.ratioWall.toFixed(2)} | ${r.identical ? 'yes' : (r.case.includes('elements') ? 'no (patch 4 changes exp; see accuracy)' : '**NO**')} |`),
   '',
   'Reproduce: `npx tsx bench/micro/gpujs-patch.ts` (add `--quick` for a smoke run).',
   '',
@@ -170,3 +200,59 @@ const md = [
 writeFileSync(`${base}.md`, md);
 if (!quick) { copyFileSync(`${base}.json`, join(dir, 'gpujs-patch-latest.json')); copyFileSync(`${base}.md`, join(dir, 'gpujs-patch-latest.md')); }
 console.log(`load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}; wrote ${base}.{json,md}`);
+
+/** Patch 4's in-module exp against Math.exp (float64) on every STRIDE-th f32 in [-104, 89]. */
+function expAccuracy(stride: number): void {
+  const twins = loadTwins();
+  const lib = twins.patched;
+  const n = 1 << 22;
+  const gpu = new lib.GPU({ mode: 'webasm' });
+  const k = gpu.createKernel(new Function('return function (a) { return Math.exp(a[this.thread.x]); }')(), { output: [n], precision: 'single' });
+  const bits = new Uint32Array(n);
+  const xs = new Float32Array(bits.buffer);
+  const f = new Float32Array(1);
+  const fi = new Int32Array(f.buffer);
+  const toBits = (v: number) => { f[0] = v; return fi[0] >>> 0; };
+  const ulpOf = (v: number) => { // f32 ulp at |v| (subnormal spacing below 2^-126)
+    const a = Math.abs(v);
+    if (a < 2 ** -126) return 2 ** -149;
+    return 2 ** (Math.floor(Math.log2(a)) - 23);
+  };
+  const ranges: [number, number][] = [[0, toBits(89)], [0x80000000, toBits(-104)]];
+  let count = 0; let maxErr = 0; let maxErrX = 0; let sumErr = 0; let notFround = 0; let maxErrFround = 0;
+  const t0 = performance.now();
+  for (const [lo, hi] of ranges) {
+    for (let start = lo; start <= hi; start += n * stride) {
+      let m = 0;
+      for (let b = start; m < n && b <= hi; b += stride) bits[m++] = b;
+      for (let i = m; i < n; i++) bits[i] = 0;
+      const out = k(xs) as Float32Array;
+      for (let i = 0; i < m; i++) {
+        const x = xs[i];
+        const exact = Math.exp(x);
+        const got = out[i];
+        let err: number;
+        if (exact > 3.4028234663852886e38) err = got === Infinity ? 0 : Infinity; // f32 overflow
+        else err = Math.abs(got - exact) / ulpOf(exact);
+        if (err > maxErr) { maxErr = err; maxErrX = x; }
+        sumErr += err;
+        const fr = Math.fround(exact);
+        if (got !== fr) { notFround++; maxErrFround = Math.max(maxErrFround, err); }
+        count++;
+      }
+    }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const line = `exp accuracy over ${count} f32 inputs in [-104, 89] (every ${stride}${stride === 1 ? 'st, i.e. all' : 'th'}): max error ${maxErr.toFixed(4)} f32 ulp of the float64 Math.exp (at x = ${maxErrX}), mean ${(sumErr / count).toExponential(3)} ulp; ${notFround} results differ from fround(Math.exp(x)) (the JS-import path)${notFround ? `, each within ${maxErrFround.toFixed(4)} ulp` : ''}. ${secs.toFixed(0)} s.`;
+  console.log(line);
+  const special = [0, -0, 1e-45, -1e-45, 88.72283935546875, 88.72284698486328, -103.97208404541016, -103.97209167480469, 1e30, -1e30, Infinity, -Infinity, NaN];
+  const ks = gpu.createKernel(new Function('return function (a) { return Math.exp(a[this.thread.x]); }')(), { output: [special.length], precision: 'single' });
+  const sx = new Float32Array(special);
+  const so = ks(sx) as Float32Array;
+  const specialLines = Array.from(sx).map((x, i) => `| ${Object.is(x, -0) ? '-0' : x} | ${so[i]} | ${Math.fround(Math.exp(x))} | ${Object.is(so[i], Math.fround(Math.exp(x))) || (Number.isNaN(so[i]) && Number.isNaN(Math.exp(x))) ? 'yes' : '**no**'} |`);
+  const md = [`# gpu.js patch 4: in-module exp, accuracy (${new Date().toISOString()})`, '', line, '',
+    '| x | in-module exp | fround(Math.exp(x)) | equal |', '|---|---|---|---|', ...specialLines, '',
+    `Reproduce: \`npx tsx bench/micro/gpujs-patch.ts --exp-accuracy${stride === 1 ? '' : '=' + stride}\``, ''].join('\n');
+  writeFileSync(join(ROOT, 'bench', 'results', `gpujs-patch-exp-accuracy${stride === 1 ? '' : '-stride' + stride}.md`), md);
+  console.log(md);
+}

@@ -16,7 +16,7 @@ export interface GpujsPatchStatus {
   path: string;
 }
 
-const MARKERS = ['isIntCounter', 'collectIntCounters', 'vContiguousRead'];
+const MARKERS = ['isIntCounter', 'collectIntCounters', 'vContiguousRead', 'emitExpF32x4'];
 
 let status: GpujsPatchStatus | null = null;
 let warned = false;
@@ -46,7 +46,7 @@ export function checkGpujsPatch(): GpujsPatchStatus {
     warned = true;
     console.warn(
       `tapegrad: gpu.js's WebAssembly code generator is not patched (${s.path} lacks ${s.missing.join(', ')}); ` +
-      'kernels give the same results but run slower (matmul/conv up to ~2-3x). ' +
+      'kernels give the same results but run slower (integer-clean matmul/conv kernels ~3-4x, exp/SiLU several times). ' +
       'Run `npm run setup` (patch-package applies patches/gpu.js+2.24.1.patch).',
     );
   }

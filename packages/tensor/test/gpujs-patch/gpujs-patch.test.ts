@@ -2,9 +2,10 @@
 // results to the pristine one: both copies are loaded in this process and every kernel of
 // the catalogue runs on both, in webasm mode, compared bit for bit (NaN payloads included).
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTwins } from './twins.ts';
-import { CASES, type Case } from './catalogue.ts';
+import { CASES, data, type Case } from './catalogue.ts';
+import * as K from '../../src/backends/kernels.ts';
 import { gpujsPatchStatus } from '../../src/backends/gpujs-patch.ts';
 
 const twins = loadTwins();
@@ -52,6 +53,10 @@ function run(lib: any, c: Case): { out: Float32Array; bytes: Uint8Array; mode: s
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 describe('gpu.js code-generator patch', () => {
+  // patches 1-3 are bit-identical by construction; patch 4 (in-module Math.exp) is not, and
+  // has its own checks below, so the identity runs use the JS import for exp
+  beforeAll(() => { twins.patchedFunctionNode.inlineExp = false; });
+  afterAll(() => { twins.patchedFunctionNode.inlineExp = true; });
   it('is what Node runs for tapegrad (run `npm run setup` if this fails)', () => {
     expect(twins.installedMatchesPatch).toBe(true);
     expect(twins.installedPatched, 'node_modules/gpu.js is not patched: run `npm run setup`').toBe(true);
@@ -91,5 +96,87 @@ describe('gpu.js code-generator patch', () => {
     expect(trapped).toBeLessThan(CASES.length / 10);
     expect(changed).toBeGreaterThan(CASES.length / 2);
     expect(v128Loads).toBeGreaterThan(40);
+  });
+});
+
+/** Distance in f32 ulps between two f32 values (same sign; Inf/NaN handled by the caller). */
+function ulps(a: number, b: number): number {
+  const f = new Float32Array([a, b]);
+  const i = new Int32Array(f.buffer);
+  const key = (v: number) => (v < 0 ? -(v & 0x7fffffff) : v);
+  return Math.abs(key(i[0]) - key(i[1]));
+}
+
+describe('gpu.js patch 4: Math.exp computed inside the wasm module', () => {
+  const SPECIAL = [0, -0, 1, -1, 1e-45, -1e-45, 1e-40, -1e-40, 1e-10, -1e-10, 0.5, -0.5, 10, -10, 20, 80,
+    88.72, 88.7228, 88.7229, 88.73, 89, 100, 1e30, 3.4e38, -80, -87.33, -87.34, -100, -103.27, -103.28, -103.97,
+    -103.98, -104, -200, -1e30, -3.4e38, Infinity, -Infinity, NaN];
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  function expKernel(lib: any, n: number) {
+    const gpu = new lib.GPU({ mode: 'webasm' });
+    const k = gpu.createKernel(new Function('return function (a) { return Math.exp(a[this.thread.x]); }')(), { output: [n], precision: 'single' });
+    return { gpu, k };
+  }
+
+  it('matches fround(Math.exp) exactly on special values, in SIMD quads and scalar tails', () => {
+    expect(twins.patchedFunctionNode.inlineExp).toBe(true);
+    for (const n of [SPECIAL.length, SPECIAL.length - 1, 4, 3]) {
+      const xs = new Float32Array(SPECIAL.slice(0, n));
+      const { gpu, k } = expKernel(twins.patched, n);
+      const out = k(xs) as Float32Array;
+      expect(k.kernel.usedMathImports.has('exp'), 'exp must not be a JS import').toBe(false);
+      for (let i = 0; i < n; i++) {
+        const ref = Math.fround(Math.exp(xs[i]));
+        if (Number.isNaN(ref)) expect(Number.isNaN(out[i]), `exp(${xs[i]})`).toBe(true);
+        else expect(Object.is(out[i], ref), `exp(${xs[i]}) = ${out[i]}, expected ${ref}`).toBe(true);
+      }
+      k.destroy?.(); gpu.destroy?.();
+    }
+  });
+
+  it('is within 1 ulp of fround(Math.exp) and almost always equal, on 200k f32 in [-104, 89]', () => {
+    const n = 200_003; // odd: the last 3 run in the scalar tail
+    const xs = new Float32Array(n);
+    let s = 12345;
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      // half uniform in [-104, 89], half log-uniform magnitudes in [2^-30, 2^6] of either sign
+      xs[i] = i % 2 ? -104 + (s / 4294967296) * 193 : (s & 1 ? -1 : 1) * 2 ** (-30 + ((s >>> 1) / 2147483648) * 36);
+    }
+    const { gpu, k } = expKernel(twins.patched, n);
+    const out = k(xs) as Float32Array;
+    let maxUlp = 0;
+    let differ = 0;
+    for (let i = 0; i < n; i++) {
+      const ref = Math.fround(Math.exp(xs[i]));
+      if (!Object.is(out[i], ref)) differ++;
+      maxUlp = Math.max(maxUlp, ulps(out[i], ref));
+    }
+    console.log(`inline exp: ${differ} of ${n} differ from fround(Math.exp), max ${maxUlp} ulp`);
+    expect(maxUlp).toBeLessThanOrEqual(1);
+    expect(differ).toBeLessThan(n / 10000);
+    k.destroy?.(); gpu.destroy?.();
+  });
+
+  it("tapegrad's silu and sigmoid through it stay within 2 ulp of the JS-import path", () => {
+    for (const op of ['silu', 'sigmoid', 'exp'] as const) {
+      const spec = K.unaryKernel(op);
+      const n = 4099;
+      const xs = data(n, 7, false).map((v, i) => v * (1 + (i % 40)));
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const runWith = (lib: any) => {
+        const gpu = new lib.GPU({ mode: 'webasm' });
+        const k = gpu.createKernel(new Function(`return ${spec.source}`)(), { output: [n], argumentTypes: spec.argumentTypes, precision: 'single' });
+        const out = (k(xs) as Float32Array).slice();
+        k.destroy?.(); gpu.destroy?.();
+        return out;
+      };
+      const a = runWith(twins.pristine);
+      const b = runWith(twins.patched);
+      let maxUlp = 0;
+      for (let i = 0; i < n; i++) maxUlp = Math.max(maxUlp, ulps(a[i], b[i]));
+      expect(maxUlp, op).toBeLessThanOrEqual(2);
+    }
   });
 });

@@ -74,6 +74,9 @@ export interface Twins {
   pristine: any;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   patched: any;
+  /** The patched copy's WebAssemblyFunctionNode (its static `inlineExp` switches patch 4). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  patchedFunctionNode: any;
   /** Whether node_modules/gpu.js itself is patched (what Node runs for tapegrad). */
   installedPatched: boolean;
   /** Whether node_modules/gpu.js equals the patched twin byte for byte. */
@@ -120,9 +123,11 @@ export function loadTwins(): Twins {
     if (!existsSync(entry)) throw new Error(`gpujs-patch: ${entry} missing`);
     return createRequire(entry)(entry);
   };
+  const fnPath = join(dirs.patched, 'src', 'backend', 'web-assembly', 'function-node.js');
   cached = {
     pristine: load(dirs.pristine),
     patched: load(dirs.patched),
+    patchedFunctionNode: createRequire(fnPath)(fnPath).WebAssemblyFunctionNode,
     installedPatched: Boolean(installedPatched),
     installedMatchesPatch,
   };
