@@ -2,8 +2,8 @@
 // one process (see packages/tensor/test/gpujs-patch/twins.ts), interleaved reps, medians.
 //
 //   npx tsx bench/micro/gpujs-patch.ts [--reps=7] [--quick]
-//   npx tsx bench/micro/gpujs-patch.ts --exp-accuracy[=STRIDE]   # patch 4's exp over every
-//       STRIDE-th f32 in [-104, 89] (default 1: all 2.24e9) against Math.exp (float64)
+//   npx tsx bench/micro/gpujs-patch.ts --math-accuracy[=STRIDE]   # patch 4's exp/log/tanh over
+//       every STRIDE-th f32 of their ranges (default 61) against Math.exp/log/tanh (float64)
 //
 // Kernels: integer-clean shapes the patch targets (matmul with 4-row Array(4) blocks, a 3x3
 // conv with 4 output channels per thread, both with widths that are multiples of 4) and
@@ -19,9 +19,9 @@ import { loadTwins, ROOT } from '../../packages/tensor/test/gpujs-patch/twins.ts
 import * as K from '../../packages/tensor/src/backends/kernels.ts';
 
 const argv = process.argv.slice(2);
-const accArg = argv.find((a) => a.startsWith('--exp-accuracy'));
+const accArg = argv.find((a) => a.startsWith('--math-accuracy'));
 if (accArg) {
-  expAccuracy(Number(accArg.split('=')[1] ?? 1));
+  mathAccuracy(Number(accArg.split('=')[1] ?? 61));
   process.exit(0);
 }
 const quick = argv.includes('--quick');
@@ -106,15 +106,23 @@ for (const [HW, C] of (quick ? [[28, 8]] : [[28, 32], [14, 64]]) as [number, num
 }
 
 // patch 4: Math.exp inside the module instead of one JS call per lane
-for (const op of ['exp', 'silu'] as const) {
+for (const op of ['exp', 'silu', 'tanh'] as const) {
   const n = quick ? 1 << 16 : 1 << 20;
   const spec = K.unaryKernel(op);
   cases.push({
-    name: `${op} ${n} elements (tapegrad unary kernel; exp in-module vs JS import)`,
+    name: `${op} ${n} elements (tapegrad unary kernel; in-module vs JS import)`,
     source: spec.source, argumentTypes: spec.argumentTypes, output: [n], args: [rand(n, 9).map((v) => v * 20)], flops: n,
   });
 }
 
+for (const fn of ['log', 'tanh'] as const) {
+  const n = quick ? 1 << 12 : 1 << 16;
+  cases.push({
+    name: `32 ${fn}s per element, ${n} elements (${fn} in-module vs JS import; ns per output / 32 = per ${fn})`,
+    source: `function (a) { const x = a[this.thread.x]; let s = 0.0; for (let i = 0; i < 32; i++) { s += Math.${fn}(x * (0.5 + i * 0.01)); } return s; }`,
+    argumentTypes: ['Array'], output: [n], args: [rand(n, 11).map((v) => (fn === 'log' ? 10 * (v + 0.5) + 1e-3 : v * 8))], flops: n * 32,
+  });
+}
 {
   // the cost of one exp, copies amortized: 32 exps per element on 64k elements
   const n = quick ? 1 << 12 : 1 << 16;
@@ -201,13 +209,12 @@ writeFileSync(`${base}.md`, md);
 if (!quick) { copyFileSync(`${base}.json`, join(dir, 'gpujs-patch-latest.json')); copyFileSync(`${base}.md`, join(dir, 'gpujs-patch-latest.md')); }
 console.log(`load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}; wrote ${base}.{json,md}`);
 
-/** Patch 4's in-module exp against Math.exp (float64) on every STRIDE-th f32 in [-104, 89]. */
-function expAccuracy(stride: number): void {
+/** Patch 4's in-module exp/log/tanh against Math.* (float64) on every STRIDE-th f32 of a range. */
+function mathAccuracy(stride: number): void {
   const twins = loadTwins();
   const lib = twins.patched;
   const n = 1 << 22;
   const gpu = new lib.GPU({ mode: 'webasm' });
-  const k = gpu.createKernel(new Function('return function (a) { return Math.exp(a[this.thread.x]); }')(), { output: [n], precision: 'single' });
   const bits = new Uint32Array(n);
   const xs = new Float32Array(bits.buffer);
   const f = new Float32Array(1);
@@ -218,41 +225,54 @@ function expAccuracy(stride: number): void {
     if (a < 2 ** -126) return 2 ** -149;
     return 2 ** (Math.floor(Math.log2(a)) - 23);
   };
-  const ranges: [number, number][] = [[0, toBits(89)], [0x80000000, toBits(-104)]];
-  let count = 0; let maxErr = 0; let maxErrX = 0; let sumErr = 0; let notFround = 0; let maxErrFround = 0;
-  const t0 = performance.now();
-  for (const [lo, hi] of ranges) {
-    for (let start = lo; start <= hi; start += n * stride) {
-      let m = 0;
-      for (let b = start; m < n && b <= hi; b += stride) bits[m++] = b;
-      for (let i = m; i < n; i++) bits[i] = 0;
-      const out = k(xs) as Float32Array;
-      for (let i = 0; i < m; i++) {
-        const x = xs[i];
-        const exact = Math.exp(x);
-        const got = out[i];
-        let err: number;
-        if (exact > 3.4028234663852886e38) err = got === Infinity ? 0 : Infinity; // f32 overflow
-        else err = Math.abs(got - exact) / ulpOf(exact);
-        if (err > maxErr) { maxErr = err; maxErrX = x; }
-        sumErr += err;
-        const fr = Math.fround(exact);
-        if (got !== fr) { notFround++; maxErrFround = Math.max(maxErrFround, err); }
-        count++;
+  const plans: { fn: 'exp' | 'log' | 'tanh'; label: string; ranges: [number, number][]; special: number[] }[] = [
+    { fn: 'exp', label: '[-104, 89]', ranges: [[0, toBits(89)], [0x80000000, toBits(-104)]],
+      special: [0, -0, 1e-45, -1e-45, 88.72283935546875, 88.72284698486328, -103.97208404541016, -103.97209167480469, 1e30, -1e30, Infinity, -Infinity, NaN] },
+    { fn: 'log', label: 'all positive finite f32 (subnormals included)', ranges: [[1, 0x7f7fffff]],
+      special: [0, -0, 1e-45, 1, 0.9999999403953552, 1.0000001192092896, 3.4028234663852886e38, -1, -1e-45, Infinity, -Infinity, NaN] },
+    { fn: 'tanh', label: '[-10, 10]', ranges: [[0, toBits(10)], [0x80000000, toBits(-10)]],
+      special: [0, -0, 1e-45, -1e-45, 2.44140625e-4, -2.44140625e-4, 0.5, 9.01, 10, 20, -20, Infinity, -Infinity, NaN] },
+  ];
+  const md = [`# gpu.js patch 4: in-module exp / log / tanh, accuracy (${new Date().toISOString()})`, ''];
+  for (const plan of plans) {
+    const k = gpu.createKernel(new Function(`return function (a) { return Math.${plan.fn}(a[this.thread.x]); }`)(), { output: [n], precision: 'single' });
+    let count = 0; let maxErr = 0; let maxErrX = 0; let sumErr = 0; let notFround = 0; let maxErrFround = 0;
+    const t0 = performance.now();
+    for (const [lo, hi] of plan.ranges) {
+      for (let start = lo; start <= hi; start += n * stride) {
+        let m = 0;
+        for (let b = start; m < n && b <= hi; b += stride) bits[m++] = b;
+        for (let i = m; i < n; i++) bits[i] = bits[0];
+        const out = k(xs) as Float32Array;
+        for (let i = 0; i < m; i++) {
+          const x = xs[i];
+          const exact = Math[plan.fn](x);
+          const got = out[i];
+          let err: number;
+          if (Math.abs(exact) > 3.4028234663852886e38) err = Math.abs(got) === Infinity && Math.sign(got) === Math.sign(exact) ? 0 : Infinity;
+          else err = Math.abs(got - exact) / ulpOf(exact);
+          if (err > maxErr) { maxErr = err; maxErrX = x; }
+          sumErr += err;
+          if (got !== Math.fround(exact)) { notFround++; maxErrFround = Math.max(maxErrFround, err); }
+          count++;
+        }
       }
     }
+    const secs = (performance.now() - t0) / 1000;
+    const line = `**${plan.fn}** over ${count} f32 inputs, every ${stride === 1 ? 'f32' : stride + 'th bit pattern'} in ${plan.label}: max error ${maxErr.toFixed(4)} f32 ulp of the float64 Math.${plan.fn} (at x = ${maxErrX}), mean ${(sumErr / count).toExponential(3)} ulp; ${notFround} results differ from Math.fround(Math.${plan.fn}(x)) (the JS-import path)${notFround ? `, each within ${maxErrFround.toFixed(4)} ulp` : ''}. ${secs.toFixed(0)} s.`;
+    console.log(line);
+    const ks = gpu.createKernel(new Function(`return function (a) { return Math.${plan.fn}(a[this.thread.x]); }`)(), { output: [plan.special.length], precision: 'single' });
+    const sx = new Float32Array(plan.special);
+    const so = ks(sx) as Float32Array;
+    md.push(line, '', `| x | in-module ${plan.fn} | fround(Math.${plan.fn}(x)) | equal |`, '|---|---|---|---|',
+      ...Array.from(sx).map((x, i) => {
+        const ref = Math.fround(Math[plan.fn](x));
+        const eq = Object.is(so[i], ref) || (Number.isNaN(so[i]) && Number.isNaN(ref));
+        const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+        return `| ${show(x)} | ${show(so[i])} | ${show(ref)} | ${eq ? 'yes' : '**no**'} |`;
+      }), '');
+    k.destroy?.(); ks.destroy?.();
   }
-  const secs = (performance.now() - t0) / 1000;
-  const line = `exp accuracy over ${count} f32 inputs in [-104, 89] (every ${stride}${stride === 1 ? 'st, i.e. all' : 'th'}): max error ${maxErr.toFixed(4)} f32 ulp of the float64 Math.exp (at x = ${maxErrX}), mean ${(sumErr / count).toExponential(3)} ulp; ${notFround} results differ from fround(Math.exp(x)) (the JS-import path)${notFround ? `, each within ${maxErrFround.toFixed(4)} ulp` : ''}. ${secs.toFixed(0)} s.`;
-  console.log(line);
-  const special = [0, -0, 1e-45, -1e-45, 88.72283935546875, 88.72284698486328, -103.97208404541016, -103.97209167480469, 1e30, -1e30, Infinity, -Infinity, NaN];
-  const ks = gpu.createKernel(new Function('return function (a) { return Math.exp(a[this.thread.x]); }')(), { output: [special.length], precision: 'single' });
-  const sx = new Float32Array(special);
-  const so = ks(sx) as Float32Array;
-  const specialLines = Array.from(sx).map((x, i) => `| ${Object.is(x, -0) ? '-0' : x} | ${so[i]} | ${Math.fround(Math.exp(x))} | ${Object.is(so[i], Math.fround(Math.exp(x))) || (Number.isNaN(so[i]) && Number.isNaN(Math.exp(x))) ? 'yes' : '**no**'} |`);
-  const md = [`# gpu.js patch 4: in-module exp, accuracy (${new Date().toISOString()})`, '', line, '',
-    '| x | in-module exp | fround(Math.exp(x)) | equal |', '|---|---|---|---|', ...specialLines, '',
-    `Reproduce: \`npx tsx bench/micro/gpujs-patch.ts --exp-accuracy${stride === 1 ? '' : '=' + stride}\``, ''].join('\n');
-  writeFileSync(join(ROOT, 'bench', 'results', `gpujs-patch-exp-accuracy${stride === 1 ? '' : '-stride' + stride}.md`), md);
-  console.log(md);
+  md.push(`Reproduce: \`npx tsx bench/micro/gpujs-patch.ts --math-accuracy=${stride}\``, '');
+  writeFileSync(join(ROOT, 'bench', 'results', `gpujs-patch-math-accuracy-stride${stride}.md`), md.join('\n'));
 }

@@ -53,10 +53,11 @@ function run(lib: any, c: Case): { out: Float32Array; bytes: Uint8Array; mode: s
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 describe('gpu.js code-generator patch', () => {
-  // patches 1-3 are bit-identical by construction; patch 4 (in-module Math.exp) is not, and
-  // has its own checks below, so the identity runs use the JS import for exp
-  beforeAll(() => { twins.patchedFunctionNode.inlineExp = false; });
-  afterAll(() => { twins.patchedFunctionNode.inlineExp = true; });
+  // patches 1-3 are bit-identical by construction; patch 4 (in-module Math.exp/log/tanh) is
+  // not guaranteed to be, and has its own checks below, so the identity runs use the JS imports
+  const inline = twins.patchedFunctionNode.inlineMath;
+  beforeAll(() => { inline.exp = inline.log = inline.tanh = false; });
+  afterAll(() => { inline.exp = inline.log = inline.tanh = true; });
   it('is what Node runs for tapegrad (run `npm run setup` if this fails)', () => {
     expect(twins.installedMatchesPatch).toBe(true);
     expect(twins.installedPatched, 'node_modules/gpu.js is not patched: run `npm run setup`').toBe(true);
@@ -107,63 +108,66 @@ function ulps(a: number, b: number): number {
   return Math.abs(key(i[0]) - key(i[1]));
 }
 
-describe('gpu.js patch 4: Math.exp computed inside the wasm module', () => {
-  const SPECIAL = [0, -0, 1, -1, 1e-45, -1e-45, 1e-40, -1e-40, 1e-10, -1e-10, 0.5, -0.5, 10, -10, 20, 80,
-    88.72, 88.7228, 88.7229, 88.73, 89, 100, 1e30, 3.4e38, -80, -87.33, -87.34, -100, -103.27, -103.28, -103.97,
-    -103.98, -104, -200, -1e30, -3.4e38, Infinity, -Infinity, NaN];
+describe('gpu.js patch 4: Math.exp / Math.log / Math.tanh computed inside the wasm module', () => {
+  const SPECIAL = [0, -0, 1, -1, 1e-45, -1e-45, 1e-40, -1e-40, 1e-10, -1e-10, 2.44e-4, 2.45e-4, -2.45e-4, 0.5, -0.5,
+    0.999999, 1.000001, 2, 10, -10, 20, 80, 88.72, 88.7228, 88.7229, 88.73, 89, 100, 1e30, 3.4e38, -80, -87.33, -87.34,
+    -100, -103.27, -103.28, -103.97, -103.98, -104, -200, -1e30, -3.4e38, Infinity, -Infinity, NaN];
+  const FNS = ['exp', 'log', 'tanh'] as const;
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  function expKernel(lib: any, n: number) {
+  function mathKernel(lib: any, fn: string, n: number) {
     const gpu = new lib.GPU({ mode: 'webasm' });
-    const k = gpu.createKernel(new Function('return function (a) { return Math.exp(a[this.thread.x]); }')(), { output: [n], precision: 'single' });
+    const k = gpu.createKernel(new Function(`return function (a) { return Math.${fn}(a[this.thread.x]); }`)(), { output: [n], precision: 'single' });
     return { gpu, k };
   }
 
-  it('matches fround(Math.exp) exactly on special values, in SIMD quads and scalar tails', () => {
-    expect(twins.patchedFunctionNode.inlineExp).toBe(true);
+  it.each(FNS)('%s matches Math.fround(Math.%s) exactly on special values, in SIMD quads and scalar tails', (fn) => {
+    expect(twins.patchedFunctionNode.inlineMath[fn]).toBe(true);
     for (const n of [SPECIAL.length, SPECIAL.length - 1, 4, 3]) {
       const xs = new Float32Array(SPECIAL.slice(0, n));
-      const { gpu, k } = expKernel(twins.patched, n);
+      const { gpu, k } = mathKernel(twins.patched, fn, n);
       const out = k(xs) as Float32Array;
-      expect(k.kernel.usedMathImports.has('exp'), 'exp must not be a JS import').toBe(false);
+      expect(k.kernel.usedMathImports.has(fn), `${fn} must not be a JS import`).toBe(false);
       for (let i = 0; i < n; i++) {
-        const ref = Math.fround(Math.exp(xs[i]));
-        if (Number.isNaN(ref)) expect(Number.isNaN(out[i]), `exp(${xs[i]})`).toBe(true);
-        else expect(Object.is(out[i], ref), `exp(${xs[i]}) = ${out[i]}, expected ${ref}`).toBe(true);
+        const ref = Math.fround(Math[fn](xs[i]));
+        if (Number.isNaN(ref)) expect(Number.isNaN(out[i]), `${fn}(${xs[i]})`).toBe(true);
+        else expect(Object.is(out[i], ref), `${fn}(${xs[i]}) = ${out[i]}, expected ${ref}`).toBe(true);
       }
       k.destroy?.(); gpu.destroy?.();
     }
   });
 
-  it('is within 1 ulp of fround(Math.exp) and almost always equal, on 200k f32 in [-104, 89]', () => {
-    const n = 200_003; // odd: the last 3 run in the scalar tail
+  it.each(FNS)('%s is within 1 ulp of the JS import path and almost always equal, on 100k f32', (fn) => {
+    const n = 100_003; // odd: the last 3 run in the scalar tail
     const xs = new Float32Array(n);
     let s = 12345;
     for (let i = 0; i < n; i++) {
       s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      // half uniform in [-104, 89], half log-uniform magnitudes in [2^-30, 2^6] of either sign
-      xs[i] = i % 2 ? -104 + (s / 4294967296) * 193 : (s & 1 ? -1 : 1) * 2 ** (-30 + ((s >>> 1) / 2147483648) * 36);
+      // half uniform over the function's interesting range, half log-uniform magnitudes 2^-30..2^6
+      const u = s / 4294967296;
+      if (i % 2) xs[i] = fn === 'log' ? u * 1000 : fn === 'exp' ? -104 + u * 193 : -12 + u * 24;
+      else xs[i] = (s & 1 && fn !== 'log' ? -1 : 1) * 2 ** (-30 + ((s >>> 1) / 2147483648) * 36);
     }
-    const { gpu, k } = expKernel(twins.patched, n);
+    const { gpu, k } = mathKernel(twins.patched, fn, n);
     const out = k(xs) as Float32Array;
     let maxUlp = 0;
     let differ = 0;
     for (let i = 0; i < n; i++) {
-      const ref = Math.fround(Math.exp(xs[i]));
+      const ref = Math.fround(Math[fn](xs[i]));
       if (!Object.is(out[i], ref)) differ++;
       maxUlp = Math.max(maxUlp, ulps(out[i], ref));
     }
-    console.log(`inline exp: ${differ} of ${n} differ from fround(Math.exp), max ${maxUlp} ulp`);
+    console.log(`inline ${fn}: ${differ} of ${n} differ from fround(Math.${fn}), max ${maxUlp} ulp`);
     expect(maxUlp).toBeLessThanOrEqual(1);
     expect(differ).toBeLessThan(n / 10000);
     k.destroy?.(); gpu.destroy?.();
   });
 
-  it("tapegrad's silu and sigmoid through it stay within 2 ulp of the JS-import path", () => {
-    for (const op of ['silu', 'sigmoid', 'exp'] as const) {
+  it("tapegrad's unary kernels through it stay within 2 ulp of the JS-import path", () => {
+    for (const op of ['silu', 'sigmoid', 'exp', 'log', 'tanh'] as const) {
       const spec = K.unaryKernel(op);
       const n = 4099;
-      const xs = data(n, 7, false).map((v, i) => v * (1 + (i % 40)));
+      const xs = data(n, 7, false).map((v, i) => (op === 'log' ? Math.abs(v) : v) * (1 + (i % 40)));
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const runWith = (lib: any) => {
         const gpu = new lib.GPU({ mode: 'webasm' });

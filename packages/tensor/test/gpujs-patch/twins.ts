@@ -74,7 +74,7 @@ export interface Twins {
   pristine: any;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   patched: any;
-  /** The patched copy's WebAssemblyFunctionNode (its static `inlineExp` switches patch 4). */
+  /** The patched copy's WebAssemblyFunctionNode (its static `inlineMath` switches patch 4). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   patchedFunctionNode: any;
   /** Whether node_modules/gpu.js itself is patched (what Node runs for tapegrad). */
