@@ -179,6 +179,36 @@ export function smallInts(size: number, min = -3, max = 3): fc.Arbitrary<Float32
   return fc.array(fc.integer({ min, max }), { minLength: size, maxLength: size }).map((v) => Float32Array.from(v));
 }
 
+/**
+ * IEEE special values for conformance tests (README "Special values"): NaN, +-Infinity, -0,
+ * huge (+-3e38, near the float32 maximum 3.4e38) and tiny (+-2e-38, just above the smallest
+ * normal float32 1.18e-38, so no backend flushes the input itself).
+ */
+export const SPECIAL_VALUES: readonly number[] = [NaN, Infinity, -Infinity, -0, 3e38, -3e38, 2e-38, -2e-38].map(Math.fround);
+
+/**
+ * `values` with each element replaced, with probability `rate`, by one of `specials`
+ * (default SPECIAL_VALUES). Shrinks towards the plain values.
+ */
+export function withSpecials(
+  values: fc.Arbitrary<Float32Array>,
+  specials: readonly number[] = SPECIAL_VALUES,
+  rate = 0.25,
+): fc.Arbitrary<Float32Array> {
+  if (specials.length === 0 || rate <= 0) return values;
+  const w = Math.max(1, Math.round((1 - rate) / rate));
+  const cell = fc.oneof({ arbitrary: fc.constant(null), weight: w }, { arbitrary: fc.constantFrom(...specials), weight: 1 });
+  return values.chain((v) =>
+    fc.array(cell, { minLength: v.length, maxLength: v.length }).map((mask) => {
+      const out = v.slice();
+      mask.forEach((m, i) => {
+        if (m !== null) out[i] = m;
+      });
+      return out;
+    }),
+  );
+}
+
 /** A host tensor of a given shape with values from `values(size)` (default: floats()). */
 export function hostTensorOf(
   shp: readonly number[],

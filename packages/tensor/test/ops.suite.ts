@@ -31,6 +31,8 @@ export interface SuiteOptions {
   maxSize: number;
   /** fast-check runs per property. */
   numRuns: number;
+  /** fast-check runs per property of the special-value pass (default max(10, numRuns / 2)). */
+  specialRuns?: number;
   /** When set, every test is registered as skipped and this reason is printed in the title. */
   skip?: string;
 }
@@ -59,6 +61,43 @@ interface Out {
 
 const worst = new Map<string, number>();
 
+// ------------------------------------------------------------------------------------------
+// IEEE special values mixed into generated inputs
+
+type Arbs = typeof A;
+/** The plain arbitraries, for inputs that must stay finite (indices, see convTranspose2d). */
+const A0: Arbs = A;
+/** The property being run (set by propCase), so the special-value mix can depend on the op. */
+let currentOp = '';
+/**
+ * Ops whose float32 evaluation accumulates (sums of products, exp-sums): their float32
+ * intermediates overflow at ~3e38 where the float64 reference does not, so their huge
+ * specials are +-1e18 (squares and products stay finite) rather than +-3e38.
+ */
+const ACCUMULATING = /^(sum|mean|variance|logsumexp|softmax|logSoftmax|matmul|conv2d|convTranspose2d|conv2dFilterGrad|avgPool2d|maxPool2dScatter|scatterAdd)$/;
+/** sin / cos: WGSL promises accuracy only on [-pi, pi], so no huge arguments (NaN, +-Inf kept). */
+const PERIODIC = /^(sin|cos)$/;
+
+function specialsFor(op: string): readonly number[] {
+  if (PERIODIC.test(op)) return A.SPECIAL_VALUES.filter((v) => !(Math.abs(v) > 1e30 && Number.isFinite(v)));
+  if (ACCUMULATING.test(op)) return A.SPECIAL_VALUES.map((v) => (Math.abs(v) > 1e30 && Number.isFinite(v) ? Math.sign(v) * 1e18 : v));
+  return A.SPECIAL_VALUES;
+}
+
+/** The arbitraries module with `hostTensor` / `hostTensorOf` mixing in specialsFor(currentOp). */
+function specialArbs(): Arbs {
+  const wrap = (values: (n: number) => fc.Arbitrary<Float32Array> = (n) => A.floats(n)) => (n: number) =>
+    fc.constant(null).chain(() => A.withSpecials(values(n), specialsFor(currentOp)));
+  return {
+    ...A,
+    hostTensorOf: (s, values) => A.hostTensorOf(s, wrap(values)),
+    hostTensor: (o, values) => A.hostTensor(o, wrap(values)),
+  };
+}
+
+/** The smallest positive normal float32: subnormal results may flush to zero on GPUs. */
+const FLT_MIN = 2 ** -126;
+
 function fmt(s: readonly number[]): string {
   return `[${s.join(',')}]`;
 }
@@ -76,8 +115,15 @@ function describeInputs(inputs: HostTensor[]): string {
   return inputs.map((h) => `${fmt(h.shape)} ${JSON.stringify(Array.from(h.data.slice(0, 12)))}${h.data.length > 12 ? '...' : ''}`).join('; ');
 }
 
-/** Elementwise comparison; throws a descriptive Error on the first violation. */
-function compare(what: string, got: Out, want: ArrayLike<number>, tol: Tol | 'exact', inputs: HostTensor[]): void {
+/**
+ * Elementwise comparison; throws a descriptive Error on the first violation. NaN must meet
+ * NaN. With `special` (inputs hold special values): a non-finite value on either side must
+ * equal the float32 rounding of the reference exactly (+-Inf, float32 overflow included);
+ * finite values differing by at most FLT_MIN pass (flush of subnormals); otherwise the
+ * op's budget applies, and where that budget is itself not finite (computed from
+ * non-finite inputs) any finite value passes.
+ */
+function compare(what: string, got: Out, want: ArrayLike<number>, tol: Tol | 'exact', inputs: HostTensor[], special = false): void {
   let ratio = 0;
   for (let i = 0; i < got.data.length; i++) {
     const g = got.data[i];
@@ -85,6 +131,18 @@ function compare(what: string, got: Out, want: ArrayLike<number>, tol: Tol | 'ex
     if (Number.isNaN(g) || Number.isNaN(w)) {
       if (Number.isNaN(g) && Number.isNaN(w)) continue;
       throw new Error(`${what}: element ${i} (index ${fmt(multiIndex(i, got.shape))} of ${fmt(got.shape)}) is ${g}, expected ${w}\n  inputs: ${describeInputs(inputs)}`);
+    }
+    if (special) {
+      const wf = Math.fround(w);
+      if (!Number.isFinite(g) || !Number.isFinite(wf)) {
+        if (g === wf) continue;
+        throw new Error(`${what}: element ${i} (index ${fmt(multiIndex(i, got.shape))} of ${fmt(got.shape)}) is ${g}, expected ${wf}\n  inputs: ${describeInputs(inputs)}`);
+      }
+      if (Math.abs(g - w) <= FLT_MIN) continue;
+      if (tol !== 'exact') {
+        const allowed = (tol.atol ?? 0) + (tol.rtol ?? 0) * Math.abs(w) + (tol.extra ? tol.extra[i] : 0);
+        if (!Number.isFinite(allowed)) continue;
+      }
     }
     if (tol === 'exact') {
       if (g !== Math.fround(w)) {
@@ -214,24 +272,30 @@ const lse64 = (v: number[]) => {
 
 export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
   const { maxSize, numRuns } = opts;
+  const specialRuns = opts.specialRuns ?? Math.max(10, Math.ceil(numRuns / 2));
   const small = maxSize <= 64;
   const title = opts.skip ? `ops on ${backend} (SKIPPED: ${opts.skip})` : `ops on ${backend} vs reference`;
   const suite = opts.skip ? describe.skip : describe;
 
-  /** Run a case on the backend and the reference and compare. */
-  async function check(c: Case): Promise<void> {
+  /**
+   * Run a case on the backend and the reference and compare. With special values mixed into
+   * the inputs the plain-JS second oracles (written for finite data) are not consulted and
+   * the comparison follows `compare`'s special-value rules.
+   */
+  async function checkCase(c: Case, special: boolean): Promise<void> {
     const what = `${c.what} on ${backend}`;
     const want = await runOn('reference', c.inputs, c.f);
     const got = await runOn(backend, c.inputs, c.f);
     checkShape(c.what, 'reference', want, c.out);
     checkShape(c.what, backend, got, c.out);
-    if (c.js) compare(`${c.what} (reference vs plain JS)`, want, c.js, { rtol: 1e-12, atol: 1e-12 }, c.inputs);
+    if (c.js && !special) compare(`${c.what} (reference vs plain JS)`, want, c.js, { rtol: 1e-12, atol: 1e-12 }, c.inputs);
     const tol = typeof c.tol === 'function' ? c.tol(want) : c.tol;
-    compare(what, got, want.data, tol, c.inputs);
+    compare(what, got, want.data, tol, c.inputs, special);
   }
 
-  function prop<V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = numRuns): void {
+  function propCase<V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs: number, special: boolean): void {
     it(name, async () => {
+      currentOp = name;
       await fc.assert(fc.asyncProperty(arb, body), { numRuns: runs });
     });
   }
@@ -241,13 +305,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     ? { maxBatch: 1, maxGroups: 2, maxChannelsPerGroup: 2, maxExtent: 2 }
     : { maxBatch: 2, maxGroups: 3, maxChannelsPerGroup: 3, maxExtent: 4 };
 
-  suite(title, () => {
-    afterAll(() => {
-      if (process.env.TAPEGRAD_TOL_REPORT) {
-        const rows = [...worst].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k.padEnd(24)} ${v.toFixed(3)}`);
-        console.log(`largest |error| / allowance per op on ${backend}:\n${rows.join('\n')}`);
-      }
-    });
+  /**
+   * Register one property per op. `A` is the arbitraries module, or (special = true) a
+   * wrapper of it that mixes IEEE special values into every generated tensor.
+   */
+  function registerOps(A: Arbs, special: boolean): void {
+    const check = (c: Case) => checkCase(c, special);
+    const prop = <V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = special ? specialRuns : numRuns) =>
+      propCase(name, arb, body, runs, special);
 
     // ---------------------------------------------------------------- unary elementwise
     //
@@ -347,7 +412,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
           bNum: fc.boolean(),
         }),
       ).filter(({ a, b }) => {
-        if (op !== 'pow') return true;
+        if (op !== 'pow' || special) return true; // with specials: NaN results are compared too
         // real results only: negative bases need integer exponents (0^negative is +-Infinity: allowed)
         const bs = broadcastPairs(a, b);
         return bs.every(([x, y]) => x >= 0 || Number.isInteger(y));
@@ -736,7 +801,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
         A.shape({ maxRank: 2, maxDim: 4 }).chain((ishape) =>
           fc.record({
             depth: fc.constant(depth),
-            idx: A.hostTensorOf(ishape, (n) => A.smallInts(n, -1, depth)), // -1 and depth: all-zero rows
+            idx: A0.hostTensorOf(ishape, (n) => A.smallInts(n, -1, depth)), // -1 and depth: all-zero rows (indices: no specials)
             asArray: fc.boolean(),
           }),
         ),
@@ -763,7 +828,10 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // convTranspose2d: every output sums at most Cin/groups * KH * KW products
     prop(
       'convTranspose2d',
-      A.convTransposeSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A.hostTensorOf(s.wShape) })),
+      // weights stay finite (A0): a non-finite weight meets the zeros that the kernels insert
+      // between strided input pixels (0 * Inf = NaN) where the scatter-form reference adds
+      // nothing; README "Special values" leaves that case unspecified
+      A.convTransposeSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A0.hostTensorOf(s.wShape) })),
       async ({ s, x, w }) => {
         const o = { stride: s.stride, padding: s.padding, outputPadding: s.outputPadding, dilation: s.dilation, groups: s.groups };
         const f: OpFn = (tx, tw) => T.convTranspose2d(tx, tw, o);
@@ -852,6 +920,8 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
         await check({ what: `upsampleNearest2d(${fmt(x.shape)}, ${JSON.stringify(scale)})`, inputs: [x], f: (t) => T.upsampleNearest2d(t, scale), out, tol: 'exact', js });
       },
     );
+
+    if (special) return; // the rest has no generated tensor values
 
     // ---------------------------------------------------------------- creation
     // Host-computed values uploaded once: the backend holds their float32 rounding exactly.
@@ -948,21 +1018,30 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       },
       Math.max(10, Math.ceil(numRuns / 2)),
     );
+  }
 
+  suite(title, () => {
+    afterAll(() => {
+      if (process.env.TAPEGRAD_TOL_REPORT) {
+        const rows = [...worst].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k.padEnd(24)} ${v.toFixed(3)}`);
+        console.log(`largest |error| / allowance per op on ${backend}:\n${rows.join('\n')}`);
+      }
+    });
+    registerOps(A, false);
     // ---------------------------------------------------------------- IEEE special values
     // Poles, overflow / underflow and +-Infinity inputs (tensor() keeps them: attention masks
     // are -Infinity). Expected values are JS Math semantics, written out here; the reference
     // must agree too (after float32 rounding). Finite results: 8 ulp relative (plus 1e-30
     // for sigmoid / silu, whose float32 kernels clamp the argument at +-80); zeros and
-    // non-finite results: exact. NaN inputs are not tested: NaN propagation through
-    // comparisons is not portable to WGSL.
-    it('IEEE special values: poles, overflow, +-Infinity inputs, masked softmax', async () => {
+    // non-finite results: exact; NaN must meet NaN. The second group is README "Special
+    // values" (issue 8 section 1), each expected value written out by hand.
+    it('IEEE special values: poles, overflow, +-Infinity inputs, masked softmax, NaN propagation and limits', async () => {
       const inf = Infinity;
       const cases: { what: string; inputs: HostTensor[]; f: OpFn; want: number[] }[] = [];
       const t1 = (v: number[]): HostTensor => ({ shape: [v.length], data: Float32Array.from(v) });
-      const un = (op: 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'exp' | 'relu' | 'abs' | 'neg' | 'sign' | 'sigmoid' | 'tanh' | 'step' | 'floor' | 'silu', xs: number[], want: number[]) =>
+      const un = (op: 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'exp' | 'relu' | 'abs' | 'neg' | 'sign' | 'sigmoid' | 'tanh' | 'step' | 'floor' | 'silu' | 'gelu' | 'erf' | 'sin' | 'cos' | 'square', xs: number[], want: number[]) =>
         cases.push({ what: `${op}(${xs})`, inputs: [t1(xs)], f: (t) => (T[op] as (t: T.Tensor) => T.Tensor)(t), want });
-      const bin = (op: 'pow' | 'div' | 'maximum' | 'minimum' | 'add' | 'mul' | 'greater' | 'equal', a: number[], b: number[], want: number[]) =>
+      const bin = (op: 'pow' | 'div' | 'maximum' | 'minimum' | 'add' | 'sub' | 'mul' | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal' | 'notEqual', a: number[], b: number[], want: number[]) =>
         cases.push({ what: `${op}(${a}; ${b})`, inputs: [t1(a), t1(b)], f: (x, y) => (T[op] as (x: T.Tensor, y: T.Tensor) => T.Tensor)(x, y), want });
       bin('pow', [0, 0, 0, 0, 0, 0, 2, -2, -2, 0.5, 3], [-3, -2, -0.5, 0, 0.5, 2, -1, 3, -2, 0, -inf], [inf, inf, inf, 1, 0, 0, 0.5, -8, 0.25, 1, 0]);
       bin('div', [1, -1, 3, -3, 0], [0, 0, inf, inf, 5], [inf, -inf, 0, -0, 0]);
@@ -996,6 +1075,59 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       cases.push({ what: 'argmax([-inf,inf,5])', inputs: [t1([-inf, inf, 5])], f: (t) => T.argmax(t), want: [1] });
       cases.push({ what: 'where(mask, x, -inf)', inputs: [t1([1, 0, 1]), t1([4, 5, 6])], f: (m, x) => T.where(m, x, -inf), want: [4, -inf, 6] });
       cases.push({ what: 'pad(value -inf)', inputs: [t1([1, 2])], f: (t) => T.pad(t, [[1, 1]], -inf), want: [-inf, 1, 2, -inf] });
+      // NaN propagates: arithmetic, selections (both sides), reductions, pooling
+      const nan = NaN;
+      un('exp', [nan], [nan]);
+      un('log', [-1, nan, -inf], [nan, nan, nan]);
+      un('sqrt', [-1, nan], [nan, nan]);
+      un('square', [nan, -inf], [nan, inf]);
+      un('sin', [inf, -inf, nan], [nan, nan, nan]);
+      un('cos', [inf, nan], [nan, nan]);
+      un('relu', [nan, -0], [nan, 0]);
+      un('step', [nan], [nan]);
+      un('abs', [nan, -0], [nan, 0]);
+      un('floor', [nan], [nan]);
+      un('sign', [nan, -0, 0], [nan, 0, 0]);
+      un('sigmoid', [nan], [nan]);
+      un('tanh', [nan], [nan]);
+      un('erf', [-inf, inf, nan], [-1, 1, nan]);
+      un('silu', [-inf, inf, nan], [0, inf, nan]);
+      un('gelu', [-inf, inf, nan], [0, inf, nan]);
+      bin('maximum', [nan, 0, nan, -inf], [0, nan, nan, nan], [nan, nan, nan, nan]);
+      bin('minimum', [nan, 0, inf], [0, nan, nan], [nan, nan, nan]);
+      bin('add', [nan, inf, 1], [1, -inf, nan], [nan, nan, nan]);
+      bin('sub', [inf], [inf], [nan]);
+      bin('mul', [inf, 0, nan], [0, -inf, 0], [nan, nan, nan]);
+      bin('div', [0, inf, nan], [0, inf, 1], [nan, nan, nan]);
+      // comparisons with NaN are false, notEqual true
+      bin('greater', [nan, 1, nan], [1, nan, nan], [0, 0, 0]);
+      bin('greaterEqual', [nan, 1], [1, nan], [0, 0]);
+      bin('less', [nan, 1], [1, nan], [0, 0]);
+      bin('lessEqual', [nan, nan], [1, nan], [0, 0]);
+      bin('equal', [nan, nan, -0], [1, nan, 0], [0, 0, 1]);
+      bin('notEqual', [nan, nan, 1, -0], [1, nan, 1, 0], [1, 1, 0, 0]);
+      // pow follows C99 (NumPy, PyTorch), not JS Math.pow, at 1^y, x^0, (-1)^+-Inf
+      bin('pow', [1, 1, nan, -1, -1, nan, -inf, -inf, -0, -0, -8], [nan, inf, 0, inf, -inf, 1, 3, 0.5, -1, 3, 1 / 3], [1, 1, 1, 1, 1, nan, -inf, inf, -inf, -0, nan]);
+      cases.push({ what: 'max([1,NaN,2])', inputs: [t1([1, nan, 2])], f: (t) => T.max(t), want: [nan] });
+      cases.push({ what: 'min([1,2,NaN])', inputs: [t1([1, 2, nan])], f: (t) => T.min(t), want: [nan] });
+      cases.push({ what: 'sum([1,NaN])', inputs: [t1([1, nan])], f: (t) => T.sum(t), want: [nan] });
+      cases.push({ what: 'sum([inf,-inf])', inputs: [t1([inf, -inf])], f: (t) => T.sum(t), want: [nan] });
+      cases.push({ what: 'mean([2,NaN])', inputs: [t1([2, nan])], f: (t) => T.mean(t), want: [nan] });
+      cases.push({ what: 'variance([2,NaN,1])', inputs: [t1([2, nan, 1])], f: (t) => T.variance(t), want: [nan] });
+      cases.push({ what: 'softmax([1,NaN,0])', inputs: [t1([1, nan, 0])], f: (t) => T.softmax(t), want: [nan, nan, nan] });
+      cases.push({ what: 'argmax([1,NaN,2,NaN])', inputs: [t1([1, nan, 2, nan])], f: (t) => T.argmax(t), want: [1] });
+      cases.push({ what: 'argmin([3,1,NaN])', inputs: [t1([3, 1, nan])], f: (t) => T.argmin(t), want: [2] });
+      cases.push({ what: 'argmax([NaN,5])', inputs: [t1([nan, 5])], f: (t) => T.argmax(t), want: [0] });
+      cases.push({ what: 'relu(NaN), clip(NaN, -1, 1)', inputs: [t1([nan, nan])], f: (t) => T.concat([T.relu(T.slice(t, [0], [1])), T.clip(T.slice(t, [1], [1]), -1, 1)], 0), want: [nan, nan] });
+      // maxPool2d: a NaN anywhere in the window wins (window of 4, NaN third)
+      cases.push({ what: 'maxPool2d([[1,2],[NaN,0]], 2)', inputs: [{ shape: [1, 1, 2, 2], data: Float32Array.from([1, 2, nan, 0]) }], f: (t) => T.maxPool2d(t, 2), want: [nan] });
+      // where: a NaN condition is nonzero (selects a); the unselected side does not leak
+      cases.push({ what: 'where([NaN,0,1], [1,2,3], [NaN,5,NaN])', inputs: [t1([nan, 0, 1]), t1([1, 2, 3]), t1([nan, 5, nan])], f: (c, a, b) => T.where(c, a, b), want: [1, 5, 3] });
+      // limits where the math defines them
+      cases.push({ what: 'logsumexp([-inf,-inf])', inputs: [t1([-inf, -inf])], f: (t) => T.logsumexp(t), want: [-inf] });
+      cases.push({ what: 'logsumexp([inf,1])', inputs: [t1([inf, 1])], f: (t) => T.logsumexp(t), want: [inf] });
+      cases.push({ what: 'logsumexp([NaN,1])', inputs: [t1([nan, 1])], f: (t) => T.logsumexp(t), want: [nan] });
+      cases.push({ what: 'logSoftmax([-inf,-inf])', inputs: [t1([-inf, -inf])], f: (t) => T.logSoftmax(t), want: [nan, nan] });
       const failures: string[] = [];
       for (const c of cases) {
         for (const b of [backend, 'reference'] as T.BackendName[]) {
@@ -1003,7 +1135,11 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
           c.want.forEach((w, i) => {
             const g = Math.fround(got.data[i]);
             const atol = /^(sigmoid|silu)/.test(c.what) ? 1e-30 : 0;
-            const ok = Number.isFinite(w) && w !== 0 ? Math.abs(g - w) <= 8 * ULP * Math.abs(w) + atol : g === w || Math.abs(g - w) <= atol;
+            const ok = Number.isNaN(w)
+              ? Number.isNaN(g)
+              : Number.isFinite(w) && w !== 0
+                ? Math.abs(g - w) <= 8 * ULP * Math.abs(w) + atol
+                : g === w || Math.abs(g - w) <= atol;
             if (!ok) failures.push(`${c.what} on ${b}: element ${i} is ${g}, expected ${w}`);
           });
         }
@@ -1037,7 +1173,15 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       }
     });
   });
+
+  // The same properties with IEEE special values mixed into every generated tensor (README
+  // "Special values"): NaN == NaN, infinities exact, -0 == +0, finite values within the op's
+  // budget where that budget is finite.
+  suite(opts.skip ? title : `ops on ${backend} vs reference, with IEEE special values in the inputs`, () => {
+    registerOps(specialArbs(), true);
+  });
 }
+
 
 /** The (a, b) value pairs of a broadcast binary op, in output order (plain JS). */
 function broadcastPairs(a: HostTensor, b: HostTensor): [number, number][] {
