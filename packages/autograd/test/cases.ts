@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { Tape } from '@tapegrad/autograd';
+import { fcParams as fcParamsShared } from '@tapegrad/tensor/testing';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -884,11 +885,9 @@ export function materialize(inst: Instance, backend: TestBackend): Tensor[] {
   return T.useBackend(backend, () => inst.inputs.map((h) => T.tensor(h.data, h.shape)));
 }
 
-/** Fast-check parameters: FC_SEED=<n> replays a run, FC_RUNS_SCALE=<k> multiplies numRuns. */
+/** Fast-check parameters: the process seed (FC_SEED) and numRuns scaled by FC_RUNS_SCALE. */
 export function fcParams(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
-  const scale = Number(process.env.FC_RUNS_SCALE ?? 1);
-  return { numRuns: Math.max(1, Math.round(numRuns * scale)), ...(seed !== undefined ? { seed } : {}), endOnFailure: true };
+  return { ...fcParamsShared(numRuns), endOnFailure: true };
 }
 
 /** Largest error ratio seen per (case, backend), printed when GRADCHECK_STATS is set. */

@@ -15,6 +15,60 @@
 import fc from 'fast-check';
 
 // ------------------------------------------------------------------------------------------
+// Seeds and run counts: one place for every property suite
+
+/**
+ * The fast-check configuration of this process, from the environment:
+ * - `FC_SEED=<integer>` replays a run (every property uses that seed); unset, one random seed
+ *   is drawn per process. fast-check prints the seed (and the shrink path) of a failure, so
+ *   `FC_SEED=<printed seed>` reproduces it.
+ * - `FC_RUNS_SCALE=<k>` multiplies the run count of every property (default 1; e.g. 10 for a
+ *   nightly soak, 0.2 for a quick look).
+ * test/setup.ts installs it with `fc.configureGlobal`; suites with their own run counts pass
+ * them through `fcRuns` / `fcParams`.
+ */
+export interface PropertyConfig {
+  seed: number;
+  /** Whether the seed came from FC_SEED. */
+  fromEnv: boolean;
+  runsScale: number;
+}
+
+let config: PropertyConfig | undefined;
+
+export function propertyConfig(): PropertyConfig {
+  if (config) return config;
+  const env = typeof process !== 'undefined' ? process.env : {};
+  const rawSeed = env.FC_SEED;
+  const rawScale = env.FC_RUNS_SCALE;
+  let seed: number;
+  if (rawSeed !== undefined && rawSeed !== '') {
+    seed = Number(rawSeed);
+    if (!Number.isInteger(seed) || Math.abs(seed) > 2 ** 31) {
+      throw new Error(`FC_SEED: got '${rawSeed}'; expected an integer in [-2^31, 2^31] (the seed fast-check printed with a failure)`);
+    }
+  } else {
+    seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0;
+  }
+  const runsScale = rawScale !== undefined && rawScale !== '' ? Number(rawScale) : 1;
+  if (!(runsScale > 0) || !Number.isFinite(runsScale)) {
+    throw new Error(`FC_RUNS_SCALE: got '${rawScale}'; expected a positive number (a multiplier of every property's run count)`);
+  }
+  config = { seed, fromEnv: rawSeed !== undefined && rawSeed !== '', runsScale };
+  return config;
+}
+
+/** `numRuns` scaled by FC_RUNS_SCALE (at least 1). */
+export function fcRuns(numRuns: number): number {
+  return Math.max(1, Math.round(numRuns * propertyConfig().runsScale));
+}
+
+/** fast-check parameters of a property with `numRuns` runs: scaled run count and the process seed. */
+export function fcParams(numRuns: number): { numRuns: number; seed: number } {
+  return { numRuns: fcRuns(numRuns), seed: propertyConfig().seed };
+}
+
+// ------------------------------------------------------------------------------------------
 // Helpers
 
 /** Number of elements of a shape (1 for rank 0). */

@@ -296,7 +296,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
   function propCase<V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs: number, special: boolean): void {
     it(name, async () => {
       currentOp = name;
-      await fc.assert(fc.asyncProperty(arb, body), { numRuns: runs });
+      await fc.assert(fc.asyncProperty(arb, body), A.fcParams(runs));
     });
   }
 
@@ -601,49 +601,135 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       );
     }
 
-    // Long reductions: the sum kernel works in blocks of 256 and every other reduction loops
-    // over the whole axis, so lengths past 256 (and not multiples of it) need their own runs.
-    prop(
-      'long reductions (sum / mean / max / argmax / logsumexp over 200..1100 elements, matmul with K up to 700)',
-      fc.record({
-        outer: fc.integer({ min: 1, max: 2 }),
-        R: fc.integer({ min: 200, max: 1100 }),
-        inner: fc.integer({ min: 1, max: 2 }),
-        which: fc.constantFrom('sum' as const, 'mean' as const, 'max' as const, 'argmax' as const, 'logsumexp' as const, 'matmul' as const),
-        seed: fc.integer(),
-      }),
-      async ({ outer, R, inner, which, seed }) => {
-        // deterministic pseudo-random data from the drawn seed (fast-check arrays of 2000 are slow to shrink)
-        let s = seed >>> 0;
-        const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-        if (which === 'matmul') {
-          const K = Math.min(R, 700);
-          const a: HostTensor = { shape: [2, K], data: Float32Array.from({ length: 2 * K }, next) };
-          const b: HostTensor = { shape: [K, 3], data: Float32Array.from({ length: K * 3 }, next) };
-          const extra = await dotBudget(K, [absHost(a), absHost(b)], (x, y) => T.matmul(x, y));
-          await check({ what: `matmul([2,${K}], [${K},3])`, inputs: [a, b], f: (x, y) => T.matmul(x, y), out: [2, 3], tol: { extra } });
+    // Long reductions. gpu.js caps every argument-bounded loop at loopMaxIterations (default
+    // 1000, raised by gpujs.ts); the sum kernel works in blocks of 256, every other reduction
+    // loops over the whole axis. First one fixed case per reducing op at lengths past 1024 and
+    // past 4096 (so a cap left at 1000 fails every run), then a property over 200..5000.
+    const lcg = (seed: number) => {
+      let st = seed >>> 0;
+      return () => ((st = (Math.imul(st, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    };
+    type LongOp = 'sum' | 'mean' | 'max' | 'min' | 'variance' | 'logsumexp' | 'argmax' | 'argmin' | 'softmax' | 'logSoftmax' | 'matmul' | 'conv2d' | 'conv2dFilterGrad' | 'scatterAdd';
+    const LONG_OPS: LongOp[] = ['sum', 'mean', 'max', 'min', 'variance', 'logsumexp', 'argmax', 'argmin', 'softmax', 'logSoftmax', 'matmul', 'conv2d', 'conv2dFilterGrad', 'scatterAdd'];
+    /** One long case: the reduced length is R (axis length, inner dimension, taps or rows). */
+    async function longCase(which: LongOp, R: number, outer: number, inner: number, seed: number, plant = false): Promise<void> {
+      const next = lcg(seed);
+      const host = (shape: number[]): HostTensor => ({ shape, data: Float32Array.from({ length: A.sizeOfShape(shape) }, next) });
+      if (which === 'matmul') {
+        // the k loop is unrolled by 4: K / 4 iterations
+        const a = host([2, R]);
+        const b = host([R, 3]);
+        const extra = await dotBudget(R, [absHost(a), absHost(b)], (x, y) => T.matmul(x, y));
+        await check({ what: `matmul([2,${R}], [${R},3])`, inputs: [a, b], f: (x, y) => T.matmul(x, y), out: [2, 3], tol: { extra } });
+        return;
+      }
+      if (which === 'conv2d') {
+        // R input channels of a 1x1 kernel: the channel loop runs R times
+        const x = host([1, R, 1, 2]);
+        const w = host([2, R, 1, 1]);
+        const f: OpFn = (tx, tw) => T.conv2d(tx, tw);
+        const extra = await dotBudget(R, [absHost(x), absHost(w)], f);
+        await check({ what: `conv2d(x [1,${R},1,2], w [2,${R},1,1])`, inputs: [x, w], f, out: [1, 2, 1, 2], tol: { extra } });
+        return;
+      }
+      if (which === 'conv2dFilterGrad') {
+        // R output columns: the x loop runs R times
+        const x = host([1, 1, 1, R]);
+        const dy = host([1, 2, 1, R]);
+        const f: OpFn = (tx, td) => T.conv2dFilterGrad(tx, td, [2, 1, 1, 1]);
+        const extra = await dotBudget(R, [absHost(x), absHost(dy)], f);
+        await check({ what: `conv2dFilterGrad(x [1,1,1,${R}], dy [1,2,1,${R}])`, inputs: [x, dy], f, out: [2, 1, 1, 1], tol: { extra } });
+        return;
+      }
+      if (which === 'scatterAdd') {
+        // R rows scattered into 3: the row loop runs R times
+        const g = host([R, 2]);
+        const idx: HostTensor = { shape: [R], data: Float32Array.from({ length: R }, (_, i) => (i * 7) % 3) };
+        const f: OpFn = (tg, ti) => T.scatterAdd(tg, ti, 0, 3);
+        const extra = await dotBudget(R, [absHost(g), idx], f);
+        await check({ what: `scatterAdd([${R},2] into 3 rows)`, inputs: [g, idx], f, out: [3, 2], tol: { extra } });
+        return;
+      }
+      const x = host([outer, R, inner]);
+      if (plant) {
+        // the extremes of every slice near its end, past any loop cap below R - 11
+        for (let o = 0; o < outer; o++)
+          for (let n = 0; n < inner; n++) {
+            x.data[(o * R + R - 7) * inner + n] = 1.5;
+            x.data[(o * R + R - 11) * inner + n] = -1.5;
+          }
+      }
+      const grp = groups(x, [1]);
+      const sumAbs = grp.map((g) => g.reduce((acc, v) => acc + Math.abs(v), 0));
+      const what = `${which}([${outer},${R},${inner}], 1)`;
+      switch (which) {
+        case 'max': case 'min': case 'argmax': case 'argmin': {
+          const ext = (g: number[]) => (which === 'max' || which === 'argmax' ? Math.max(...g) : Math.min(...g));
+          const js = which === 'max' || which === 'min' ? grp.map(ext) : grp.map((g) => g.indexOf(ext(g)));
+          await check({ what, inputs: [x], f: (t) => T[which](t, 1), out: [outer, inner], tol: 'exact', js });
           return;
         }
-        const x: HostTensor = { shape: [outer, R, inner], data: Float32Array.from({ length: outer * R * inner }, next) };
-        const grp = groups(x, [1]);
-        const out = [outer, inner];
-        const f: OpFn = (t) => (which === 'argmax' ? T.argmax(t, 1) : T[which](t, 1));
-        const sumAbs = grp.map((g) => g.reduce((acc, v) => acc + Math.abs(v), 0));
-        const tol: Tol | 'exact' =
-          which === 'max' || which === 'argmax'
-            ? 'exact'
-            : which === 'logsumexp'
-              ? { rtol: 2 * ULP, extra: grp.map((g) => lseTol(g, R)) }
-              : { extra: sumAbs.map((v) => (2 * gamma(R + 3) * v) / (which === 'mean' ? R : 1)) };
-        const js =
-          which === 'sum' ? grp.map((g) => g.reduce((a, v) => a + v, 0))
-            : which === 'mean' ? grp.map((g) => g.reduce((a, v) => a + v, 0) / R)
-              : which === 'max' ? grp.map((g) => Math.max(...g))
-                : which === 'argmax' ? grp.map((g) => g.indexOf(Math.max(...g)))
-                  : grp.map(lse64);
-        await check({ what: `${which}([${outer},${R},${inner}], 1)`, inputs: [x], f, out, tol, js });
-      },
-      Math.max(4, Math.ceil(numRuns / 4)),
+        case 'sum': case 'mean': {
+          const d = which === 'mean' ? R : 1;
+          await check({ what, inputs: [x], f: (t) => T[which](t, 1), out: [outer, inner], tol: { extra: sumAbs.map((v) => (2 * gamma(R + 3) * v) / d) }, js: grp.map((g) => g.reduce((a, v) => a + v, 0) / d) });
+          return;
+        }
+        case 'variance': {
+          const js = grp.map((g) => {
+            const m = g.reduce((a, v) => a + v, 0) / R;
+            return g.reduce((a, v) => a + (v - m) ** 2, 0) / R;
+          });
+          await check({ what, inputs: [x], f: (t) => T.variance(t, 1), out: [outer, inner], tol: { extra: grp.map((g) => (4 * gamma(R + 6) * g.reduce((a, v) => a + v * v, 0)) / R) }, js });
+          return;
+        }
+        case 'logsumexp':
+          await check({ what, inputs: [x], f: (t) => T.logsumexp(t, 1), out: [outer, inner], tol: { rtol: 2 * ULP, extra: grp.map((g) => lseTol(g, R)) }, js: grp.map(lse64) });
+          return;
+        case 'softmax': {
+          const rel = axisTol(x, 1, (g) => (2 * (3 + 2 * (Math.max(...g) - Math.min(...g))) + 3) * ULP + gamma(R));
+          const js = alongAxis(x, 1, (v) => {
+            const l = lse64(v);
+            return v.map((u) => Math.exp(u - l));
+          });
+          await check({ what, inputs: [x], f: (t) => T.softmax(t, 1), out: x.shape, tol: (want) => ({ atol: 1e-30, extra: want.data.map((y, i) => rel[i] * Math.abs(y)) }), js });
+          return;
+        }
+        case 'logSoftmax': {
+          const lt = axisTol(x, 1, (g) => lseTol(g, R) + 2 * ULP * Math.abs(lse64(g)));
+          const js = alongAxis(x, 1, (v) => {
+            const l = lse64(v);
+            return v.map((u) => u - l);
+          });
+          await check({ what, inputs: [x], f: (t) => T.logSoftmax(t, 1), out: x.shape, tol: { rtol: 2 * ULP, extra: Float64Array.from(lt, (v, i) => v + 2 * ULP * Math.abs(x.data[i])) }, js });
+          return;
+        }
+      }
+    }
+    if (!special) {
+      for (const R of [1500, 5000]) {
+        it(`long reductions past ${R > 4096 ? 4096 : 1024} elements: ${LONG_OPS.join(', ')} (length ${R})`, async () => {
+          const failures: string[] = [];
+          for (const [k, which] of LONG_OPS.entries()) {
+            // matmul's k loop runs K / 4 times: give it 4R
+            const len = which === 'matmul' ? 4 * R : R;
+            await longCase(which, len, 1, 2, 1000 * R + k, true).catch((e: Error) => failures.push(e.message.split('\n')[0]));
+          }
+          expect(failures).toEqual([]);
+        });
+      }
+    }
+    if (!special) prop(
+      'long reductions (every reducing op over 200..5000 elements; matmul K up to 20000)',
+      fc.record({
+        outer: fc.integer({ min: 1, max: 2 }),
+        R: fc.integer({ min: 200, max: 5000 }),
+        inner: fc.integer({ min: 1, max: 2 }),
+        which: fc.constantFrom(...LONG_OPS),
+        seed: fc.integer(),
+      }),
+      // deterministic pseudo-random data from the drawn seed (fast-check arrays of 5000 are slow to shrink)
+      ({ outer, R, inner, which, seed }) => longCase(which, which === 'matmul' ? 4 * R : R, outer, inner, seed),
+      Math.max(6, Math.ceil(numRuns / 3)),
     );
 
     // ---------------------------------------------------------------- matmul
