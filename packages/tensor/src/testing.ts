@@ -13,6 +13,11 @@
 // tolerance logic) and keep every size small (a few hundred elements at most by default).
 
 import fc from 'fast-check';
+import { SPECIAL_VALUES } from './testing/opdb.ts';
+
+// The op database (OpInfo): one entry per op with its input arbitraries, special values,
+// tolerance model and differentiability.
+export * from './testing/opdb.ts';
 
 // ------------------------------------------------------------------------------------------
 // Seeds and run counts: one place for every property suite
@@ -233,12 +238,6 @@ export function smallInts(size: number, min = -3, max = 3): fc.Arbitrary<Float32
   return fc.array(fc.integer({ min, max }), { minLength: size, maxLength: size }).map((v) => Float32Array.from(v));
 }
 
-/**
- * IEEE special values for conformance tests (README "Special values"): NaN, +-Infinity, -0,
- * huge (+-3e38, near the float32 maximum 3.4e38) and tiny (+-2e-38, just above the smallest
- * normal float32 1.18e-38, so no backend flushes the input itself).
- */
-export const SPECIAL_VALUES: readonly number[] = [NaN, Infinity, -Infinity, -0, 3e38, -3e38, 2e-38, -2e-38].map(Math.fround);
 
 /**
  * `values` with each element replaced, with probability `rate`, by one of `specials`

@@ -69,25 +69,10 @@ type Arbs = typeof A;
 const A0: Arbs = A;
 /** The property being run (set by propCase), so the special-value mix can depend on the op. */
 let currentOp = '';
-/**
- * Ops whose float32 evaluation accumulates (sums of products, exp-sums): their float32
- * intermediates overflow at ~3e38 where the float64 reference does not, so their huge
- * specials are +-1e18 (squares and products stay finite) rather than +-3e38.
- */
-const ACCUMULATING = /^(sum|mean|variance|logsumexp|softmax|logSoftmax|matmul|conv2d|convTranspose2d|conv2dFilterGrad|avgPool2d|maxPool2dScatter|scatterAdd)$/;
-/** sin / cos: WGSL promises accuracy only on [-pi, pi], so no huge arguments (NaN, +-Inf kept). */
-const PERIODIC = /^(sin|cos)$/;
-
-function specialsFor(op: string): readonly number[] {
-  if (PERIODIC.test(op)) return A.SPECIAL_VALUES.filter((v) => !(Math.abs(v) > 1e30 && Number.isFinite(v)));
-  if (ACCUMULATING.test(op)) return A.SPECIAL_VALUES.map((v) => (Math.abs(v) > 1e30 && Number.isFinite(v) ? Math.sign(v) * 1e18 : v));
-  return A.SPECIAL_VALUES;
-}
-
 /** The arbitraries module with `hostTensor` / `hostTensorOf` mixing in specialsFor(currentOp). */
 function specialArbs(): Arbs {
   const wrap = (values: (n: number) => fc.Arbitrary<Float32Array> = (n) => A.floats(n)) => (n: number) =>
-    fc.constant(null).chain(() => A.withSpecials(values(n), specialsFor(currentOp)));
+    fc.constant(null).chain(() => A.withSpecials(values(n), A.specialsOf(currentOp)));
   return {
     ...A,
     hostTensorOf: (s, values) => A.hostTensorOf(s, wrap(values)),
@@ -309,103 +294,44 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
    * Register one property per op. `A` is the arbitraries module, or (special = true) a
    * wrapper of it that mixes IEEE special values into every generated tensor.
    */
+  const registered = new Set<string>();
   function registerOps(A: Arbs, special: boolean): void {
     const check = (c: Case) => checkCase(c, special);
-    const prop = <V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = special ? specialRuns : numRuns) =>
+    const prop = <V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = special ? specialRuns : numRuns) => {
+      for (const n of name.split(' / ')) registered.add(n); // 'reshape / flatten / clone' covers three
       propCase(name, arb, body, runs, special);
+    };
 
     // ---------------------------------------------------------------- unary elementwise
     //
-    // Budgets follow the WGSL accuracy table (the loosest platform these kernels target;
-    // webasm and cpu call the float64 Math functions and round once, far inside it):
-    // exp (3 + 2|x|) ulp, log 3 ulp or 2^-21 absolute near 1, sqrt / inverseSqrt /
-    // division 2.5 ulp each. sin/cos: WGSL promises only 2^-11 absolute on [-pi, pi]; we
-    // hold them to 4 ulp(1) + 2|x| u, what correct float32 argument reduction gives.
-    type UnaryName = 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'silu' | 'gelu' | 'erf' | 'floor' | 'step';
-    interface UnarySpec {
-      values: A.FloatOptions;
-      /** 'exact', or the allowance for input x and expected y. */
-      tol: 'exact' | ((x: number, y: number) => number);
-    }
-    const ERF_ABS = 2 ** -21; // the float32 rational erf (kernels.ts) is within 2e-7 + its own roundings
-    const unarySpecs: Record<UnaryName, UnarySpec> = {
-      neg: { values: { specials: [0] }, tol: 'exact' },
-      abs: { values: { specials: [0] }, tol: 'exact' },
-      sign: { values: { specials: [0] }, tol: 'exact' },
-      relu: { values: { specials: [0] }, tol: 'exact' },
-      step: { values: { specials: [0] }, tol: 'exact' },
-      floor: { values: { min: -8, max: 8, gridBits: 6, specials: [0, -1, 1] }, tol: 'exact' },
-      square: { values: {}, tol: (_x, y) => ULP * Math.abs(y) }, // one rounding
-      exp: { values: { min: -20, max: 20, specials: [0] }, tol: (x, y) => (3 + 2 * Math.abs(x)) * ULP * Math.abs(y) },
-      log: { values: { min: 1 / 1024, max: 1000, specials: [1] }, tol: (_x, y) => 2 ** -21 + 3 * ULP * Math.abs(y) },
-      sqrt: { values: { min: 0, max: 100, specials: [0, 1, 4] }, tol: (_x, y) => 3 * ULP * Math.abs(y) },
-      rsqrt: { values: { min: 1 / 1024, max: 100, specials: [1, 4] }, tol: (_x, y) => 6 * ULP * Math.abs(y) },
-      reciprocal: { values: { min: 1 / 64, max: 64, specials: [1] }, tol: (_x, y) => 3 * ULP * Math.abs(y) },
-      sin: { values: { min: -10, max: 10, specials: [0] }, tol: (x) => 4 * ULP + 2 * Math.abs(x) * U },
-      cos: { values: { min: -10, max: 10, specials: [0] }, tol: (x) => 4 * ULP + 2 * Math.abs(x) * U },
-      // tanh from exponentials cancels near 0: absolute 4 ulp(1), plus 8 ulp relative
-      tanh: { values: { min: -20, max: 20, specials: [0] }, tol: (_x, y) => 4 * ULP + 8 * ULP * Math.abs(y) },
-      // 1 / (1 + exp(-x)): exp's (3 + 2|x|) ulp, one add, one division
-      sigmoid: { values: { min: -30, max: 30, specials: [0] }, tol: (x, y) => (9 + 2 * Math.abs(x)) * ULP * Math.abs(y) + 1e-30 },
-      silu: { values: { min: -30, max: 30, specials: [0] }, tol: (x, y) => (10 + 2 * Math.abs(x)) * ULP * Math.abs(y) + 1e-30 },
-      erf: { values: { min: -5, max: 5, specials: [0, 4, -4] }, tol: (_x, y) => ERF_ABS + 4 * ULP * Math.abs(y) },
-      // 0.5 x (1 + erf(x / sqrt 2)): erf's absolute error scaled by |x| / 2
-      gelu: { values: { min: -8, max: 8, specials: [0] }, tol: (x, y) => (0.5 * Math.abs(x) + 1) * ERF_ABS + 4 * ULP * Math.abs(y) },
-    };
-    // negative inputs for the positive-domain ops are covered by their own definitions
-    // (NaN) and not tested: WGSL leaves them undefined.
-    for (const [op, spec] of Object.entries(unarySpecs) as [UnaryName, UnarySpec][]) {
-      prop(op, A.hostTensor(shapeOpts, (n) => A.floats(n, spec.values)), async (x) => {
-        const f = T[op] as (t: T.Tensor) => T.Tensor;
+    // Input values, tolerance model and special values of each elementwise op come from the
+    // op database (@tapegrad/tensor/testing OP_DB, see its comments for the budgets).
+    // Negative inputs for the positive-domain ops are their own definitions (NaN): the
+    // special-value pass covers them.
+    for (const info of A.opsOfKind('unary')) {
+      const op = info.name;
+      const tolf = info.tol;
+      prop(op, A.hostTensor(shapeOpts, info.values![0]), async (x) => {
+        const f = (T as unknown as Record<string, (t: T.Tensor) => T.Tensor>)[op];
         await check({
           what: `${op}(${fmt(x.shape)})`,
           inputs: [x],
           f: (t) => f(t),
           out: x.shape,
-          tol: spec.tol === 'exact' ? 'exact' : (want) => ({ extra: want.data.map((y, i) => (spec.tol as (x: number, y: number) => number)(x.data[i], y)) }),
+          tol: typeof tolf !== 'function' ? 'exact' : (want) => ({ extra: want.data.map((y, i) => tolf([x.data[i]], y)) }),
         });
       });
     }
 
     // ---------------------------------------------------------------- binary elementwise
-    type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal' | 'notEqual';
-    interface BinarySpec {
-      a: (n: number) => fc.Arbitrary<Float32Array>;
-      b: (n: number) => fc.Arbitrary<Float32Array>;
-      tol: 'exact' | ((x: number, y: number, z: number) => number);
-    }
-    const ties = (n: number) => A.smallInts(n, -3, 3);
-    const cmp: Omit<BinarySpec, 'tol'> = { a: ties, b: ties }; // small integers: equalities are common
-    // pow: positive bases with real exponents, any base with integer exponents, and 0^y.
-    const powBase = (n: number) => A.floats(n, { min: -4, max: 4, specials: [0, 1, -1, 2] });
-    const powExp = (n: number) => A.floats(n, { min: -3, max: 3, gridBits: 4, specials: [0, 1, 2, 0.5] });
-    const binarySpecs: Record<BinaryName, BinarySpec> = {
-      // one correctly rounded operation: half an ulp, allow one
-      add: { a: (n) => A.floats(n), b: (n) => A.floats(n), tol: (_x, _y, z) => ULP * Math.abs(z) },
-      sub: { a: (n) => A.floats(n), b: (n) => A.floats(n), tol: (_x, _y, z) => ULP * Math.abs(z) },
-      mul: { a: (n) => A.floats(n), b: (n) => A.floats(n), tol: (_x, _y, z) => ULP * Math.abs(z) },
-      // WGSL division: 2.5 ulp; divisors kept away from 0
-      div: { a: (n) => A.floats(n), b: (n) => A.floats(n, { min: 0.25, max: 8 }).map((v) => v.map((x, i) => (i % 2 ? -x : x))), tol: (_x, _y, z) => 3 * ULP * Math.abs(z) },
-      // pow = exp2(y log2 |x|): exp2's (3 + 2|y log2 x|) ulp plus log2's 2^-21 absolute times |y|
-      pow: {
-        a: powBase,
-        b: powExp,
-        tol: (x, y, z) => ((3 + 2 * Math.abs(y * Math.log2(Math.abs(x) || 1))) * ULP + Math.abs(y) * 2 ** -21 * Math.LN2 * 2) * Math.abs(z) + 1e-30,
-      },
-      maximum: { ...cmp, tol: 'exact' },
-      minimum: { ...cmp, tol: 'exact' },
-      greater: { ...cmp, tol: 'exact' },
-      greaterEqual: { ...cmp, tol: 'exact' },
-      less: { ...cmp, tol: 'exact' },
-      lessEqual: { ...cmp, tol: 'exact' },
-      equal: { ...cmp, tol: 'exact' },
-      notEqual: { ...cmp, tol: 'exact' },
-    };
-    for (const [op, spec] of Object.entries(binarySpecs) as [BinaryName, BinarySpec][]) {
+    // (maximum, minimum and the comparisons draw small integers: ties are common)
+    for (const info of A.opsOfKind('binary')) {
+      const op = info.name;
+      const tolf = info.tol;
       const arb = A.broadcastPair(shapeOpts).chain(({ a, b, out }) =>
         fc.record({
-          a: A.hostTensorOf(a, spec.a),
-          b: A.hostTensorOf(b, spec.b),
+          a: A.hostTensorOf(a, info.values![0]),
+          b: A.hostTensorOf(b, info.values![1]),
           out: fc.constant(out),
           // a rank-0 operand is sometimes passed as a JS number (the TensorLike path)
           aNum: fc.boolean(),
@@ -417,8 +343,13 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
         const bs = broadcastPairs(a, b);
         return bs.every(([x, y]) => x >= 0 || Number.isInteger(y));
       });
+      // closed form of the selections and comparisons (exact), a second oracle next to the reference
+      const closed: Record<string, (x: number, y: number) => number> = {
+        maximum: (x, y) => Math.max(x, y), minimum: (x, y) => Math.min(x, y), greater: (x, y) => +(x > y), greaterEqual: (x, y) => +(x >= y),
+        less: (x, y) => +(x < y), lessEqual: (x, y) => +(x <= y), equal: (x, y) => +(x === y), notEqual: (x, y) => +(x !== y),
+      };
       prop(op, arb, async ({ a, b, out, aNum, bNum }) => {
-        const f = T[op] as (x: T.TensorLike, y: T.TensorLike) => T.Tensor;
+        const f = (T as unknown as Record<string, (x: T.TensorLike, y: T.TensorLike) => T.Tensor>)[op];
         const useA = aNum && a.shape.length === 0 && !(bNum && b.shape.length === 0);
         const useB = bNum && b.shape.length === 0 && !useA;
         const pairs = broadcastPairs(a, b);
@@ -427,7 +358,8 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
           inputs: [a, b],
           f: (ta, tb) => f(useA ? a.data[0] : ta, useB ? b.data[0] : tb),
           out,
-          tol: spec.tol === 'exact' ? 'exact' : (want) => ({ extra: want.data.map((z, i) => (spec.tol as (x: number, y: number, z: number) => number)(pairs[i][0], pairs[i][1], z)) }),
+          tol: typeof tolf !== 'function' ? 'exact' : (want) => ({ extra: want.data.map((z, i) => tolf(pairs[i], z)) }),
+          ...(closed[op] ? { js: pairs.map(([x, y]) => closed[op](x, y)) } : {}),
         });
       });
     }
@@ -1114,6 +1046,20 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       }
     });
     registerOps(A, false);
+
+    it('coverage: every op of the op database has a conformance property, every elementwise primitive an entry', () => {
+      const missing = A.OP_DB.map((o) => o.name).filter((n) => !registered.has(n));
+      expect(missing, 'ops of OP_DB without a property here').toEqual([]);
+      const names = new Set(A.OP_DB.map((o) => o.name));
+      // Records over the backend's op unions: a new elementwise primitive fails to compile here until listed
+      const unary: Record<T.UnaryOp, 1> = { neg: 1, abs: 1, sign: 1, exp: 1, log: 1, sqrt: 1, rsqrt: 1, square: 1, reciprocal: 1, sin: 1, cos: 1, tanh: 1, sigmoid: 1, relu: 1, silu: 1, gelu: 1, erf: 1, floor: 1, step: 1 };
+      const binary: Record<T.BinaryOp, 1> = { add: 1, sub: 1, mul: 1, div: 1, pow: 1, maximum: 1, minimum: 1, greater: 1, greaterEqual: 1, less: 1, lessEqual: 1, equal: 1, notEqual: 1 };
+      expect([...Object.keys(unary), ...Object.keys(binary)].filter((n) => !names.has(n))).toEqual([]);
+      for (const o of A.OP_DB) {
+        expect(o.specials.length > 0 || o.grad.differentiable === 'none', `${o.name} has special values`).toBe(true);
+        if (o.kind === 'unary' || o.kind === 'binary') expect(typeof o.derivative, `${o.name} has a closed-form derivative`).toBe('function');
+      }
+    });
     // ---------------------------------------------------------------- IEEE special values
     // Poles, overflow / underflow and +-Infinity inputs (tensor() keeps them: attention masks
     // are -Infinity). Expected values are JS Math semantics, written out here; the reference
