@@ -273,7 +273,8 @@ describe('observePrimitives', () => {
     } finally {
       stop();
     }
-    // logSoftmax is built from logsumexp: max, sub, exp, sum, log, add, then sub
+    // logSoftmax is built from logsumexp: max, the non-finite guard of the shift (abs, less,
+    // where: README "Special values"), sub, exp, sum, log, add, then sub
     const calls2: T.PrimitiveCall[] = [];
     const stop2 = T.observePrimitives((c) => calls2.push(c));
     try {
@@ -283,7 +284,7 @@ describe('observePrimitives', () => {
     } finally {
       stop2();
     }
-    expect(calls2.map((c) => c.op)).toEqual(['max', 'sub', 'exp', 'sum', 'log', 'add', 'sub']);
+    expect(calls2.map((c) => c.op)).toEqual(['max', 'abs', 'less', 'where', 'sub', 'exp', 'sum', 'log', 'add', 'sub']);
   });
 
   it('several observers all see each call, in registration order; removing one keeps the others', () => {
