@@ -97,7 +97,8 @@ function binaryBody(op: BinaryOp): string {
       // returns 0: compute it as a run-time 1 / 0.)
       // Special values follow C99 pow (as NumPy / PyTorch): pow(x, 0) = pow(1, y) = 1 even
       // for NaN, pow(-1, +-Inf) = 1, -0 and -Inf bases take the sign of odd integer powers,
-      // and only finite negative bases with non-integer exponents give NaN.
+      // and only finite negative bases with non-integer exponents give NaN. A NaN operand is
+      // passed through explicitly: shader pow(0, NaN) is 0 on lavapipe.
       return `let res = Math.pow(Math.abs(x), y);
   if (x == 0.0 && y < 0.0) { res = 1.0 / Math.abs(x); }
   if (x < 0.0 || 1.0 / x < 0.0) {
@@ -109,6 +110,8 @@ function binaryBody(op: BinaryOp): string {
       if (x < 0.0 && x > -3.4e38) { res = Math.sqrt(x); }
     }
   }
+  if (${isNaNExpr('y')}) { res = y; }
+  if (${isNaNExpr('x')}) { res = x; }
   if (Math.abs(x) == 1.0 && Math.abs(y) > 3.4e38) { res = 1.0; }
   if (y == 0.0 || x == 1.0) { res = 1.0; }`;
     // NaN from either side (torch.maximum): a NaN y is never replaced (x >= NaN is false)
