@@ -668,7 +668,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       }),
       // deterministic pseudo-random data from the drawn seed (fast-check arrays of 5000 are slow to shrink)
       ({ outer, R, inner, which, seed }) => longCase(which, which === 'matmul' ? 4 * R : R, outer, inner, seed),
-      Math.max(6, Math.ceil(numRuns / 3)),
+      Math.max(4, Math.ceil(numRuns / 6)),
     );
 
     // ---------------------------------------------------------------- matmul
