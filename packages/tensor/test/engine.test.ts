@@ -396,7 +396,7 @@ describe('pytrees', () => {
         const paths = T.treeFlattenWithPath(t).map(([p]) => p);
         expect(paths.length).toBe(leaves.length);
       }),
-      { numRuns: 200 },
+      A.fcParams(200),
     );
   });
 
@@ -466,7 +466,7 @@ describe('shape utilities, read-back and method sugar', () => {
         expect(T.broadcastShapes('test', ...shapes)).toEqual(out);
         expect(T.sizeOf(out)).toBe(out.reduce((p, d) => p * d, 1));
       }),
-      { numRuns: 200 },
+      A.fcParams(200),
     );
     expect(() => T.broadcastShapes('myOp', [2, 3], [3, 2])).toThrow(/^myOp: shapes \[2,3\] and \[3,2\] cannot be broadcast together \(dimension -2 is 2 vs 3\)/);
     expect(T.sizeOf([])).toBe(1);
