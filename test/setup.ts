@@ -2,7 +2,15 @@
 // test leaks a tensor: the live-tensor count after each test must equal the count before.
 
 import { afterEach, beforeEach, expect } from 'vitest';
+import fc from 'fast-check';
 import { memory } from '@tapegrad/tensor';
+import { fcRuns, propertyConfig } from '@tapegrad/tensor/testing';
+
+// Property tests: one seed per process (FC_SEED replays one) and FC_RUNS_SCALE, for every
+// fc.assert that does not pass its own parameters; suites with their own run counts use
+// fcParams / fcRuns from @tapegrad/tensor/testing. fast-check prints the seed of a failure.
+const fcConfig = propertyConfig();
+fc.configureGlobal({ seed: fcConfig.seed, numRuns: fcRuns(100) });
 
 let before = 0;
 

@@ -15,11 +15,15 @@
 //       { numRuns: 20 },
 //     );
 //   });
+//
+// or, for an op of the op database (its gradient domains, argnums and the op itself):
+//
+//   await fc.assert(gradientProperty(opInfo('gelu'), { backend: 'webasm' }), { numRuns: 20 });
 
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { BackendName, Tensor } from '@tapegrad/tensor';
-import type { HostTensor } from '@tapegrad/tensor/testing';
+import { gradValues, opInfo, type HostTensor, type OpInfo } from '@tapegrad/tensor/testing';
 import { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.ts';
 
 export * from '@tapegrad/tensor/testing';
@@ -40,10 +44,44 @@ export interface GradientPropertyOptions extends GradcheckOptions {
 export function gradientProperty(
   f: (...xs: Tensor[]) => Tensor,
   inputs: fc.Arbitrary<HostTensor>[],
-  opts: GradientPropertyOptions = {},
-) {
+  opts?: GradientPropertyOptions,
+): fc.IAsyncPropertyWithHooks<[HostTensor[]]>;
+/**
+ * The same for an op database entry (`opInfo('gelu')`, or its name): the op on inputs of
+ * one random shape (rank <= 3, dims <= 3) drawn from the entry's gradient domains,
+ * differentiating the entry's argnums. Only elementwise entries carry domains.
+ */
+export function gradientProperty(op: OpInfo | string, opts?: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]>;
+export function gradientProperty(
+  a: ((...xs: Tensor[]) => Tensor) | OpInfo | string,
+  b?: fc.Arbitrary<HostTensor>[] | GradientPropertyOptions,
+  c: GradientPropertyOptions = {},
+): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
+  if (typeof a !== 'function') {
+    const info = typeof a === 'string' ? opInfo(a) : a;
+    const doms = info.grad.domains;
+    if (!doms || info.grad.differentiable === 'none') {
+      throw new Error(
+        `gradientProperty: op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains (only elementwise entries do)'}; expected an elementwise op, or pass a function and input arbitraries`,
+      );
+    }
+    const fn = (T as unknown as Record<string, (...xs: Tensor[]) => Tensor>)[info.name];
+    const arity = info.kind === 'unary' ? 1 : doms.length;
+    const shape = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 });
+    const inputs = shape.chain((s) => {
+      const n = s.reduce((p, d) => p * d, 1);
+      return fc.tuple(...doms.slice(0, arity).map((d) => gradValues(n, d).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) }))));
+    });
+    const opts = (b ?? {}) as GradientPropertyOptions;
+    return run((...xs: Tensor[]) => fn(...xs), inputs, { ...(info.grad.argnums ? { argnums: info.grad.argnums } : {}), ...opts });
+  }
+  if (!Array.isArray(b)) throw new Error(`gradientProperty: expected an array of input arbitraries after the function, got ${typeof b}`);
+  return run(a, fc.tuple(...b), c);
+}
+
+function run(f: (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>, opts: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
   const { backend, secondOrder, ...check } = opts;
-  return fc.asyncProperty(fc.tuple(...inputs), async (hosts) => {
+  return fc.asyncProperty(inputs, async (hosts) => {
     const name = backend ?? T.getBackend();
     const xs = T.useBackend(name, () => hosts.map((h) => T.tensor(h.data, h.shape)));
     try {

@@ -13,25 +13,12 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { Tape } from '@tapegrad/autograd';
+import { fcParams as fcParamsShared, gradValues, opInfo, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 
-/** Value domains (see `valuesArb`). */
-export type Domain =
-  | 'any' // [-2, 2]
-  | 'wide' // [-3, 3]
-  | 'pos' // [0.3125, 2.5]: log, sqrt, rsqrt, reciprocal, pow base
-  | 'nonzero' // |x| in [1/16, 2]: abs, relu
-  | 'denom' // |x| in [0.3125, 2]: divisors, negative pow bases
-  | 'expo' // [-2, 2.5]: pow exponents
-  | 'intExp' // integers -2..3: exponents for negative bases
-  | 'odd' // odd multiples of 1/32 in (-2, 2)
-  | 'even' // even multiples of 1/32 in [-2, 2] (never within 1/32 of an 'odd' value)
-  | 'evenNeg' // even multiples of 1/32 in [-1, 0]
-  | 'evenPos' // even multiples of 1/32 in [1/16, 1]
-  | 'frac' // k + j/8, j in 1..7: at least 1/8 from an integer (floor)
-  | 'distinct' // all values of the tensor distinct, at least 1/16 apart (max, maxPool2d)
-  | 'mask'; // 0 or 1 (conditions of where)
+/** Value domains: the op database's gradient-check domains (`gradValues`). */
+export type Domain = GradDomain;
 
 export interface InputSpec {
   shape: number[];
@@ -117,45 +104,8 @@ const axisArb = (rank: number) => int(-rank, rank - 1);
 /** A permutation of 0..n-1. */
 const permArb = (n: number) => fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: n, maxLength: n });
 
-export function valuesArb(n: number, dom: Domain): fc.Arbitrary<number[]> {
-  const arr = (a: fc.Arbitrary<number>) => fc.array(a, { minLength: n, maxLength: n });
-  switch (dom) {
-    case 'any':
-      return arr(int(-128, 128).map((k) => k / 64));
-    case 'wide':
-      return arr(int(-192, 192).map((k) => k / 64));
-    case 'pos':
-      return arr(int(20, 160).map((k) => k / 64));
-    case 'nonzero':
-      return arr(int(-124, 124).map((k) => (k >= 0 ? k + 4 : k - 4) / 64));
-    case 'denom':
-      return arr(int(-108, 108).map((k) => (k >= 0 ? k + 20 : k - 20) / 64));
-    case 'expo':
-      return arr(int(-128, 160).map((k) => k / 64));
-    case 'intExp':
-      return arr(int(-2, 3));
-    case 'odd':
-      return arr(int(-32, 31).map((k) => (2 * k + 1) / 32));
-    case 'even':
-      return arr(int(-32, 32).map((k) => (2 * k) / 32));
-    case 'evenNeg':
-      return arr(int(-16, 0).map((k) => (2 * k) / 32));
-    case 'evenPos':
-      return arr(int(1, 16).map((k) => (2 * k) / 32));
-    case 'frac':
-      return arr(fc.tuple(int(-3, 2), int(1, 7)).map(([k, j]) => k + j / 8));
-    case 'mask':
-      return arr(fc.boolean().map((b) => (b ? 1 : 0)));
-    case 'distinct':
-      // ranks of random keys (ties broken by position), spaced 1/16 apart around 0
-      return arr(int(0, 1 << 20)).map((keys) => {
-        const order = keys.map((k, i) => [k, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-        const out = new Array<number>(n);
-        order.forEach(([, i], r) => (out[i] = (r - (n - 1) / 2) / 16));
-        return out;
-      });
-  }
-}
+/** `n` values of a domain (the op database's `gradValues`). */
+export const valuesArb = (n: number, dom: Domain): fc.Arbitrary<number[]> => gradValues(n, dom);
 
 /** Draw the values of a Spec's inputs (and a direction seed). */
 export function instances(spec: fc.Arbitrary<Spec>): fc.Arbitrary<Instance> {
@@ -359,6 +309,13 @@ function binary(name: string, op: (a: Tensor, b: Tensor) => Tensor, da: Domain, 
   };
 }
 
+/** The case of a binary op database entry, on its gradient domains. */
+function binaryFromDb(o: OpInfo): Case {
+  const op = (T as unknown as Record<string, (a: Tensor, b: Tensor) => Tensor>)[o.name];
+  const [da, db] = o.grad.domains!;
+  return binary(o.name, op, da, db);
+}
+
 /** A reduction-like op over `axes` with keepDims. */
 function reduction(name: string, op: (x: Tensor, axes: number[] | undefined, keepDims: boolean) => Tensor, dom: Domain, covers: string[]): Case {
   return {
@@ -443,35 +400,16 @@ export function convTransposeCase(name: string, withOutputPadding = false, maxHW
 // The table
 
 export const CASES: Case[] = [
-  // --- unary primitives
-  unary('neg', T.neg, 'any'),
-  unary('abs', T.abs, 'nonzero'),
-  unary('exp', T.exp, 'any'),
-  unary('log', T.log, 'pos'),
-  unary('sqrt', T.sqrt, 'pos'),
-  unary('rsqrt', T.rsqrt, 'pos'),
-  unary('square', T.square, 'any'),
-  unary('reciprocal', T.reciprocal, 'pos'),
-  unary('sin', T.sin, 'wide'),
-  unary('cos', T.cos, 'wide'),
-  unary('tanh', T.tanh, 'any'),
-  unary('sigmoid', T.sigmoid, 'wide'),
-  unary('relu', T.relu, 'nonzero'),
-  unary('silu', T.silu, 'wide'),
-  unary('gelu', T.gelu, 'wide'),
-  unary('erf', T.erf, 'any'),
-  // piecewise constant (documented zero gradient): away from the jumps the numeric
-  // derivative is exactly 0 too; multiplied by x so a non-zero gradient flows beside them
-  unary('sign', (x) => T.mul(x, T.sign(x)), 'nonzero', ['sign']),
-  unary('floor', (x) => T.mul(x, T.floor(x)), 'frac', ['floor']),
-  unary('step', (x) => T.mul(x, T.step(x)), 'nonzero', ['step']),
+  // --- unary primitives: one case per op database entry, on its gradient domain.
+  // Piecewise-constant ops (documented zero gradient) are multiplied by x so a non-zero
+  // gradient flows beside them; away from the jumps the numeric derivative is exactly 0 too.
+  ...opsOfKind('unary').map((o) => {
+    const op = (T as unknown as Record<string, (x: Tensor) => Tensor>)[o.name];
+    return o.grad.differentiable === 'zero' ? unary(o.name, (x) => T.mul(x, op(x)), o.grad.domains![0], [o.name]) : unary(o.name, op, o.grad.domains![0]);
+  }),
 
   // --- binary primitives, with broadcasting
-  binary('add', T.add, 'any', 'any'),
-  binary('sub', T.sub, 'any', 'any'),
-  binary('mul', T.mul, 'any', 'any'),
-  binary('div', T.div, 'any', 'denom'),
-  binary('pow', T.pow, 'pos', 'expo'),
+  ...(['add', 'sub', 'mul', 'div', 'pow'] as const).map((n) => binaryFromDb(opInfo(n))),
   {
     // negative bases are only defined for integer exponents: check the base gradient only
     name: 'pow negative base',
@@ -485,9 +423,9 @@ export const CASES: Case[] = [
       })),
     ),
   },
-  // a and b on disjoint grids: never within 1/32 of a tie
-  binary('maximum', T.maximum, 'odd', 'even'),
-  binary('minimum', T.minimum, 'even', 'odd'),
+  // a and b on disjoint grids: never within 1/32 of a tie (ties: rules.test.ts)
+  binaryFromDb(opInfo('maximum')),
+  binaryFromDb(opInfo('minimum')),
   binary(
     'comparisons',
     (a, b) =>
@@ -884,11 +822,9 @@ export function materialize(inst: Instance, backend: TestBackend): Tensor[] {
   return T.useBackend(backend, () => inst.inputs.map((h) => T.tensor(h.data, h.shape)));
 }
 
-/** Fast-check parameters: FC_SEED=<n> replays a run, FC_RUNS_SCALE=<k> multiplies numRuns. */
+/** Fast-check parameters: the process seed (FC_SEED) and numRuns scaled by FC_RUNS_SCALE. */
 export function fcParams(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
-  const scale = Number(process.env.FC_RUNS_SCALE ?? 1);
-  return { numRuns: Math.max(1, Math.round(numRuns * scale)), ...(seed !== undefined ? { seed } : {}), endOnFailure: true };
+  return { ...fcParamsShared(numRuns), endOnFailure: true };
 }
 
 /** Largest error ratio seen per (case, backend), printed when GRADCHECK_STATS is set. */

@@ -8,7 +8,10 @@ import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import { differentiablePrimitives, grad, gradcheck } from '@tapegrad/autograd';
-import { CASES, fcParams, materialize, noteRatio, printStats, recordedOps, type Instance, type TestBackend } from './cases.ts';
+import { gradientProperty } from '@tapegrad/autograd/testing';
+import { OP_DB, gradValues, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
+import type { Tensor } from '@tapegrad/tensor';
+import { CASES, axesArb, fcParams, materialize, noteRatio, printStats, recordedOps, shapeArb, type Instance, type TestBackend } from './cases.ts';
 
 const BACKENDS: TestBackend[] = ['reference', 'webasm'];
 /** Random instances per case and backend (each runs f a few dozen times). */
@@ -52,6 +55,11 @@ describe('coverage of the case table', () => {
     // argmax, argmin): their cases check the gradient is 0 where the numeric one is
     const missing = differentiablePrimitives().filter((p) => !covered.has(p));
     expect(missing, `primitives without a gradcheck case: ${missing.join(', ')}`).toEqual([]);
+  });
+
+  test('every primitive with a rule is named by some op database entry (@tapegrad/tensor/testing OP_DB)', () => {
+    const named = new Set(OP_DB.flatMap((o) => o.primitives));
+    expect(differentiablePrimitives().filter((p) => !named.has(p))).toEqual([]);
   });
 
   test('the composites named in the issue have cases', () => {
@@ -112,4 +120,171 @@ describe.each(BACKENDS)('ties of maximum / minimum on %s', (backend) => {
       }
     });
   }
+});
+
+// ------------------------------------------------------------------------------------------
+// Analytic gradients of the elementwise ops against their float64 closed-form derivatives
+// (the op database's `derivative`), not against finite differences: gradcheck's float32
+// tolerance (rtol 2e-3) cannot see a rule that is off by 0.1%, this can. Budgets: the
+// reference computes in float64 (1e-9 relative); webasm's float32 rule is a handful of
+// roundings plus the rational erf's 2e-7 (1e-5 relative + 4e-6 absolute, |x| <= 3). A rule
+// off by 0.1% errs by 1e-3 |d|, so fixed points where |d| ~ 1 catch it with 100x margin.
+
+const FIXED_POINTS: Partial<Record<GradDomain, number[]>> = {
+  any: [1, 2, -2, 0.5, -1.5], wide: [1, 2, 2.5, -2.5, 0.5], pos: [0.5, 1, 2, 2.5], nonzero: [1, -1, 0.5], frac: [0.5, 1.25, -1.5],
+  denom: [0.5, -0.5, 2], expo: [-1.5, 0.5, 2], odd: [1 / 32, -31 / 32, 1.5], even: [0, 1, -1.5], ties: [-2, 0, 2],
+};
+const DERIV_TOL: Record<TestBackend, { rtol: number; atol: number }> = { reference: { rtol: 1e-9, atol: 1e-12 }, webasm: { rtol: 1e-5, atol: 4e-6 } };
+
+/** Gradient of sum(op(inputs)) on `backend` vs the closed form, elementwise; returns the failures. */
+async function derivativeFailures(o: OpInfo, cols: number[][], backend: TestBackend): Promise<string[]> {
+  const op = (T as unknown as Record<string, (...xs: Tensor[]) => Tensor>)[o.name];
+  const xs = T.useBackend(backend, () => cols.map((c) => T.tensor(c)));
+  const fails: string[] = [];
+  try {
+    const argnums = cols.map((_, i) => i);
+    const gs = T.useBackend(backend, () => grad((...ts: Tensor[]) => T.sum(op(...ts)), argnums)(...xs)) as Tensor[];
+    try {
+      const got = await Promise.all(gs.map((g) => g.data()));
+      const { rtol, atol } = DERIV_TOL[backend];
+      for (let i = 0; i < cols[0].length; i++) {
+        const at = cols.map((c) => Math.fround(c[i]));
+        const want = o.derivative!(...at);
+        want.forEach((w, k) => {
+          const err = Math.abs(got[k][i] - w);
+          if (!(err <= atol + rtol * Math.abs(w))) fails.push(`d${o.name}/dx${k} at ${JSON.stringify(at)} on ${backend}: ${got[k][i]}, closed form ${w} (|error| ${err.toExponential(2)})`);
+        });
+      }
+    } finally {
+      T.dispose(gs);
+    }
+  } finally {
+    T.dispose(xs);
+  }
+  return fails;
+}
+
+describe.each(BACKENDS)('closed-form derivatives on %s', (backend) => {
+  const entries = OP_DB.filter((o) => o.derivative && o.grad.domains);
+  test('every unary and binary primitive of the op database has a closed-form derivative checked here', () => {
+    expect(entries.filter((o) => o.kind === 'unary').length).toBe(19);
+    expect(entries.filter((o) => o.kind === 'binary').length).toBe(13);
+  });
+  test.each(entries.map((o) => [o.name, o] as const))('%s: fixed points where |derivative| is large, then a property', async (_name, o) => {
+    const doms = o.grad.domains!.slice(0, o.kind === 'binary' ? 2 : 1);
+    // fixed points: every combination of each input domain's points
+    const pts = doms.map((d) => FIXED_POINTS[d] ?? []);
+    const cols: number[][] = doms.map(() => []);
+    const rec = (k: number, acc: number[]) => {
+      if (k === pts.length) return acc.forEach((v, i) => cols[i].push(v));
+      for (const v of pts[k]) rec(k + 1, [...acc, v]);
+    };
+    rec(0, []);
+    expect(await derivativeFailures(o, cols, backend)).toEqual([]);
+    // and random points of the gradient domains (ties too for the kinked selections)
+    const domSets = o.grad.differentiable === 'kinked' && o.kind === 'binary' ? [doms, ['ties', 'ties'] as GradDomain[]] : [doms];
+    for (const ds of domSets) {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 12 }).chain((n) => fc.tuple(...ds.map((d) => gradValues(n, d)))), async (vals) => {
+          const fails = await derivativeFailures(o, vals, backend);
+          if (fails.length) throw new Error(fails.slice(0, 3).join('\n'));
+        }),
+        fcParams(backend === 'reference' ? 10 : 8),
+      );
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+// Ties of max / min reductions: the README promises tied elements share the cotangent
+// equally. Closed form: d/dx_i sum_o w_o max(x)_o = w_o / #{j in group o : x_j = max_o} where
+// x_i attains the maximum of its group o, else 0. Small integers make ties the rule.
+
+/** The closed-form gradient of sum(w * op(x, axes, keepDims)) with w_o = o + 1. */
+function tiedGradient(op: 'max' | 'min', x: number[], shape: number[], axes: number[]): number[] {
+  const outShape = shape.filter((_, i) => !axes.includes(i));
+  const st = (s: number[]) => s.map((_, i) => s.slice(i + 1).reduce((p, d) => p * d, 1));
+  const inSt = st(shape);
+  const outSt = st(outShape);
+  const group = x.map((_, i) => {
+    let o = 0;
+    for (let d = 0, k = 0; d < shape.length; d++) {
+      const idx = Math.floor(i / inSt[d]) % shape[d];
+      if (!axes.includes(d)) o += idx * outSt[k++];
+    }
+    return o;
+  });
+  const ext = new Map<number, number>();
+  x.forEach((v, i) => ext.set(group[i], ext.has(group[i]) ? (op === 'max' ? Math.max(ext.get(group[i])!, v) : Math.min(ext.get(group[i])!, v)) : v));
+  const count = new Map<number, number>();
+  x.forEach((v, i) => v === ext.get(group[i]) && count.set(group[i], (count.get(group[i]) ?? 0) + 1));
+  return x.map((v, i) => (v === ext.get(group[i]) ? (group[i] + 1) / count.get(group[i])! : 0));
+}
+
+async function tieFailures(op: 'max' | 'min', x: number[], shape: number[], axes: number[] | undefined, keepDims: boolean, backend: TestBackend): Promise<string[]> {
+  const ax = axes === undefined ? shape.map((_, i) => i) : axes.map((a) => (a < 0 ? a + shape.length : a)).sort((a, b) => a - b);
+  const xt = T.useBackend(backend, () => T.tensor(x, shape));
+  try {
+    const f = (t: Tensor) => {
+      const y = T[op](t, axes, keepDims);
+      const w = T.reshape(T.add(T.arange(y.size), 1), y.shape);
+      return T.sum(T.mul(y, w));
+    };
+    const g = T.useBackend(backend, () => grad(f)(xt)) as Tensor;
+    try {
+      const got = await g.data();
+      const want = tiedGradient(op, x, shape, ax);
+      const fails: string[] = [];
+      want.forEach((w, i) => {
+        if (Math.abs(got[i] - w) > 1e-6 * Math.abs(w)) fails.push(`${op}(x ${JSON.stringify(shape)}=${JSON.stringify(x)}, axes ${JSON.stringify(axes)}, keepDims ${keepDims}) on ${backend}: dx[${i}] = ${got[i]}, closed form ${w}`);
+      });
+      return fails;
+    } finally {
+      g.dispose();
+    }
+  } finally {
+    xt.dispose();
+  }
+}
+
+describe.each(BACKENDS)('ties of max / min reductions on %s', (backend) => {
+  for (const op of ['max', 'min'] as const) {
+    test(`${op}: tied elements share the cotangent equally (fixed cases, closed form)`, async () => {
+      const fails = [
+        // [1, 3, 3] -> 0, 1/2, 1/2 of w = 1; a row of three equal values: 2/3 each of w = 2
+        ...(await tieFailures(op, op === 'max' ? [1, 3, 3, 2, 2, 2] : [3, 1, 1, 2, 2, 2], [2, 3], [1], false, backend)),
+        // over every axis: four tied extremes of six
+        ...(await tieFailures(op, [5, 5, -5, 5, -5, 5], [3, 2], undefined, true, backend)),
+        // over the first of three axes
+        ...(await tieFailures(op, [0, 1, 0, 1, 0, 0, 1, 1], [2, 2, 2], [0], false, backend)),
+      ];
+      expect(fails).toEqual([]);
+    });
+    test(`${op}: ties property (small integers, random axes and keepDims)`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          shapeArb(1, 3).chain((s) => fc.tuple(fc.constant(s), gradValues(s.reduce((p, d) => p * d, 1), 'ties'), axesArb(s.length), fc.boolean())),
+          async ([shape, x, axes, keepDims]) => {
+            const fails = await tieFailures(op, x, shape, axes, keepDims, backend);
+            if (fails.length) throw new Error(fails.slice(0, 3).join('\n'));
+          },
+        ),
+        fcParams(backend === 'reference' ? 30 : 15),
+      );
+    });
+  }
+});
+
+describe('gradientProperty takes an op database entry', () => {
+  test('every elementwise entry passes on reference, and gelu on webasm', async () => {
+    for (const o of OP_DB.filter((e) => e.grad.domains && e.grad.differentiable !== 'none')) {
+      await fc.assert(gradientProperty(o, { backend: 'reference' }), fcParams(3));
+    }
+    await fc.assert(gradientProperty('gelu', { backend: 'webasm' }), fcParams(5));
+  });
+  test('an entry without gradient domains is refused in the README error form', () => {
+    expect(() => gradientProperty('matmul')).toThrow(/^gradientProperty: op database entry 'matmul' has no gradient domains/);
+    expect(() => gradientProperty('oneHot')).toThrow(/^gradientProperty: op database entry 'oneHot' has no gradient;/);
+    expect(() => gradientProperty('nope')).toThrow(/^opInfo: no entry 'nope'/);
+  });
 });

@@ -13,6 +13,65 @@
 // tolerance logic) and keep every size small (a few hundred elements at most by default).
 
 import fc from 'fast-check';
+import { SPECIAL_VALUES } from './testing/opdb.ts';
+
+// The op database (OpInfo): one entry per op with its input arbitraries, special values,
+// tolerance model and differentiability.
+export * from './testing/opdb.ts';
+
+// ------------------------------------------------------------------------------------------
+// Seeds and run counts: one place for every property suite
+
+/**
+ * The fast-check configuration of this process, from the environment:
+ * - `FC_SEED=<integer>` replays a run (every property uses that seed); unset, one random seed
+ *   is drawn per process. fast-check prints the seed (and the shrink path) of a failure, so
+ *   `FC_SEED=<printed seed>` reproduces it.
+ * - `FC_RUNS_SCALE=<k>` multiplies the run count of every property (default 1; e.g. 10 for a
+ *   nightly soak, 0.2 for a quick look).
+ * test/setup.ts installs it with `fc.configureGlobal`; suites with their own run counts pass
+ * them through `fcRuns` / `fcParams`.
+ */
+export interface PropertyConfig {
+  seed: number;
+  /** Whether the seed came from FC_SEED. */
+  fromEnv: boolean;
+  runsScale: number;
+}
+
+let config: PropertyConfig | undefined;
+
+export function propertyConfig(): PropertyConfig {
+  if (config) return config;
+  const env = typeof process !== 'undefined' ? process.env : {};
+  const rawSeed = env.FC_SEED;
+  const rawScale = env.FC_RUNS_SCALE;
+  let seed: number;
+  if (rawSeed !== undefined && rawSeed !== '') {
+    seed = Number(rawSeed);
+    if (!Number.isInteger(seed) || Math.abs(seed) > 2 ** 31) {
+      throw new Error(`FC_SEED: got '${rawSeed}'; expected an integer in [-2^31, 2^31] (the seed fast-check printed with a failure)`);
+    }
+  } else {
+    seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0;
+  }
+  const runsScale = rawScale !== undefined && rawScale !== '' ? Number(rawScale) : 1;
+  if (!(runsScale > 0) || !Number.isFinite(runsScale)) {
+    throw new Error(`FC_RUNS_SCALE: got '${rawScale}'; expected a positive number (a multiplier of every property's run count)`);
+  }
+  config = { seed, fromEnv: rawSeed !== undefined && rawSeed !== '', runsScale };
+  return config;
+}
+
+/** `numRuns` scaled by FC_RUNS_SCALE (at least 1). */
+export function fcRuns(numRuns: number): number {
+  return Math.max(1, Math.round(numRuns * propertyConfig().runsScale));
+}
+
+/** fast-check parameters of a property with `numRuns` runs: scaled run count and the process seed. */
+export function fcParams(numRuns: number): { numRuns: number; seed: number } {
+  return { numRuns: fcRuns(numRuns), seed: propertyConfig().seed };
+}
 
 // ------------------------------------------------------------------------------------------
 // Helpers
@@ -177,6 +236,30 @@ export function distinctFloats(size: number, opts: Omit<FloatOptions, 'specials'
 /** Small integers (as floats) in [min, max]: ties and exact equality are common. */
 export function smallInts(size: number, min = -3, max = 3): fc.Arbitrary<Float32Array> {
   return fc.array(fc.integer({ min, max }), { minLength: size, maxLength: size }).map((v) => Float32Array.from(v));
+}
+
+
+/**
+ * `values` with each element replaced, with probability `rate`, by one of `specials`
+ * (default SPECIAL_VALUES). Shrinks towards the plain values.
+ */
+export function withSpecials(
+  values: fc.Arbitrary<Float32Array>,
+  specials: readonly number[] = SPECIAL_VALUES,
+  rate = 0.25,
+): fc.Arbitrary<Float32Array> {
+  if (specials.length === 0 || rate <= 0) return values;
+  const w = Math.max(1, Math.round((1 - rate) / rate));
+  const cell = fc.oneof({ arbitrary: fc.constant(null), weight: w }, { arbitrary: fc.constantFrom(...specials), weight: 1 });
+  return values.chain((v) =>
+    fc.array(cell, { minLength: v.length, maxLength: v.length }).map((mask) => {
+      const out = v.slice();
+      mask.forEach((m, i) => {
+        if (m !== null) out[i] = m;
+      });
+      return out;
+    }),
+  );
 }
 
 /** A host tensor of a given shape with values from `values(size)` (default: floats()). */

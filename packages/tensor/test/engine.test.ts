@@ -273,7 +273,8 @@ describe('observePrimitives', () => {
     } finally {
       stop();
     }
-    // logSoftmax is built from logsumexp: max, sub, exp, sum, log, add, then sub
+    // logSoftmax is built from logsumexp: max, the non-finite guard of the shift (abs, less,
+    // where: README "Special values"), sub, exp, sum, log, add, then sub
     const calls2: T.PrimitiveCall[] = [];
     const stop2 = T.observePrimitives((c) => calls2.push(c));
     try {
@@ -283,7 +284,7 @@ describe('observePrimitives', () => {
     } finally {
       stop2();
     }
-    expect(calls2.map((c) => c.op)).toEqual(['max', 'sub', 'exp', 'sum', 'log', 'add', 'sub']);
+    expect(calls2.map((c) => c.op)).toEqual(['max', 'abs', 'less', 'where', 'sub', 'exp', 'sum', 'log', 'add', 'sub']);
   });
 
   it('several observers all see each call, in registration order; removing one keeps the others', () => {
@@ -395,7 +396,7 @@ describe('pytrees', () => {
         const paths = T.treeFlattenWithPath(t).map(([p]) => p);
         expect(paths.length).toBe(leaves.length);
       }),
-      { numRuns: 200 },
+      A.fcParams(200),
     );
   });
 
@@ -465,7 +466,7 @@ describe('shape utilities, read-back and method sugar', () => {
         expect(T.broadcastShapes('test', ...shapes)).toEqual(out);
         expect(T.sizeOf(out)).toBe(out.reduce((p, d) => p * d, 1));
       }),
-      { numRuns: 200 },
+      A.fcParams(200),
     );
     expect(() => T.broadcastShapes('myOp', [2, 3], [3, 2])).toThrow(/^myOp: shapes \[2,3\] and \[3,2\] cannot be broadcast together \(dimension -2 is 2 vs 3\)/);
     expect(T.sizeOf([])).toBe(1);

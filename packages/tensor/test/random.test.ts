@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
+import { fcParams } from '@tapegrad/tensor/testing';
 
 let webgpuSkip: string | undefined;
 try {
@@ -137,7 +138,7 @@ describe('threefry2x32 and key derivation', () => {
         expect(T.splitKey(k, n).map((x) => x.words)).toEqual(T.splitKey(k, n).map((x) => x.words));
         expect(T.foldIn(k, 7).words).toEqual(T.foldIn(k, 7).words);
       }),
-      { numRuns: 100 },
+      fcParams(100),
     );
   });
 
@@ -252,7 +253,7 @@ describe('distributions', () => {
           if (bad >= 0) throw new Error(`randomUniform(lo=${lo}, hi=${hi}) on ${backend}: value ${v[bad]} at ${bad} is outside [lo, hi)`);
         },
       ),
-      { numRuns: 40 },
+      fcParams(40),
     );
   });
 

@@ -25,6 +25,14 @@ export interface KernelSpec {
 
 const clampArg = (x: string, lo: number, hi: number) => `Math.min(Math.max(${x}, ${lo}), ${hi})`;
 
+/**
+ * IEEE special values (README "Special values"). The one NaN test that survives every gpu.js
+ * code generator: `!(v == v)`. `v != v` and `v !== v` are folded to false on webgpu
+ * (lavapipe), `isNaN` does not build, and WGSL min/max/clamp drop a NaN operand; an ordered
+ * `==` is kept. Every NaN-aware snippet below goes through this helper.
+ */
+const isNaNExpr = (v: string) => `!(${v} == ${v})`;
+
 // erf in float32: the rational approximation on [-4, 4] used by Eigen/XLA for float
 // (|error| < 2e-7 against the float64 series in math64.ts; see the unary property test).
 const ERF_HELPER = `
@@ -49,6 +57,7 @@ function unaryBody(op: UnaryOp): string {
   switch (op) {
     case 'neg': return 'const res = -x;';
     case 'abs': return 'const res = Math.abs(x);';
+    // sign(+-0) = +0 (the NaN case is the shared pass-through in unaryKernel)
     case 'sign': return 'let res = 0.0; if (x > 0.0) { res = 1.0; } if (x < 0.0) { res = -1.0; }';
     case 'exp': return 'const res = Math.exp(x);';
     case 'log': return 'const res = Math.log(x);';
@@ -60,13 +69,17 @@ function unaryBody(op: UnaryOp): string {
     case 'cos': return 'const res = Math.cos(x);';
     // tanh through exp overflows to NaN on some shader compilers: clamp where it is +-1 in f32
     case 'tanh': return `const res = Math.tanh(${clampArg('x', -15, 15)});`;
-    case 'sigmoid': return `const res = ${sig('x')};`;
+    // sigmoid(-Inf) = 0 exactly: below -80 (sigmoid < 2e-35) the result is 0, not the clamp's value
+    case 'sigmoid': return `let res = ${sig('x')}; if (x < -80.0) { res = 0.0; }`;
     case 'relu': return 'let res = 0.0; if (x > 0.0) { res = x; }';
-    case 'silu': return `const res = x * (${sig('x')});`;
+    // silu(-Inf) = 0 (the limit; x * sigmoid(x) would be -Inf * 0 = NaN): below -80 the
+    // value is 0 (|x e^x| < 2e-33)
+    case 'silu': return `let res = x * (${sig('x')}); if (x < -80.0) { res = 0.0; }`;
     case 'step': return 'let res = 0.0; if (x > 0.0) { res = 1.0; }';
     case 'floor': return 'const res = Math.floor(x);';
     case 'erf': return ERF_HELPER.replace('EXPR', 'x') + '\n  const res = erfv;';
-    case 'gelu': return ERF_HELPER.replace('EXPR', 'x * 0.7071067811865476') + '\n  const res = 0.5 * x * (1.0 + erfv);';
+    // gelu(-Inf) = 0: below -10 the float32 value is 0 (|gelu| < 1e-22), and -Inf * 0 is NaN
+    case 'gelu': return ERF_HELPER.replace('EXPR', 'x * 0.7071067811865476') + '\n  let res = 0.5 * x * (1.0 + erfv);\n  if (x < -10.0) { res = 0.0; }';
   }
 }
 
@@ -82,26 +95,35 @@ function binaryBody(op: BinaryOp): string {
     case 'pow':
       // (0^y for y < 0 is +Infinity in IEEE/JS; shader pow leaves it undefined, lavapipe
       // returns 0: compute it as a run-time 1 / 0.)
+      // Special values follow C99 pow (as NumPy / PyTorch): pow(x, 0) = pow(1, y) = 1 even
+      // for NaN, pow(-1, +-Inf) = 1, -0 and -Inf bases take the sign of odd integer powers,
+      // and only finite negative bases with non-integer exponents give NaN. A NaN operand is
+      // passed through explicitly: shader pow(0, NaN) is 0 on lavapipe.
       return `let res = Math.pow(Math.abs(x), y);
   if (x == 0.0 && y < 0.0) { res = 1.0 / Math.abs(x); }
-  if (y == 0.0) { res = 1.0; }
-  if (x < 0.0) {
+  if (x < 0.0 || 1.0 / x < 0.0) {
     const fy = Math.floor(y);
     if (fy == y) {
       const half = fy * 0.5;
       if (Math.floor(half) != half) { res = -res; }
     } else {
-      res = Math.sqrt(x);
+      if (x < 0.0 && x > -3.4e38) { res = Math.sqrt(x); }
     }
-  }`;
-    case 'maximum': return 'let res = y; if (x >= y) { res = x; }';
-    case 'minimum': return 'let res = y; if (x <= y) { res = x; }';
+  }
+  if (${isNaNExpr('y')}) { res = y; }
+  if (${isNaNExpr('x')}) { res = x; }
+  if (Math.abs(x) == 1.0 && Math.abs(y) > 3.4e38) { res = 1.0; }
+  if (y == 0.0 || x == 1.0) { res = 1.0; }`;
+    // NaN from either side (torch.maximum): a NaN y is never replaced (x >= NaN is false)
+    case 'maximum': return `let res = y; if (x >= y || ${isNaNExpr('x')}) { res = x; }`;
+    case 'minimum': return `let res = y; if (x <= y || ${isNaNExpr('x')}) { res = x; }`;
     case 'greater': return 'let res = 0.0; if (x > y) { res = 1.0; }';
     case 'greaterEqual': return 'let res = 0.0; if (x >= y) { res = 1.0; }';
     case 'less': return 'let res = 0.0; if (x < y) { res = 1.0; }';
     case 'lessEqual': return 'let res = 0.0; if (x <= y) { res = 1.0; }';
     case 'equal': return 'let res = 0.0; if (x == y) { res = 1.0; }';
-    case 'notEqual': return 'let res = 0.0; if (x != y) { res = 1.0; }';
+    // the complement of an ordered ==: true when either side is NaN (x != y may be folded)
+    case 'notEqual': return 'let res = 1.0; if (x == y) { res = 0.0; }';
   }
 }
 
@@ -133,7 +155,9 @@ function fn(args: string[], body: string): string {
 export function unaryKernel(op: UnaryOp): KernelSpec {
   return {
     key: `unary:${op}`,
-    source: fn(['a'], `const x = a[this.thread.x];\n  ${unaryBody(op)}\n  return res;`),
+    // every unary op maps NaN to NaN: one pass-through here rather than per op (clamps,
+    // comparisons and erf's rational form would otherwise turn NaN into a number)
+    source: fn(['a'], `const x = a[this.thread.x];\n  ${unaryBody(op)}\n  let out = res;\n  if (${isNaNExpr('x')}) { out = x; }\n  return out;`),
     argumentTypes: ['Array'],
   };
 }
@@ -152,8 +176,8 @@ export function binaryKernel(op: BinaryOp, rank: number): KernelSpec {
 export function whereKernel(rank: number): KernelSpec {
   const args = ['c', 'a', 'b', ...dimArgs(rank), ...strideArgs('sc', rank), ...strideArgs('sa', rank), ...strideArgs('sb', rank)];
   const body = `${decompose(rank)}
-  let res = b[${offsetExpr('sb', rank)}];
-  if (c[${offsetExpr('sc', rank)}] != 0.0) { res = a[${offsetExpr('sa', rank)}]; }
+  let res = a[${offsetExpr('sa', rank)}];
+  if (c[${offsetExpr('sc', rank)}] == 0.0) { res = b[${offsetExpr('sb', rank)}]; }
   return res;`;
   return { key: `where:${rank}`, source: fn(args, body), argumentTypes: ['Array', 'Array', 'Array', ...ints(args.length - 3)] };
 }
@@ -194,7 +218,8 @@ export function concat2Kernel(): KernelSpec {
  * float32 rounding error grows like (256 + R/256) eps rather than R eps.
  */
 export function reduceKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
-  const combine = op === 'sum' ? 'acc += v;' : op === 'max' ? 'if (v > acc) { acc = v; }' : 'if (v < acc) { acc = v; }';
+  // max/min: a NaN anywhere wins (acc stays NaN once set: nothing compares above it)
+  const combine = op === 'sum' ? 'acc += v;' : `if (v ${op === 'max' ? '>' : '<'} acc || ${isNaNExpr('v')}) { acc = v; }`;
   let body: string;
   if (op === 'sum') {
     body = `const n = this.thread.x % inner;
@@ -225,7 +250,10 @@ export function argReduceKernel(op: 'argmax' | 'argmin'): KernelSpec {
   const base = (this.thread.x - n) * R + n;
   let best = a[base];
   let arg = 0.0;
-  for (let r = 1; r < R; r++) { const v = a[base + r * inner]; if (v ${cmp} best) { best = v; arg = r * 1.0; } }
+  for (let r = 1; r < R; r++) {
+    const v = a[base + r * inner];
+    if (v ${cmp} best || (${isNaNExpr('v')} && best == best)) { best = v; arg = r * 1.0; }
+  }
   return arg;`;
   return { key: `argreduce:${op}`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
 }
@@ -364,7 +392,7 @@ export function convTransposeWeightKernel(): KernelSpec {
   return { key: 'convTransposeWeight', source: fn(args, body), argumentTypes: ['Array', ...ints(args.length - 1)] };
 }
 
-/** Flat position of the first maximum of x in window (yo, xo) of plane z, or -1. */
+/** Flat position of the first maximum of x in window (yo, xo) of plane z (the first NaN wins), or -1. */
 function windowArgmax(KH: number, KW: number): string {
   return `let best = -1;
   let bestVal = 0.0;
@@ -375,7 +403,7 @@ function windowArgmax(KH: number, KW: number): string {
       if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
         const p = (z * H + iy) * W + ix;
         const xv = x[p];
-        if (best < 0 || xv > bestVal) { best = p; bestVal = xv; }
+        if (best < 0 || xv > bestVal || (${isNaNExpr('xv')} && bestVal == bestVal)) { best = p; bestVal = xv; }
       }
     }
   }`;

@@ -41,12 +41,15 @@ export function erf64(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
+// Special values (README "Special values"): NaN in, NaN out for every op; limits where the
+// formula would give Inf * 0 (silu, gelu at -Inf) are written out; sign(+-0) = +0.
+
 const sigmoid64 = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
 export const UNARY64: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,
   abs: Math.abs,
-  sign: Math.sign,
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN),
   exp: Math.exp,
   log: Math.log,
   sqrt: Math.sqrt,
@@ -57,22 +60,33 @@ export const UNARY64: Record<UnaryOp, (x: number) => number> = {
   cos: Math.cos,
   tanh: Math.tanh,
   sigmoid: sigmoid64,
-  relu: (x) => (x > 0 ? x : 0),
-  silu: (x) => x * sigmoid64(x),
-  gelu: (x) => 0.5 * x * (1 + erf64(x / Math.SQRT2)),
+  relu: (x) => (x > 0 ? x : x <= 0 ? 0 : NaN),
+  silu: (x) => (x === -Infinity ? 0 : x * sigmoid64(x)),
+  gelu: (x) => (x === -Infinity ? 0 : 0.5 * x * (1 + erf64(x / Math.SQRT2))),
   erf: erf64,
   floor: Math.floor,
-  step: (x) => (x > 0 ? 1 : 0),
+  step: (x) => (x > 0 ? 1 : x <= 0 ? 0 : NaN),
 };
+
+/**
+ * C99 / IEEE 754 pow, as NumPy and PyTorch: JS Math.pow differs only in pow(1, y) (1 for every
+ * y, NaN included) and pow(-1, +-Inf) (1).
+ */
+function pow64(a: number, b: number): number {
+  if (b === 0 || a === 1) return 1;
+  if (a === -1 && (b === Infinity || b === -Infinity)) return 1;
+  return Math.pow(a, b);
+}
 
 export const BINARY64: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
-  pow: Math.pow,
-  maximum: (a, b) => (a >= b ? a : b),
-  minimum: (a, b) => (a <= b ? a : b),
+  pow: pow64,
+  // NaN from either side, as torch.maximum / np.maximum
+  maximum: (a, b) => (a >= b || Number.isNaN(a) ? a : b),
+  minimum: (a, b) => (a <= b || Number.isNaN(a) ? a : b),
   greater: (a, b) => (a > b ? 1 : 0),
   greaterEqual: (a, b) => (a >= b ? 1 : 0),
   less: (a, b) => (a < b ? 1 : 0),

@@ -84,6 +84,7 @@ export class ReferenceBackend implements Backend {
     const va = broadcastView(a, aShape, outShape);
     const vb = broadcastView(b, bShape, outShape);
     const out = new Float64Array(sizeOf(outShape));
+    // a NaN condition is nonzero: it selects a
     forEachIndex(outShape, (idx, i) => (out[i] = vc.get(...idx) !== 0 ? va.get(...idx) : vb.get(...idx)));
     return out;
   }
@@ -114,7 +115,8 @@ export class ReferenceBackend implements Backend {
       for (let r = 0; r < shape[axis]; r++) {
         const full = [...idx.slice(0, axis), r, ...idx.slice(axis)];
         const val = v.get(...full);
-        if (r === 0 || (op === 'argmax' ? val > bestVal : val < bestVal)) {
+        // the first NaN wins (NumPy): once bestVal is NaN nothing compares above it
+        if (r === 0 || (op === 'argmax' ? val > bestVal : val < bestVal) || (Number.isNaN(val) && !Number.isNaN(bestVal))) {
           best = r;
           bestVal = val;
         }
@@ -227,7 +229,10 @@ export class ReferenceBackend implements Backend {
           for (let kx = 0; kx < KW; kx++) {
             const iy = y * a.stride[0] - a.padding[0] + ky * a.dilation[0];
             const ix = xo * a.stride[1] - a.padding[1] + kx * a.dilation[1];
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) s += vx.get(n, g * Cg + c, iy, ix) * vw.get(o, c, ky, kx);
+            // zero padding takes part in the products (as im2col and the padded-input kernels:
+            // a non-finite weight over padding gives NaN, 0 * Inf)
+            const xv = iy >= 0 && iy < H && ix >= 0 && ix < W ? vx.get(n, g * Cg + c, iy, ix) : 0;
+            s += xv * vw.get(o, c, ky, kx);
           }
       out[i] = s;
     });
@@ -279,14 +284,16 @@ export class ReferenceBackend implements Backend {
           for (let xo = 0; xo < Wo; xo++) {
             const iy = y * a.stride[0] - a.padding[0] + ky * a.dilation[0];
             const ix = xo * a.stride[1] - a.padding[1] + kx * a.dilation[1];
-            if (iy >= 0 && iy < H && ix >= 0 && ix < W) s += vx.get(n, g * Cg + c, iy, ix) * vdy.get(n, o, y, xo);
+            // padding zeros take part, as in conv2d
+            const xv = iy >= 0 && iy < H && ix >= 0 && ix < W ? vx.get(n, g * Cg + c, iy, ix) : 0;
+            s += xv * vdy.get(n, o, y, xo);
           }
       out[i] = s;
     });
     return out;
   }
 
-  /** Window (n, c, y, x) -> the flat input position of its first maximum (padding never wins). */
+  /** Window (n, c, y, x) -> the flat input position of its first maximum, or first NaN (padding never wins). */
   private argmaxWindows(x: Storage, xShape: Shape, a: Pool2dAttrs): { outShape: number[]; pos: Int32Array } {
     const [N, C, H, W] = xShape;
     const Ho = Math.floor((H + 2 * a.padding[0] - a.kernel[0]) / a.stride[0]) + 1;
@@ -302,7 +309,7 @@ export class ReferenceBackend implements Backend {
           const ix = xo * a.stride[1] - a.padding[1] + kx;
           if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
           const v = vx.get(n, c, iy, ix);
-          if (best < 0 || v > bestVal) {
+          if (best < 0 || v > bestVal || (Number.isNaN(v) && !Number.isNaN(bestVal))) {
             best = ((n * C + c) * H + iy) * W + ix;
             bestVal = v;
           }

@@ -5,7 +5,7 @@ import type { ReduceOp } from '../backend.ts';
 import { opError, normalizeAxes, normalizeAxis, fmtShape } from '../shape.ts';
 import { markIntegerValued, runPrimitive, tidy, type Tensor } from '../tensor.ts';
 import { reshape } from './movement.ts';
-import { div, exp, log, mul, sub, add, square } from './elementwise.ts';
+import { abs, div, exp, less, log, mul, sub, add, square, where } from './elementwise.ts';
 
 export type Axes = number | readonly number[];
 
@@ -54,11 +54,15 @@ export function variance(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   return tidy(() => mean(square(sub(x, mean(x, ax, true))), ax, keepDims));
 }
 
-/** log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m = max(x). */
+/**
+ * log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m = max(x), where a non-finite
+ * m is replaced by 0 (as PyTorch): logsumexp([-Inf, -Inf]) = -Inf, logsumexp([Inf, 1]) = Inf.
+ */
 export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   const ax = normalizeAxes('logsumexp', axes, x.rank);
   return tidy(() => {
-    const m = max(x, ax, true);
+    const mx = max(x, ax, true);
+    const m = where(less(abs(mx), Infinity), mx, 0);
     const lse = add(log(sum(exp(sub(x, m)), ax, true)), m);
     return keepDims ? lse : reshape(lse, reducedShape(x.shape, ax, false));
   });

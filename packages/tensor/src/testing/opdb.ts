@@ -1,0 +1,310 @@
+// The op database (after PyTorch's OpInfo): one entry per public op of @tapegrad/tensor that
+// the property suites test, saying what every suite needs to know about it:
+// - `values`: the input arbitraries of the forward conformance suite (float32-exact values
+//   inside the op's domain, for its float32-vs-float64 tolerance model);
+// - `specials`: the IEEE special values the special-value pass mixes into those inputs
+//   (README "Special values");
+// - `tol`: the tolerance model of a float32 backend against the float64 reference;
+// - `grad`: differentiability ('smooth', 'kinked' at isolated points, 'zero' by definition,
+//   'none') and the gradient-check input domains (away from kinks by a margin gradcheck's
+//   perturbation never crosses);
+// - `derivative`: the float64 closed-form derivative (elementwise ops), an oracle for the
+//   analytic gradient that does not go through finite differences.
+//
+// It describes; it runs nothing and imports no autograd. Consumers: the forward suite
+// (packages/tensor/test/ops.suite.ts), the gradient cases (packages/autograd/test/cases.ts),
+// and users through `gradientProperty(opInfo('gelu'))` in @tapegrad/autograd/testing.
+
+import fc from 'fast-check';
+import type { FloatOptions } from '../testing.ts';
+import { floats, smallInts } from '../testing.ts';
+import { erf64 } from '../backends/math64.ts';
+
+// ------------------------------------------------------------------------------------------
+// Float32 error model
+
+/** Unit roundoff of float32. */
+export const U32 = 2 ** -24;
+/** Spacing of float32 numbers in [1, 2). */
+export const ULP32 = 2 ** -23;
+/** gamma(n) = n u / (1 - n u): the classic bound on n float32 roundings. */
+export const gamma32 = (n: number): number => (n * U32) / (1 - n * U32);
+/** Absolute error of the float32 rational erf of the kernels (2e-7 plus its own roundings). */
+export const ERF32_ABS = 2 ** -21;
+
+/**
+ * IEEE special values for conformance tests (README "Special values"): NaN, +-Infinity, -0,
+ * huge (+-3e38, near the float32 maximum 3.4e38) and tiny (+-2e-38, just above the smallest
+ * normal float32 1.18e-38, so no backend flushes the input itself).
+ */
+export const SPECIAL_VALUES: readonly number[] = [NaN, Infinity, -Infinity, -0, 3e38, -3e38, 2e-38, -2e-38].map(Math.fround);
+
+const isHuge = (v: number) => Number.isFinite(v) && Math.abs(v) > 1e30;
+/** Without huge magnitudes (sin / cos: WGSL's accuracy is promised on [-pi, pi] only). */
+export const SPECIALS_NO_HUGE: readonly number[] = SPECIAL_VALUES.filter((v) => !isHuge(v));
+/**
+ * Huge magnitudes lowered to +-1e18, for ops that accumulate (sums of products, exp-sums):
+ * their float32 intermediates overflow at ~3e38 where the float64 reference does not.
+ */
+export const SPECIALS_ACCUMULATING: readonly number[] = SPECIAL_VALUES.map((v) => (isHuge(v) ? Math.sign(v) * 1e18 : v));
+
+// ------------------------------------------------------------------------------------------
+// Gradient-check domains
+
+/**
+ * Value domains of gradient checks: grids of multiples of 1/64 (exact in float32), kept
+ * 1/32 away from kinks (gradcheck perturbs by < 1e-3).
+ */
+export type GradDomain =
+  | 'any' // [-2, 2]
+  | 'wide' // [-3, 3]
+  | 'pos' // [0.3125, 2.5]: log, sqrt, rsqrt, reciprocal, pow base
+  | 'nonzero' // |x| in [1/16, 2]: abs, relu
+  | 'denom' // |x| in [0.3125, 2]: divisors, negative pow bases
+  | 'expo' // [-2, 2.5]: pow exponents
+  | 'intExp' // integers -2..3: exponents for negative bases
+  | 'odd' // odd multiples of 1/32 in (-2, 2)
+  | 'even' // even multiples of 1/32 in [-2, 2] (never within 1/32 of an 'odd' value)
+  | 'evenNeg' // even multiples of 1/32 in [-1, 0]
+  | 'evenPos' // even multiples of 1/32 in [1/16, 1]
+  | 'frac' // k + j/8, j in 1..7: at least 1/8 from an integer (floor)
+  | 'distinct' // all values of the tensor distinct, at least 1/16 apart (max, maxPool2d)
+  | 'ties' // small integers -2..2: ties of max/min are common
+  | 'mask'; // 0 or 1 (conditions of where)
+
+/** `n` values of a gradient-check domain. */
+export function gradValues(n: number, dom: GradDomain): fc.Arbitrary<number[]> {
+  const int = (min: number, max: number) => fc.integer({ min, max });
+  const arr = (a: fc.Arbitrary<number>) => fc.array(a, { minLength: n, maxLength: n });
+  switch (dom) {
+    case 'any':
+      return arr(int(-128, 128).map((k) => k / 64));
+    case 'wide':
+      return arr(int(-192, 192).map((k) => k / 64));
+    case 'pos':
+      return arr(int(20, 160).map((k) => k / 64));
+    case 'nonzero':
+      return arr(int(-124, 124).map((k) => (k >= 0 ? k + 4 : k - 4) / 64));
+    case 'denom':
+      return arr(int(-108, 108).map((k) => (k >= 0 ? k + 20 : k - 20) / 64));
+    case 'expo':
+      return arr(int(-128, 160).map((k) => k / 64));
+    case 'intExp':
+      return arr(int(-2, 3));
+    case 'odd':
+      return arr(int(-32, 31).map((k) => (2 * k + 1) / 32));
+    case 'even':
+      return arr(int(-32, 32).map((k) => (2 * k) / 32));
+    case 'evenNeg':
+      return arr(int(-16, 0).map((k) => (2 * k) / 32));
+    case 'evenPos':
+      return arr(int(1, 16).map((k) => (2 * k) / 32));
+    case 'frac':
+      return arr(fc.tuple(int(-3, 2), int(1, 7)).map(([k, j]) => k + j / 8));
+    case 'ties':
+      return arr(int(-2, 2));
+    case 'mask':
+      return arr(fc.boolean().map((b) => (b ? 1 : 0)));
+    case 'distinct':
+      // ranks of random keys (ties broken by position), spaced 1/16 apart around 0
+      return arr(int(0, 1 << 20)).map((keys) => {
+        const order = keys.map((k, i) => [k, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        const out = new Array<number>(n);
+        order.forEach(([, i], r) => (out[i] = (r - (n - 1) / 2) / 16));
+        return out;
+      });
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Entries
+
+export type OpKind = 'unary' | 'binary' | 'select' | 'reduction' | 'axis' | 'argReduction' | 'linalg' | 'movement' | 'conv' | 'pool' | 'creation';
+
+/**
+ * - smooth: differentiable on the whole domain;
+ * - kinked: differentiable except at isolated points (relu, abs, maximum at ties, max);
+ * - zero: piecewise constant, the documented gradient is 0 (comparisons, sign, floor, step,
+ *   argmax);
+ * - none: not differentiable in these inputs (indices, conditions).
+ */
+export type Differentiability = 'smooth' | 'kinked' | 'zero' | 'none';
+
+/** `n` float32-exact input values. */
+export type ValuesArb = (n: number) => fc.Arbitrary<Float32Array>;
+
+/**
+ * Forward tolerance: 'exact' (the op moves or compares float32 numbers), or the allowed
+ * |float32 - float64| for the element-wise inputs `xs` and the float64 result `y`. Ops whose
+ * budget depends on the whole input (sums: gamma(n) sum|x|) state it in `tolNote` and the
+ * suite computes it.
+ */
+export type ToleranceModel = 'exact' | ((xs: number[], y: number) => number) | 'reduction';
+
+export interface OpInfo {
+  /** The public op of @tapegrad/tensor. */
+  name: string;
+  kind: OpKind;
+  /** The primitives it records on an autograd tape. */
+  primitives: string[];
+  /** Forward conformance inputs, one per tensor argument (elementwise ops). */
+  values?: ValuesArb[];
+  /** IEEE special values the special-value pass mixes into the inputs. */
+  specials: readonly number[];
+  /** Float32 tolerance model against the float64 reference. */
+  tol: ToleranceModel;
+  /** How the budget is derived (for the non-elementwise models). */
+  tolNote?: string;
+  grad: {
+    differentiable: Differentiability;
+    /** Gradient-check domain of each input (kinks excluded with a margin). */
+    domains?: GradDomain[];
+    /** Inputs gradient checks differentiate (default all). */
+    argnums?: number[];
+  };
+  /** Float64 closed-form partial derivatives at the inputs (elementwise ops). */
+  derivative?: (...xs: number[]) => number[];
+}
+
+const f = (opts: FloatOptions = {}): ValuesArb => (n) => floats(n, opts);
+const ints = (min: number, max: number): ValuesArb => (n) => smallInts(n, min, max);
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const sigmoid64 = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+// Unary budgets follow the WGSL accuracy table (the loosest platform the kernels target;
+// webasm and cpu call the float64 Math functions and round once, far inside it): exp
+// (3 + 2|x|) ulp, log 3 ulp or 2^-21 absolute near 1, sqrt / inverseSqrt / division 2.5 ulp
+// each. sin/cos: WGSL promises only 2^-11 absolute on [-pi, pi]; we hold them to 4 ulp(1) +
+// 2|x| u, what correct float32 argument reduction gives.
+const unaryRel = (k: (x: number) => number) => (xs: number[], y: number) => k(xs[0]) * ULP32 * Math.abs(y);
+
+function unary(
+  name: string,
+  values: FloatOptions,
+  tol: ToleranceModel,
+  grad: OpInfo['grad'],
+  derivative?: (x: number) => number,
+  specials: readonly number[] = SPECIAL_VALUES,
+): OpInfo {
+  return { name, kind: 'unary', primitives: [name], values: [f(values)], specials, tol, grad, ...(derivative ? { derivative: (x: number) => [derivative(x)] } : {}) };
+}
+
+const UNARY: OpInfo[] = [
+  unary('neg', { specials: [0] }, 'exact', { differentiable: 'smooth', domains: ['any'] }, () => -1),
+  unary('abs', { specials: [0] }, 'exact', { differentiable: 'kinked', domains: ['nonzero'] }, (x) => Math.sign(x)),
+  unary('sign', { specials: [0] }, 'exact', { differentiable: 'zero', domains: ['nonzero'] }, () => 0),
+  unary('relu', { specials: [0] }, 'exact', { differentiable: 'kinked', domains: ['nonzero'] }, (x) => (x > 0 ? 1 : 0)),
+  unary('step', { specials: [0] }, 'exact', { differentiable: 'zero', domains: ['nonzero'] }, () => 0),
+  unary('floor', { min: -8, max: 8, gridBits: 6, specials: [0, -1, 1] }, 'exact', { differentiable: 'zero', domains: ['frac'] }, () => 0),
+  // one rounding
+  unary('square', {}, unaryRel(() => 1), { differentiable: 'smooth', domains: ['any'] }, (x) => 2 * x),
+  unary('exp', { min: -20, max: 20, specials: [0] }, unaryRel((x) => 3 + 2 * Math.abs(x)), { differentiable: 'smooth', domains: ['any'] }, Math.exp),
+  unary('log', { min: 1 / 1024, max: 1000, specials: [1] }, (_xs, y) => 2 ** -21 + 3 * ULP32 * Math.abs(y), { differentiable: 'smooth', domains: ['pos'] }, (x) => 1 / x),
+  unary('sqrt', { min: 0, max: 100, specials: [0, 1, 4] }, unaryRel(() => 3), { differentiable: 'smooth', domains: ['pos'] }, (x) => 0.5 / Math.sqrt(x)),
+  unary('rsqrt', { min: 1 / 1024, max: 100, specials: [1, 4] }, unaryRel(() => 6), { differentiable: 'smooth', domains: ['pos'] }, (x) => -0.5 * x ** -1.5),
+  unary('reciprocal', { min: 1 / 64, max: 64, specials: [1] }, unaryRel(() => 3), { differentiable: 'smooth', domains: ['pos'] }, (x) => -1 / (x * x)),
+  unary('sin', { min: -10, max: 10, specials: [0] }, ([x]) => 4 * ULP32 + 2 * Math.abs(x) * U32, { differentiable: 'smooth', domains: ['wide'] }, Math.cos, SPECIALS_NO_HUGE),
+  unary('cos', { min: -10, max: 10, specials: [0] }, ([x]) => 4 * ULP32 + 2 * Math.abs(x) * U32, { differentiable: 'smooth', domains: ['wide'] }, (x) => -Math.sin(x), SPECIALS_NO_HUGE),
+  // tanh from exponentials cancels near 0: absolute 4 ulp(1), plus 8 ulp relative
+  unary('tanh', { min: -20, max: 20, specials: [0] }, (_xs, y) => 4 * ULP32 + 8 * ULP32 * Math.abs(y), { differentiable: 'smooth', domains: ['any'] }, (x) => 1 - Math.tanh(x) ** 2),
+  // 1 / (1 + exp(-x)): exp's (3 + 2|x|) ulp, one add, one division
+  unary('sigmoid', { min: -30, max: 30, specials: [0] }, ([x], y) => (9 + 2 * Math.abs(x)) * ULP32 * Math.abs(y) + 1e-30, { differentiable: 'smooth', domains: ['wide'] }, (x) => sigmoid64(x) * (1 - sigmoid64(x))),
+  unary('silu', { min: -30, max: 30, specials: [0] }, ([x], y) => (10 + 2 * Math.abs(x)) * ULP32 * Math.abs(y) + 1e-30, { differentiable: 'smooth', domains: ['wide'] }, (x) => sigmoid64(x) * (1 + x * (1 - sigmoid64(x)))),
+  unary('erf', { min: -5, max: 5, specials: [0, 4, -4] }, (_xs, y) => ERF32_ABS + 4 * ULP32 * Math.abs(y), { differentiable: 'smooth', domains: ['any'] }, (x) => (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x)),
+  // 0.5 x (1 + erf(x / sqrt 2)): erf's absolute error scaled by |x| / 2
+  unary('gelu', { min: -8, max: 8, specials: [0] }, ([x], y) => (0.5 * Math.abs(x) + 1) * ERF32_ABS + 4 * ULP32 * Math.abs(y), { differentiable: 'smooth', domains: ['wide'] }, (x) => 0.5 * (1 + erf64(x / Math.SQRT2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x)),
+];
+
+/** Small integers: equalities (ties) are common. */
+const TIES = ints(-3, 3);
+
+function binary(name: string, a: ValuesArb, b: ValuesArb, tol: ToleranceModel, grad: OpInfo['grad'], derivative?: (a: number, b: number) => number[]): OpInfo {
+  return { name, kind: 'binary', primitives: [name], values: [a, b], specials: SPECIAL_VALUES, tol, grad, ...(derivative ? { derivative } : {}) };
+}
+// one correctly rounded operation: half an ulp, allow one
+const oneRounding: ToleranceModel = (_xs, z) => ULP32 * Math.abs(z);
+const cmpGrad: OpInfo['grad'] = { differentiable: 'zero', domains: ['odd', 'even'] };
+
+const BINARY: OpInfo[] = [
+  binary('add', f(), f(), oneRounding, { differentiable: 'smooth', domains: ['any', 'any'] }, () => [1, 1]),
+  binary('sub', f(), f(), oneRounding, { differentiable: 'smooth', domains: ['any', 'any'] }, () => [1, -1]),
+  binary('mul', f(), f(), oneRounding, { differentiable: 'smooth', domains: ['any', 'any'] }, (a, b) => [b, a]),
+  // WGSL division: 2.5 ulp; divisors kept away from 0, both signs
+  binary('div', f(), (n) => floats(n, { min: 0.25, max: 8 }).map((v) => v.map((x, i) => (i % 2 ? -x : x))), (_xs, z) => 3 * ULP32 * Math.abs(z), { differentiable: 'smooth', domains: ['any', 'denom'] }, (a, b) => [1 / b, -a / (b * b)]),
+  // pow = exp2(y log2 |x|): exp2's (3 + 2|y log2 x|) ulp plus log2's 2^-21 absolute times |y|
+  binary(
+    'pow',
+    (n) => floats(n, { min: -4, max: 4, specials: [0, 1, -1, 2] }),
+    (n) => floats(n, { min: -3, max: 3, gridBits: 4, specials: [0, 1, 2, 0.5] }),
+    ([x, y], z) => ((3 + 2 * Math.abs(y * Math.log2(Math.abs(x) || 1))) * ULP32 + Math.abs(y) * 2 ** -21 * Math.LN2 * 2) * Math.abs(z) + 1e-30,
+    { differentiable: 'smooth', domains: ['pos', 'expo'] },
+    (a, b) => [b * a ** (b - 1), a > 0 ? a ** b * Math.log(a) : 0],
+  ),
+  // ties are common (small integers); at a tie each side gets half the cotangent
+  binary('maximum', TIES, TIES, 'exact', { differentiable: 'kinked', domains: ['odd', 'even'] }, (a, b) => (a > b ? [1, 0] : a < b ? [0, 1] : [0.5, 0.5])),
+  binary('minimum', TIES, TIES, 'exact', { differentiable: 'kinked', domains: ['even', 'odd'] }, (a, b) => (a < b ? [1, 0] : a > b ? [0, 1] : [0.5, 0.5])),
+  ...(['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'] as const).map((n) => binary(n, TIES, TIES, 'exact', cmpGrad, () => [0, 0])),
+];
+
+/** Non-elementwise ops: specials, tolerance model and differentiability (their input arbitraries live with the suites). */
+const other = (name: string, kind: OpKind, primitives: string[], specials: readonly number[], tol: ToleranceModel, differentiable: Differentiability, tolNote?: string): OpInfo => ({
+  name, kind, primitives, specials, tol, grad: { differentiable }, ...(tolNote ? { tolNote } : {}),
+});
+const SUM_NOTE = 'any float32 summation order of n terms is within gamma(n - 1) sum|x| (blocked or not)';
+const DOT_NOTE = 'a dot product of n terms: 2 gamma(n + 2) (|a| . |b|) per element';
+
+const OTHER: OpInfo[] = [
+  { name: 'where', kind: 'select', primitives: ['where'], values: [ints(-1, 1), f(), f()], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'smooth', domains: ['mask', 'any', 'any'], argnums: [1, 2] } },
+  // clip(x, lo, hi) takes bounds besides the tensor: its gradient cases live with the suites (no domains)
+  { name: 'clip', kind: 'select', primitives: ['maximum', 'minimum'], values: [f({ gridBits: 6 })], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'kinked' } },
+  other('sum', 'reduction', ['sum'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', SUM_NOTE),
+  other('max', 'reduction', ['max'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally'),
+  other('min', 'reduction', ['min'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally'),
+  other('mean', 'reduction', ['sum', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'the sum budget gamma(n + 3) sum|x| / n'),
+  other('variance', 'reduction', ['sum', 'sub', 'square', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '4 gamma(n + 6) mean(x^2)'),
+  other('logsumexp', 'reduction', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(3 + 2 range) ulp + gamma(n) + 2^-21 + 3 ulp log n, plus 2 ulp relative'),
+  other('softmax', 'axis', ['max', 'sub', 'exp', 'sum', 'div'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(2 (3 + 2 range) + 3) ulp + gamma(n), relative'),
+  other('logSoftmax', 'axis', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', "logsumexp's budget plus one rounding of each term"),
+  other('argmax', 'argReduction', ['argmax'], SPECIAL_VALUES, 'exact', 'zero'),
+  other('argmin', 'argReduction', ['argmin'], SPECIAL_VALUES, 'exact', 'zero'),
+  other('matmul', 'linalg', ['matmul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE),
+  other('transpose', 'movement', ['transpose'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('reshape', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('clone', 'movement', ['clone'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('expandDims', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('squeeze', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('broadcastTo', 'movement', ['broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('slice', 'movement', ['slice'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('concat', 'movement', ['concat'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('stack', 'movement', ['concat', 'reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('pad', 'movement', ['pad'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('gather', 'movement', ['gather'], SPECIAL_VALUES, 'exact', 'smooth', 'exact; indices are not differentiable'),
+  other('scatterAdd', 'movement', ['scatterAdd'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'gamma(#rows) sum|g|'),
+  other('oneHot', 'creation', [], [], 'exact', 'none', 'indices only: no special values'),
+  other('conv2d', 'conv', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cg KH KW; zero padding is multiplied'),
+  other('convTranspose2d', 'conv', ['convTranspose2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cin/groups KH KW; specials in x only (a non-finite weight is unspecified)'),
+  other('conv2dFilterGrad', 'conv', ['conv2dFilterGrad'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = N Ho Wo'),
+  other('maxPool2d', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; the first maximum (or first NaN) of each window'),
+  other('maxPool2dGather', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked'),
+  other('maxPool2dScatter', 'pool', ['maxPool2dScatter'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW gradients may meet at one pixel'),
+  other('avgPool2d', 'pool', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW terms plus the rounding of 1 / (KH KW)'),
+  other('upsampleNearest2d', 'pool', ['reshape', 'broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth'),
+];
+
+/** Every entry of the database. */
+export const OP_DB: readonly OpInfo[] = [...UNARY, ...BINARY, ...OTHER];
+
+const byName = new Map(OP_DB.map((o) => [o.name, o]));
+
+/** The entry of a public op; throws (naming the known ops) for an unknown name. */
+export function opInfo(name: string): OpInfo {
+  const o = byName.get(name);
+  if (!o) throw new Error(`opInfo: no entry '${name}'; expected one of ${[...byName.keys()].join(', ')}`);
+  return o;
+}
+
+/** Entries of one kind (e.g. every unary op). */
+export const opsOfKind = (kind: OpKind): OpInfo[] => OP_DB.filter((o) => o.kind === kind);
+
+/** The special values of an op's special-value pass ([] for unknown names). */
+export const specialsOf = (name: string): readonly number[] => byName.get(name)?.specials ?? SPECIAL_VALUES;
