@@ -79,6 +79,12 @@ export interface Backend {
   /** The transpose of maxPool2dGather in `v`: routes `g` back to the arg-max positions of `x`. */
   maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, attrs: Pool2dAttrs): Storage;
 
+  /**
+   * Storages this backend has handed out (op results, uploads, internal temporaries) and not
+   * yet been asked to free; the gpu.js backends count it, so a missing free() shows even on
+   * webasm/cpu where the garbage collector would hide it. memory().allocations sums it.
+   */
+  allocations?(): number;
   /** Number of kernel compilations so far (gpu.js kernel objects + webasm modules). */
   kernelBuilds(): number;
   /** Release every kernel / device resource. */

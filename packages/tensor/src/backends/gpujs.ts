@@ -123,6 +123,8 @@ export class GpuJsBackend implements Backend {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly kernels = new Map<string, any>();
   private builds = 0;
+  /** Storages handed out (kernel outputs, uploads) minus storages freed: see allocations(). */
+  private live = 0;
   private tail: Promise<void> = Promise.resolve();
   private readonly gpuMode: boolean;
 
@@ -152,6 +154,10 @@ export class GpuJsBackend implements Backend {
 
   kernelBuilds(): number {
     return this.builds;
+  }
+
+  allocations(): number {
+    return this.live;
   }
 
   // ------------------------------------------------------------------ kernel execution
@@ -199,6 +205,7 @@ export class GpuJsBackend implements Backend {
     const size = sizeOf(dims);
     const what = spec.key.split(':')[0];
     this.checkSize(what, size);
+    this.live++; // every storage exec returns is one allocation, freed by free()
     if (size === 0) return this.gpuMode ? new GpuSlot(0) : EMPTY;
     const k = this.kernelFor(spec, dims.length);
     if (args.some(isEmptyArg)) args = args.map((a) => (isEmptyArg(a) ? PLACEHOLDER : a));
@@ -208,6 +215,7 @@ export class GpuJsBackend implements Backend {
       try {
         r = k(...args);
       } catch (e) {
+        this.live--;
         throw opError(what, `gpu.js ${this.name} kernel '${spec.key}' failed: ${(e as Error).message.split('\n')[0]}`);
       }
       return flatten(r, size);
@@ -239,7 +247,10 @@ export class GpuJsBackend implements Backend {
   upload(values: Float32Array | Float64Array, size: number): Storage {
     this.checkSize('tensor', size);
     const f32 = values instanceof Float32Array && values.length === size ? values.slice() : Float32Array.from(values.subarray(0, size));
-    if (!this.gpuMode) return f32;
+    if (!this.gpuMode) {
+      this.live++;
+      return f32;
+    }
     return this.exec(K.copyKernel(), [size], [f32]);
   }
 
@@ -262,6 +273,7 @@ export class GpuJsBackend implements Backend {
   readonly downloadSync?: (s: Storage) => Float32Array;
 
   free(s: Storage): void {
+    this.live--;
     if (!(s instanceof GpuSlot)) return;
     this.tail = this.tail.then(() => {
       if (s.handle) s.handle.delete();
