@@ -61,14 +61,14 @@ export const MUTATIONS: Mutation[] = [
     file: 'packages/tensor/src/backends/gpujs.ts',
     find: /free\(s: Storage\): void \{\n/,
     replace: 'free(s: Storage): void {\n    return;\n',
-    tests: ['packages/nn/test/training.test.ts'],
+    tests: ['packages/tensor/test/allocations.test.ts', 'packages/nn/test/training.test.ts'],
   },
   {
     name: 'a gpu.js backend leaks its temporaries (matmul never frees its broadcast copies)',
     file: 'packages/tensor/src/backends/gpujs.ts',
     find: '    temps.forEach((t) => this.free(t));\n',
     replace: '',
-    tests: ['packages/tensor/test/ops.webasm.test.ts', 'packages/nn/test/training.test.ts'],
+    tests: ['packages/tensor/test/allocations.test.ts', 'packages/nn/test/training.test.ts'],
   },
   {
     name: 'training never samples t >= 800 (sampleTimesteps)',
