@@ -138,11 +138,13 @@ function runTests(tests: string[]): { status: number | null; out: string; second
   const r = spawnSync('npx', ['vitest', 'run', ...tests], {
     cwd: root,
     encoding: 'utf8',
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
     maxBuffer: 256 * 1024 * 1024,
     timeout: 30 * 60 * 1000,
   });
-  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, seconds: (performance.now() - t0) / 1000 };
+  // eslint-disable-next-line no-control-regex
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.replace(/\x1b\[[0-9;]*m/g, '');
+  return { status: r.status, out, seconds: (performance.now() - t0) / 1000 };
 }
 
 function summary(out: string): string {
