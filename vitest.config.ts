@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+// Root options (pool, timeouts, reporters). The test projects, and which files each runs on
+// which backend, are in vitest.workspace.ts.
 export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],

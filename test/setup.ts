@@ -1,5 +1,6 @@
 // Loaded before every test file (vitest setupFiles). Enforces the project rule that no
-// test leaks a tensor: the live-tensor count after each test must equal the count before.
+// test leaks: the whole memory() after each test (live tensors, buffers, bytes and the
+// gpu.js backends' allocation counters) must equal what it was before.
 
 import { afterEach, beforeEach, expect } from 'vitest';
 import fc from 'fast-check';
@@ -12,13 +13,13 @@ import { fcRuns, propertyConfig } from '@tapegrad/tensor/testing';
 const fcConfig = propertyConfig();
 fc.configureGlobal({ seed: fcConfig.seed, numRuns: fcRuns(100) });
 
-let before = 0;
+let before = memory();
 
 beforeEach(() => {
-  before = memory().tensors;
+  before = memory();
 });
 
 afterEach((ctx) => {
-  const after = memory().tensors;
-  expect(after, `test "${ctx.task.name}" leaked ${after - before} tensor(s)`).toBe(before);
+  const after = memory();
+  expect(after, `test "${ctx.task.name}" leaked: memory() went from ${JSON.stringify(before)} to ${JSON.stringify(after)}`).toEqual(before);
 });

@@ -10,7 +10,8 @@
 //     user may dispose whatever they like.
 //  3. `backward(outputs, cotangents)` walks the kept calls in reverse recording order
 //     (recording order is a topological order: a call is reported after its inputs
-//     exist). For each call with a cotangent it applies the primitive's VJP rule (rules.ts),
+//     exist). For each call with a cotangent it applies the primitive's rule (rules.ts: the
+//     one table of saved values and VJPs, `defineRule(op, { saves, vjp })`),
 //     sums each input cotangent back to the input's shape (broadcasting is undone here,
 //     once, not in every rule) and accumulates it into that input's cotangent.
 //  4. The rules are written with ordinary tensor ops, so an enclosing tape (an outer
@@ -22,7 +23,7 @@ import {
   add, clone, keep, observePrimitives, reshape, sum, tidy, zerosLike,
   type PrimitiveCall, type Tensor,
 } from '@tapegrad/tensor';
-import { savedValues, vjpRule } from './rules.ts';
+import { ruleFor, savesFor } from './rules.ts';
 
 /** One recorded primitive call. `inputs`/`output` are the tape's own references. */
 export interface Node {
@@ -93,14 +94,14 @@ export class Tape {
     if (suspended > 0 || this.holding) return;
     if (!call.inputs.some((t) => this.tracked.has(t.id))) return;
     // hold only the values the op's rule reads; the others are remembered by shape
-    const saves = savedValues(call.op);
-    const keepInput = (i: number) => saves.inputs === 'all' || saves.inputs.includes(i);
+    const saves = savesFor(call.op);
+    const keepInput = (i: number) => saves === 'all' || saves.inputs.includes(i);
     this.push({
       op: call.op,
       inputIds: call.inputs.map((t) => t.id),
       outputId: call.output.id,
       inputs: call.inputs.map((t, i) => (keepInput(i) ? this.keepAlive(t) : shapeOnly(t, call.op))),
-      output: saves.output ? this.keepAlive(call.output) : shapeOnly(call.output, call.op),
+      output: saves === 'all' || saves.output ? this.keepAlive(call.output) : shapeOnly(call.output, call.op),
       attrs: call.attrs,
     });
   }
@@ -144,7 +145,7 @@ export class Tape {
         const node = this.nodes[n];
         const g = ct.get(node.outputId);
         if (!g) continue;
-        const grads = node.custom ? node.custom(g) : vjpRule(node, g);
+        const grads = node.custom ? node.custom(g) : ruleFor(node.op).vjp(node.inputs, node.output, g, node.attrs);
         grads.forEach((gi, i) => {
           if (gi) accumulate(node.inputIds[i], unbroadcast(gi, node.inputs[i].shape));
         });
@@ -181,7 +182,7 @@ class ShapeOnly {
     this.size = shape.reduce((a, b) => a * b, 1);
   }
   live(): never {
-    throw new Error(`backward: the rule of '${this.op}' read a value its entry in rules.ts SAVES does not declare; add it there`);
+    throw new Error(`backward: the rule of '${this.op}' read a value its saves in rules.ts does not declare; add it there`);
   }
   storage(): never {
     return this.live();

@@ -9,12 +9,13 @@ import { predictionToX0Eps, qSample, x0FromEps } from '../src/forward.ts';
 import { dynamicThreshold, rescaleNoiseCfg, stdPerSample } from '../src/guidance.ts';
 import { ddimStep, ddpmStep, dpmSolverPlusPlusCoefficients, dpmSolverPlusPlusStep } from '../src/steps.ts';
 import type { Model } from '../src/model.ts';
+import { TEST_BACKEND } from './backend.ts';
 
 const s = makeSchedule('linear', 1000);
 const zeroModel: Model = (x) => T.zerosLike(x);
 
 beforeAll(async () => {
-  await T.setBackend('webasm');
+  await T.setBackend(TEST_BACKEND);
 });
 
 function opts(extra: Partial<SampleOptions> = {}): SampleOptions {

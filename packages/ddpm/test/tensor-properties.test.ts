@@ -1,4 +1,5 @@
-// fast-check properties of the tensor forward process and parameterizations (webasm, float32).
+// fast-check properties of the tensor forward process and parameterizations (webasm float32, and
+// float64 on the reference backend in the reference project of vitest.workspace.ts).
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
@@ -6,12 +7,13 @@ import { makeSchedule, type ScheduleKind } from '../src/schedule.ts';
 import { epsFromV, epsFromX0, predictionTarget, predictionToX0Eps, qSample, vFromX0Eps, x0FromEps, x0FromV } from '../src/forward.ts';
 import { dpmSolverPlusPlusCoefficients, ddimStep, dpmSolverPlusPlusStep, eulerStep, ddpmStep } from '../src/steps.ts';
 import { ddimCoefficients } from '../src/formulas.ts';
+import { TEST_BACKEND, tol } from './backend.ts';
 
 const schedules = Object.fromEntries((['linear', 'cosine', 'scaled_linear', 'sigmoid'] as ScheduleKind[]).map((k) => [k, makeSchedule(k, 1000)]));
 const kind = fc.constantFrom<ScheduleKind>('linear', 'cosine', 'scaled_linear', 'sigmoid');
 
 beforeAll(async () => {
-  await T.setBackend('webasm');
+  await T.setBackend(TEST_BACKEND);
 });
 
 function read(fn: () => T.Tensor): Float32Array | Float64Array {
@@ -51,7 +53,7 @@ describe('qSample moments', () => {
       const v = read(() => qSample(s, T.tensor(x0), ts, T.tensor(eps)));
       ts.forEach((t, i) => {
         const a = s.sqrtAlphasCumprod[t]!, b = s.sqrtOneMinusAlphasCumprod[t]!;
-        for (let j = 0; j < 2; j++) expect(Math.abs(v[2 * i + j]! - (a * x0[i]![j]! + b * eps[i]![j]!))).toBeLessThan(1e-6);
+        for (let j = 0; j < 2; j++) expect(Math.abs(v[2 * i + j]! - (a * x0[i]![j]! + b * eps[i]![j]!))).toBeLessThan(tol(1e-6, 1e-10));
       });
     }), { numRuns: 30 });
   });

@@ -24,6 +24,15 @@ export async function gradcheckTree<P>(
   return gradcheck((...xs: Tensor[]) => f(treeUnflatten<P>(def, xs.slice(0, n)), ...xs.slice(n)), [...(leaves as Tensor[]), ...inputs], opts);
 }
 
+/**
+ * A tolerance for the backend that runs: `f32` on the float32 backends, `f64` on the float64
+ * reference backend (the suites run on both: vitest.workspace.ts), so reference runs check to
+ * float64 rounding instead of float32's.
+ */
+export function tol(f32: number, f64 = 1e-12): number {
+  return T.getBackend() === 'reference' ? f64 : f32;
+}
+
 /** mulberry32: a small seeded host generator for test data. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

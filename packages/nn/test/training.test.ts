@@ -1,8 +1,9 @@
 // Training sanity on the default backend: an MLP learns XOR, linear regression converges, a
 // small CNN overfits a handful of images, and 100 training steps leak nothing (live tensors
-// and bytes constant after the first step) and compile no kernel after the first step.
+// and bytes constant after the first step) and compile no kernel after the first step; the
+// leak check runs on every backend.
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { valueAndGrad } from '@tapegrad/autograd';
@@ -86,43 +87,77 @@ describe('training sanity (default backend)', () => {
     T.dispose([params, images, logits, pred]);
   });
 
-  it('100 training steps with dropout, attention, EMA and clipping leak nothing and compile no kernel after step 1', async () => {
-    const model = nn.sequential(
-      nn.conv2d.module({ inChannels: 2, outChannels: 4, kernelSize: 3, padding: 1 }),
-      nn.groupNorm.module({ groups: 2, channels: 4 }),
-      nn.gelu,
-      nn.multiHeadSelfAttention.module({ dim: 4, heads: 2 }),
-      nn.dropout.module({ rate: 0.1 }),
-      nn.flatten,
-      nn.linear.module({ inFeatures: 4 * 3 * 3, outFeatures: 2 }),
-    );
-    const x = T.tensor(randomValues(5, 2 * 2 * 9), [2, 2, 3, 3]);
-    const y = T.tensor([[1, 0], [0, 1]]);
-    const key = T.randomKey(6);
-    const vg = valueAndGrad((p: nn.ParamsOf<typeof model>, k: T.RandomKey) => mse(model.apply(p, x, { train: true, key: k }), y));
-    const opt = nn.adamw({ learningRate: nn.warmupCosineDecay({ peak: 1e-2, warmupSteps: 10, decaySteps: 100 }) });
-    const avg = nn.ema({ decay: 0.99, warmup: 'tensorflow' });
-    let params = model.init(T.randomKey(7));
-    let state = opt.init(params);
-    let emaState = avg.init(params);
-    let after1: ReturnType<typeof T.memory> | null = null;
-    let kernels = 0;
-    for (let i = 0; i < 100; i++) {
-      const [l, g] = vg(params, T.foldIn(key, i));
-      const { grads, norm } = nn.clipByGlobalNorm(g, 1);
-      T.dispose([g, norm]);
-      ({ params, state } = opt.step(grads, state, params));
-      emaState = avg.step(emaState, params);
-      if (i % 25 === 0) expect(Number.isFinite((await l.data())[0])).toBe(true);
-      l.dispose();
-      if (i === 0) {
-        after1 = T.memory();
-        kernels = T.kernelBuilds();
-      } else {
-        expect(T.memory()).toEqual(after1);
-      }
-    }
-    expect(T.kernelBuilds()).toBe(kernels);
-    T.dispose([params, state, emaState, x, y]);
-  });
 });
+
+// The leak check on every backend: memory() includes the gpu.js backends' allocation counter
+// (storages handed out minus storages freed), so a storage the engine or a backend forgets to
+// free shows on webasm and cpu too, where the garbage collector would otherwise hide it.
+let webgpuSkip: string | undefined;
+const defaultBackend = await T.ready();
+try {
+  await T.setBackend('webgpu');
+} catch (e) {
+  webgpuSkip = (e as Error).message.split('\n')[0];
+  console.warn(`nn training.test.ts: the webgpu leak test is skipped: ${webgpuSkip}`);
+}
+await T.setBackend(defaultBackend);
+
+const LEAK_STEPS: [T.BackendName, number][] = [['webasm', 100], ['cpu', 100], ['webgpu', 20], ['reference', 50]];
+// (in the reference project of vitest.workspace.ts the default backend is reference: only its entry runs there)
+for (const [backend, steps] of LEAK_STEPS.filter(([b]) => defaultBackend !== 'reference' || b === 'reference')) {
+  const skip = backend === 'webgpu' ? webgpuSkip : undefined;
+  describe.skipIf(skip !== undefined)(`training leak check on ${backend}${skip ? ` (SKIPPED: ${skip})` : ''}`, () => {
+    let prev: T.BackendName;
+    beforeAll(async () => {
+      prev = T.getBackend();
+      await T.setBackend(backend);
+    });
+    afterAll(async () => {
+      await T.setBackend(prev);
+    });
+    it(`${steps} training steps with dropout, attention, EMA and clipping leak nothing (memory() incl. allocations flat) and compile no kernel after step 1`, async () => {
+      expect(T.getBackend()).toBe(backend);
+      await leakCheck(steps);
+    });
+  });
+}
+
+async function leakCheck(steps: number): Promise<void> {
+  const model = nn.sequential(
+    nn.conv2d.module({ inChannels: 2, outChannels: 4, kernelSize: 3, padding: 1 }),
+    nn.groupNorm.module({ groups: 2, channels: 4 }),
+    nn.gelu,
+    nn.multiHeadSelfAttention.module({ dim: 4, heads: 2 }),
+    nn.dropout.module({ rate: 0.1 }),
+    nn.flatten,
+    nn.linear.module({ inFeatures: 4 * 3 * 3, outFeatures: 2 }),
+  );
+  const x = T.tensor(randomValues(5, 2 * 2 * 9), [2, 2, 3, 3]);
+  const y = T.tensor([[1, 0], [0, 1]]);
+  const key = T.randomKey(6);
+  const vg = valueAndGrad((p: nn.ParamsOf<typeof model>, k: T.RandomKey) => mse(model.apply(p, x, { train: true, key: k }), y));
+  const opt = nn.adamw({ learningRate: nn.warmupCosineDecay({ peak: 1e-2, warmupSteps: 10, decaySteps: 100 }) });
+  const avg = nn.ema({ decay: 0.99, warmup: 'tensorflow' });
+  let params = model.init(T.randomKey(7));
+  let state = opt.init(params);
+  let emaState = avg.init(params);
+  let after1: ReturnType<typeof T.memory> | null = null;
+  let kernels = 0;
+  for (let i = 0; i < steps; i++) {
+    const [l, g] = vg(params, T.foldIn(key, i));
+    const { grads, norm } = nn.clipByGlobalNorm(g, 1);
+    T.dispose([g, norm]);
+    ({ params, state } = opt.step(grads, state, params));
+    emaState = avg.step(emaState, params);
+    if (i % 25 === 0) expect(Number.isFinite((await l.data())[0])).toBe(true);
+    l.dispose();
+    if (i === 0) {
+      after1 = T.memory();
+      kernels = T.kernelBuilds();
+    } else {
+      expect(T.memory(), `memory() at step ${i + 1}`).toEqual(after1);
+    }
+  }
+  expect(T.kernelBuilds()).toBe(kernels);
+  T.dispose([params, state, emaState, x, y]);
+}

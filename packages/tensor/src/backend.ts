@@ -1,6 +1,7 @@
 // The contract between ops and backends. Ops validate arguments and compute output
-// shapes (shared code); a backend receives already-valid, semantic requests and returns
-// opaque storage. The reference backend implements these directly in float64 so that it
+// shapes (shared code); a backend receives already-valid, semantic requests, each with its
+// output shape (`outShape`, the last argument of every op method: a backend never re-derives
+// it), and returns opaque storage. The reference backend implements these directly in float64 so that it
 // is an independent oracle; the gpu.js backends plan kernels (coalescing, padding) of
 // their own.
 
@@ -52,33 +53,39 @@ export interface Backend {
   downloadSync?(s: Storage, size: number): Float32Array | Float64Array;
   free(s: Storage): void;
 
-  unary(op: UnaryOp, x: Storage, size: number): Storage;
+  unary(op: UnaryOp, x: Storage, size: number, outShape: Shape): Storage;
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
   where(c: Storage, cShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
   /** `axes` sorted and unique; the output drops them (keepDims is a reshape in the op layer). */
-  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[]): Storage;
-  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number): Storage;
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[], outShape: Shape): Storage;
+  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number, outShape: Shape): Storage;
   /** Both ranks >= 2 (the op layer expands vectors); batch dims broadcast to `outShape`. */
   matmul(a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
-  transpose(x: Storage, shape: Shape, perm: number[]): Storage;
+  transpose(x: Storage, shape: Shape, perm: number[], outShape: Shape): Storage;
   broadcastTo(x: Storage, shape: Shape, outShape: Shape): Storage;
   /** Positive steps only; `begin`/`size` already clamped and validated. */
-  slice(x: Storage, shape: Shape, begin: number[], size: number[], step: number[]): Storage;
-  pad(x: Storage, shape: Shape, pads: [number, number][], value: number): Storage;
-  concat(xs: Storage[], shapes: Shape[], axis: number): Storage;
+  slice(x: Storage, shape: Shape, begin: number[], size: number[], step: number[], outShape: Shape): Storage;
+  pad(x: Storage, shape: Shape, pads: [number, number][], value: number, outShape: Shape): Storage;
+  concat(xs: Storage[], shapes: Shape[], axis: number, outShape: Shape): Storage;
   /** indices: float values, already checked to be integers in [0, shape[axis]). */
-  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number): Storage;
+  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number, outShape: Shape): Storage;
   /** The transpose of gather: sums rows of `g` into a tensor with `dimSize` rows along axis. */
-  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number): Storage;
-  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, attrs: Conv2dAttrs): Storage;
-  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, attrs: ConvTranspose2dAttrs): Storage;
+  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number, outShape: Shape): Storage;
+  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, attrs: Conv2dAttrs, outShape: Shape): Storage;
+  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, attrs: ConvTranspose2dAttrs, outShape: Shape): Storage;
   /** dL/dw of conv2d given x and dy; returns a tensor of wShape. */
-  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, attrs: Conv2dAttrs): Storage;
+  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, attrs: Conv2dAttrs, outShape: Shape): Storage;
   /** For each pooling window, `v` at the position of the (first) maximum of `x`. */
-  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, attrs: Pool2dAttrs): Storage;
+  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, attrs: Pool2dAttrs, outShape: Shape): Storage;
   /** The transpose of maxPool2dGather in `v`: routes `g` back to the arg-max positions of `x`. */
-  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, attrs: Pool2dAttrs): Storage;
+  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, attrs: Pool2dAttrs, outShape: Shape): Storage;
 
+  /**
+   * Storages this backend has handed out (op results, uploads, internal temporaries) and not
+   * yet been asked to free; the gpu.js backends count it, so a missing free() shows even on
+   * webasm/cpu where the garbage collector would hide it. memory().allocations sums it.
+   */
+  allocations?(): number;
   /** Number of kernel compilations so far (gpu.js kernel objects + webasm modules). */
   kernelBuilds(): number;
   /** Release every kernel / device resource. */

@@ -255,9 +255,17 @@ export function useBackend<T>(name: BackendName, fn: () => T): T {
   }
 }
 
-/** Live tensor objects and the bytes of the buffers they hold. */
-export function memory(): { tensors: number; buffers: number; bytes: number } {
-  return { tensors: state.liveTensors, buffers: state.liveBuffers, bytes: state.liveBytes };
+/**
+ * Live tensor objects, the buffers they hold (views share one) and those buffers' bytes, and
+ * `allocations`: the storages the backends count as handed out and not freed (summed over
+ * the started backends that count them: the gpu.js ones). With no op in flight it equals
+ * the buffers held on those backends; if it grows while `buffers` stays flat, a backend
+ * storage was dropped without free().
+ */
+export function memory(): { tensors: number; buffers: number; bytes: number; allocations: number } {
+  let allocations = 0;
+  for (const b of state.backends.values()) allocations += b.allocations?.() ?? 0;
+  return { tensors: state.liveTensors, buffers: state.liveBuffers, bytes: state.liveBytes, allocations };
 }
 
 /** Kernel compilations so far on a backend (default: current). */

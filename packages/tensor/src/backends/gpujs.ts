@@ -124,6 +124,8 @@ export class GpuJsBackend implements Backend {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly kernels = new Map<string, any>();
   private builds = 0;
+  /** Storages handed out (kernel outputs, uploads) minus storages freed: see allocations(). */
+  private live = 0;
   private tail: Promise<void> = Promise.resolve();
   private readonly gpuMode: boolean;
 
@@ -154,6 +156,10 @@ export class GpuJsBackend implements Backend {
 
   kernelBuilds(): number {
     return this.builds;
+  }
+
+  allocations(): number {
+    return this.live;
   }
 
   // ------------------------------------------------------------------ kernel execution
@@ -201,6 +207,7 @@ export class GpuJsBackend implements Backend {
     const size = sizeOf(dims);
     const what = spec.key.split(':')[0];
     this.checkSize(what, size);
+    this.live++; // every storage exec returns is one allocation, freed by free()
     if (size === 0) return this.gpuMode ? new GpuSlot(0) : EMPTY;
     const k = this.kernelFor(spec, dims.length);
     if (args.some(isEmptyArg)) args = args.map((a) => (isEmptyArg(a) ? PLACEHOLDER : a));
@@ -210,6 +217,7 @@ export class GpuJsBackend implements Backend {
       try {
         r = k(...args);
       } catch (e) {
+        this.live--;
         throw opError(what, `gpu.js ${this.name} kernel '${spec.key}' failed: ${(e as Error).message.split('\n')[0]}`);
       }
       return flatten(r, size);
@@ -241,7 +249,10 @@ export class GpuJsBackend implements Backend {
   upload(values: Float32Array | Float64Array, size: number): Storage {
     this.checkSize('tensor', size);
     const f32 = values instanceof Float32Array && values.length === size ? values.slice() : Float32Array.from(values.subarray(0, size));
-    if (!this.gpuMode) return f32;
+    if (!this.gpuMode) {
+      this.live++;
+      return f32;
+    }
     return this.exec(K.copyKernel(), [size], [f32]);
   }
 
@@ -264,6 +275,7 @@ export class GpuJsBackend implements Backend {
   readonly downloadSync?: (s: Storage) => Float32Array;
 
   free(s: Storage): void {
+    this.live--;
     if (!(s instanceof GpuSlot)) return;
     this.tail = this.tail.then(() => {
       if (s.handle) s.handle.delete();
@@ -285,7 +297,7 @@ export class GpuJsBackend implements Backend {
 
   // ------------------------------------------------------------------ ops
 
-  unary(op: UnaryOp, x: Storage, size: number): Storage {
+  unary(op: UnaryOp, x: Storage, size: number, _outShape: Shape): Storage {
     return this.exec(K.unaryKernel(op), [size], [x]);
   }
 
@@ -305,29 +317,28 @@ export class GpuJsBackend implements Backend {
     return this.exec(K.stridedKernel(c.shape.length), [sizeOf(outShape)], [x, offset, ...c.shape.slice(1), ...c.strides[0]]);
   }
 
-  transpose(x: Storage, shape: Shape, perm: number[]): Storage {
+  transpose(x: Storage, shape: Shape, perm: number[], outShape: Shape): Storage {
     const st = stridesOf(shape);
-    return this.strided(x, perm.map((p) => shape[p]), perm.map((p) => st[p]), 0);
+    return this.strided(x, outShape, perm.map((p) => st[p]), 0);
   }
 
   broadcastTo(x: Storage, shape: Shape, outShape: Shape): Storage {
     return this.strided(x, outShape, broadcastStrides(shape, outShape), 0);
   }
 
-  slice(x: Storage, shape: Shape, begin: number[], size: number[], step: number[]): Storage {
+  slice(x: Storage, shape: Shape, begin: number[], _size: number[], step: number[], outShape: Shape): Storage {
     const st = stridesOf(shape);
     const offset = begin.reduce((s, b, k) => s + b * st[k], 0);
-    return this.strided(x, size, st.map((s, k) => s * step[k]), offset);
+    return this.strided(x, outShape, st.map((s, k) => s * step[k]), offset);
   }
 
-  pad(x: Storage, shape: Shape, pads: [number, number][], value: number): Storage {
-    const outShape = shape.map((d, k) => d + pads[k][0] + pads[k][1]);
+  pad(x: Storage, shape: Shape, pads: [number, number][], value: number, outShape: Shape): Storage {
     const r = shape.length;
     if (r === 0) return this.copy(x, 1); // a scalar has nothing to pad (padKernel needs rank >= 1)
     return this.exec(K.padKernel(r), [sizeOf(outShape)], [x, value, ...outShape.slice(1), ...shape, ...pads.map((p) => p[0]), ...stridesOf(shape)]);
   }
 
-  concat(xs: Storage[], shapes: Shape[], axis: number): Storage {
+  concat(xs: Storage[], shapes: Shape[], axis: number, _outShape: Shape): Storage {
     const inner = sizeOf(shapes[0].slice(axis + 1));
     const outer = sizeOf(shapes[0].slice(0, axis));
     let acc = xs[0];
@@ -343,8 +354,8 @@ export class GpuJsBackend implements Backend {
     return acc;
   }
 
-  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[]): Storage {
-    const outSize = sizeOf(shape.filter((_, i) => !axes.includes(i)));
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[], outShape: Shape): Storage {
+    const outSize = sizeOf(outShape);
     if (axes.some((a) => shape[a] === 0)) {
       return this.upload(new Float32Array(outSize), outSize); // sum over nothing (max/min are refused by the op)
     }
@@ -378,7 +389,7 @@ export class GpuJsBackend implements Backend {
     return owned ? cur : this.copy(x, outSize);
   }
 
-  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number): Storage {
+  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number, _outShape: Shape): Storage {
     const outer = sizeOf(shape.slice(0, axis));
     const inner = sizeOf(shape.slice(axis + 1));
     return this.exec(K.argReduceKernel(op), [outer * inner], [x, shape[axis], inner]);
@@ -408,13 +419,13 @@ export class GpuJsBackend implements Backend {
     return out;
   }
 
-  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number): Storage {
+  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number, _outShape: Shape): Storage {
     const outer = sizeOf(shape.slice(0, axis));
     const inner = sizeOf(shape.slice(axis + 1));
     return this.exec(K.gatherKernel(), [outer * nIndices * inner], [x, indices, nIndices, shape[axis], inner]);
   }
 
-  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number): Storage {
+  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number, _outShape: Shape): Storage {
     const outer = sizeOf(gShape.slice(0, axis));
     const inner = sizeOf(gShape.slice(axis + 1));
     return this.exec(K.scatterAddKernel(), [outer * dimSize * inner], [g, indices, nIndices, dimSize, inner]);
@@ -422,42 +433,41 @@ export class GpuJsBackend implements Backend {
 
   private padSpatial(x: Storage, xShape: Shape, ph: number, pw: number): { xp: Storage; owned: boolean } {
     if (ph === 0 && pw === 0) return { xp: x, owned: false };
-    return { xp: this.pad(x, xShape, [[0, 0], [0, 0], [ph, ph], [pw, pw]], 0), owned: true };
+    const [N, C, H, W] = xShape;
+    return { xp: this.pad(x, xShape, [[0, 0], [0, 0], [ph, ph], [pw, pw]], 0, [N, C, H + 2 * ph, W + 2 * pw]), owned: true };
   }
 
-  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: Conv2dAttrs): Storage {
+  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: Conv2dAttrs, outShape: Shape): Storage {
     const [N, C, H, W] = xShape;
     const [O, Cg, KH, KW] = wShape;
     const Hp = H + 2 * a.padding[0];
     const Wp = W + 2 * a.padding[1];
-    const Ho = Math.floor((Hp - a.dilation[0] * (KH - 1) - 1) / a.stride[0]) + 1;
-    const Wo = Math.floor((Wp - a.dilation[1] * (KW - 1) - 1) / a.stride[1]) + 1;
+    const [, , Ho, Wo] = outShape;
     const { xp, owned } = this.padSpatial(x, xShape, a.padding[0], a.padding[1]);
     const out = this.exec(K.conv2dKernel(KH, KW), [Wo, Ho, N * O], [xp, w, Cg, O / a.groups, O, C, Hp, Wp, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]]);
     if (owned) this.free(xp);
     return out;
   }
 
-  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: ConvTranspose2dAttrs): Storage {
+  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: ConvTranspose2dAttrs, outShape: Shape): Storage {
     // A transposed conv is the stride-1 conv of the input with zeros inserted between its
     // pixels and d(K-1)-p border rows, with the flipped, in/out-swapped weights.
     const [N, Cin, H, W] = xShape;
     const [, Og, KH, KW] = wShape;
     const Cg = Cin / a.groups;
-    const Ho = (H - 1) * a.stride[0] - 2 * a.padding[0] + a.dilation[0] * (KH - 1) + a.outputPadding[0] + 1;
-    const Wo = (W - 1) * a.stride[1] - 2 * a.padding[1] + a.dilation[1] * (KW - 1) + a.outputPadding[1] + 1;
+    const [, , Ho, Wo] = outShape;
     const Hd = Ho + a.dilation[0] * (KH - 1);
     const Wd = Wo + a.dilation[1] * (KW - 1);
     const xd = this.exec(K.dilatePadKernel(), [Wd, Hd, N * Cin], [x, H, W, a.stride[0], a.stride[1], a.dilation[0] * (KH - 1) - a.padding[0], a.dilation[1] * (KW - 1) - a.padding[1]]);
     const O = Og * a.groups;
     const wt = this.exec(K.convTransposeWeightKernel(), [O * Cg * KH * KW], [w, Cg, Og, KH, KW]);
-    const out = this.conv2d(xd, [N, Cin, Hd, Wd], wt, [O, Cg, KH, KW], { stride: [1, 1], padding: [0, 0], dilation: a.dilation, groups: a.groups });
+    const out = this.conv2d(xd, [N, Cin, Hd, Wd], wt, [O, Cg, KH, KW], { stride: [1, 1], padding: [0, 0], dilation: a.dilation, groups: a.groups }, outShape);
     this.free(xd);
     this.free(wt);
     return out;
   }
 
-  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, a: Conv2dAttrs): Storage {
+  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, a: Conv2dAttrs, _outShape: Shape): Storage {
     const [N, C, H, W] = xShape;
     const [, O, Ho, Wo] = dyShape;
     const [, Cg, KH, KW] = wShape;
@@ -467,14 +477,13 @@ export class GpuJsBackend implements Backend {
     return out;
   }
 
-  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, a: Pool2dAttrs): Storage {
+  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, a: Pool2dAttrs, outShape: Shape): Storage {
     const [N, C, H, W] = xShape;
-    const Ho = Math.floor((H + 2 * a.padding[0] - a.kernel[0]) / a.stride[0]) + 1;
-    const Wo = Math.floor((W + 2 * a.padding[1] - a.kernel[1]) / a.stride[1]) + 1;
+    const [, , Ho, Wo] = outShape;
     return this.exec(K.maxPoolGatherKernel(a.kernel[0], a.kernel[1]), [Wo, Ho, N * C], [x, v, H, W, a.stride[0], a.stride[1], a.padding[0], a.padding[1]]);
   }
 
-  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, a: Pool2dAttrs): Storage {
+  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, a: Pool2dAttrs, _outShape: Shape): Storage {
     const [N, C, H, W] = xShape;
     const [, , Ho, Wo] = gShape;
     return this.exec(K.maxPoolScatterKernel(a.kernel[0], a.kernel[1]), [W, H, N * C], [x, g, H, W, Ho, Wo, a.stride[0], a.stride[1], a.padding[0], a.padding[1]]);

@@ -62,7 +62,7 @@ export class ReferenceBackend implements Backend {
   }
   async destroy(): Promise<void> {}
 
-  unary(op: UnaryOp, x: Storage, size: number): Storage {
+  unary(op: UnaryOp, x: Storage, size: number, _outShape: Shape): Storage {
     const f = UNARY64[op];
     const a = x as F64;
     const out = new Float64Array(size);
@@ -89,7 +89,7 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[]): Storage {
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: number[], _outShape: Shape): Storage {
     const outShape = shape.filter((_, i) => !axes.includes(i));
     const outStrides = stridesOf(outShape);
     const out = new Float64Array(sizeOf(outShape)).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
@@ -105,7 +105,7 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number): Storage {
+  argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number, _outShape: Shape): Storage {
     const outShape = shape.filter((_, i) => i !== axis);
     const v = view(x, shape);
     const out = new Float64Array(sizeOf(outShape));
@@ -144,7 +144,7 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  transpose(x: Storage, shape: Shape, perm: number[]): Storage {
+  transpose(x: Storage, shape: Shape, perm: number[], _outShape: Shape): Storage {
     return materialize(view(x, shape).transpose(...perm));
   }
 
@@ -152,12 +152,12 @@ export class ReferenceBackend implements Backend {
     return materialize(broadcastView(x, shape, outShape));
   }
 
-  slice(x: Storage, shape: Shape, begin: number[], size: number[], step: number[]): Storage {
+  slice(x: Storage, shape: Shape, begin: number[], size: number[], step: number[], _outShape: Shape): Storage {
     const v = view(x, shape).lo(...begin).step(...step).hi(...size);
     return materialize(v);
   }
 
-  pad(x: Storage, shape: Shape, pads: [number, number][], value: number): Storage {
+  pad(x: Storage, shape: Shape, pads: [number, number][], value: number, _outShape: Shape): Storage {
     const outShape = shape.map((d, i) => d + pads[i][0] + pads[i][1]);
     const v = view(x, shape);
     const out = new Float64Array(sizeOf(outShape));
@@ -169,7 +169,7 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  concat(xs: Storage[], shapes: Shape[], axis: number): Storage {
+  concat(xs: Storage[], shapes: Shape[], axis: number, _outShape: Shape): Storage {
     const outShape = shapes[0].slice();
     outShape[axis] = shapes.reduce((s, sh) => s + sh[axis], 0);
     const views = xs.map((x, i) => view(x, shapes[i]));
@@ -185,7 +185,7 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number): Storage {
+  gather(x: Storage, shape: Shape, indices: Storage, nIndices: number, axis: number, _outShape: Shape): Storage {
     const outShape = [...shape.slice(0, axis), nIndices, ...shape.slice(axis + 1)];
     const v = view(x, shape);
     const ind = indices as F64;
@@ -198,7 +198,7 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number): Storage {
+  scatterAdd(g: Storage, gShape: Shape, indices: Storage, nIndices: number, axis: number, dimSize: number, _outShape: Shape): Storage {
     const outShape = gShape.slice();
     outShape[axis] = dimSize;
     const out = view(new Float64Array(sizeOf(outShape)), outShape);
@@ -212,7 +212,7 @@ export class ReferenceBackend implements Backend {
     return out.data;
   }
 
-  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: Conv2dAttrs): Storage {
+  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: Conv2dAttrs, _outShape: Shape): Storage {
     const [N, C, H, W] = xShape;
     const [O, Cg, KH, KW] = wShape;
     const Og = O / a.groups;
@@ -240,7 +240,7 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: ConvTranspose2dAttrs): Storage {
+  convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: ConvTranspose2dAttrs, _outShape: Shape): Storage {
     // Scatter form, the definition: every input pixel adds w * x into a window of the output.
     const [N, Cin, H, W] = xShape;
     const [, Og, KH, KW] = wShape; // weight layout (Cin, Cout/groups, KH, KW), as in PyTorch
@@ -268,7 +268,7 @@ export class ReferenceBackend implements Backend {
     return out.data;
   }
 
-  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, a: Conv2dAttrs): Storage {
+  conv2dFilterGrad(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, a: Conv2dAttrs, _outShape: Shape): Storage {
     const [N, , H, W] = xShape;
     const [, , Ho, Wo] = dyShape;
     const [O, Cg, KH, KW] = wShape;
@@ -319,13 +319,13 @@ export class ReferenceBackend implements Backend {
     return { outShape: [N, C, Ho, Wo], pos };
   }
 
-  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, a: Pool2dAttrs): Storage {
+  maxPool2dGather(x: Storage, v: Storage, xShape: Shape, a: Pool2dAttrs, _outShape: Shape): Storage {
     const { pos } = this.argmaxWindows(x, xShape, a);
     const vv = v as F64;
     return Float64Array.from(pos, (p) => vv[p]);
   }
 
-  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, _gShape: Shape, a: Pool2dAttrs): Storage {
+  maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, _gShape: Shape, a: Pool2dAttrs, _outShape: Shape): Storage {
     const { pos } = this.argmaxWindows(x, xShape, a);
     const gg = g as F64;
     const out = new Float64Array(sizeOf(xShape));

@@ -74,7 +74,7 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   checkRank4('conv2d', 'x', x);
   checkRank4('conv2d', 'w', w);
   const { attrs, out } = conv2dPlan('conv2d', x.shape, w.shape, opts);
-  return runPrimitive('conv2d', [x, w], out, { ...attrs }, (b, [sx, sw]) => b.conv2d(sx, x.shape, sw, w.shape, attrs));
+  return runPrimitive('conv2d', [x, w], out, { ...attrs }, (b, [sx, sw]) => b.conv2d(sx, x.shape, sw, w.shape, attrs, out));
 }
 
 /**
@@ -106,7 +106,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, opts: ConvTranspose2dOptio
   if (Ho < 1 || Wo < 1) throw opError(op, `the output would be ${Ho}x${Wo} for input ${H}x${W}, kernel ${KH}x${KW}, stride ${stride}, padding ${padding}; expected a positive size`);
   const attrs: ConvTranspose2dAttrs = { stride, padding, dilation, groups, outputPadding };
   const out = [N, Og * groups, Ho, Wo];
-  return runPrimitive(op, [x, w], out, { ...attrs }, (b, [sx, sw]) => b.convTranspose2d(sx, x.shape, sw, w.shape, attrs));
+  return runPrimitive(op, [x, w], out, { ...attrs }, (b, [sx, sw]) => b.convTranspose2d(sx, x.shape, sw, w.shape, attrs, out));
 }
 
 /** dL/dw of `conv2d(x, w, opts)` given dy = dL/d(output): a tensor of shape `wShape`. */
@@ -118,7 +118,7 @@ export function conv2dFilterGrad(x: Tensor, dy: Tensor, wShape: readonly number[
     throw opError(op, `dy has shape ${fmtShape(dy.shape)}; expected the conv2d output shape ${fmtShape(out)}`);
   }
   return runPrimitive(op, [x, dy], wShape.slice(), { ...attrs, wShape: wShape.slice() }, (b, [sx, sd]) =>
-    b.conv2dFilterGrad(sx, x.shape, sd, dy.shape, wShape, attrs),
+    b.conv2dFilterGrad(sx, x.shape, sd, dy.shape, wShape, attrs, wShape),
   );
 }
 
@@ -145,13 +145,13 @@ export function poolPlan(op: string, xShape: Shape, kernel: Pair, opts: Pool2dOp
 export function maxPool2dGather(x: Tensor, v: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Tensor {
   checkRank4('maxPool2d', 'x', x);
   const { attrs, out } = poolPlan('maxPool2d', x.shape, kernel, opts);
-  return runPrimitive('maxPool2dGather', [x, v], out, { ...attrs }, (b, [sx, sv]) => b.maxPool2dGather(sx, sv, x.shape, attrs));
+  return runPrimitive('maxPool2dGather', [x, v], out, { ...attrs }, (b, [sx, sv]) => b.maxPool2dGather(sx, sv, x.shape, attrs, out));
 }
 
 /** @internal The transpose of maxPool2dGather in v: g routed back to the arg-max positions. */
 export function maxPool2dScatter(x: Tensor, g: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Tensor {
   const { attrs } = poolPlan('maxPool2d', x.shape, kernel, opts);
-  return runPrimitive('maxPool2dScatter', [x, g], x.shape, { ...attrs }, (b, [sx, sg]) => b.maxPool2dScatter(sx, sg, x.shape, g.shape, attrs));
+  return runPrimitive('maxPool2dScatter', [x, g], x.shape, { ...attrs }, (b, [sx, sg]) => b.maxPool2dScatter(sx, sg, x.shape, g.shape, attrs, x.shape));
 }
 
 /** Max pooling (padding never wins a window); stride defaults to the kernel size. */

@@ -11,7 +11,7 @@ function unary(op: UnaryOp) {
     const { ts, temps } = asTensors(op, [x], ['x']);
     try {
       const t = ts[0];
-      return runPrimitive(op, [t], t.shape, {}, (b, [s]) => b.unary(op, s, t.size));
+      return runPrimitive(op, [t], t.shape, {}, (b, [s]) => b.unary(op, s, t.size, t.shape));
     } finally {
       temps.forEach((t) => t.dispose());
     }

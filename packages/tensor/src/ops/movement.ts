@@ -55,7 +55,7 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm === undefined ? x.shape.map((_, i) => x.rank - 1 - i) : checkPerm('transpose', perm, x.rank);
   const out = p.map((a) => x.shape[a]);
-  return runPrimitive('transpose', [x], out, { perm: p }, (b, [s]) => b.transpose(s, x.shape, p));
+  return runPrimitive('transpose', [x], out, { perm: p }, (b, [s]) => b.transpose(s, x.shape, p, out));
 }
 
 /** Copy x into `shape` by NumPy broadcasting. */
@@ -106,7 +106,7 @@ export function slice(x: Tensor, begin: number | readonly number[], size?: numbe
     sz.push(n);
     stp.push(s);
   }
-  return runPrimitive(op, [x], sz, { begin: bg, size: sz, step: stp }, (be, [s]) => be.slice(s, x.shape, bg, sz, stp));
+  return runPrimitive(op, [x], sz, { begin: bg, size: sz, step: stp }, (be, [s]) => be.slice(s, x.shape, bg, sz, stp, sz));
 }
 
 /** Join tensors along an existing axis; all other dimensions must agree. */
@@ -125,7 +125,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const out = xs[0].shape.slice();
   out[a] = xs.reduce((s, t) => s + t.shape[a], 0);
   const shapes = xs.map((t) => t.shape);
-  return runPrimitive(op, xs.slice(), out, { axis: a, sizes: shapes.map((s) => s[a]) }, (b, ss) => b.concat(ss, shapes, a));
+  return runPrimitive(op, xs.slice(), out, { axis: a, sizes: shapes.map((s) => s[a]) }, (b, ss) => b.concat(ss, shapes, a, out));
 }
 
 /** Join tensors of equal shape along a new axis. */
@@ -148,7 +148,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   if (typeof value !== 'number') throw opError(op, `value must be a number, got ${typeof value}`);
   const p = pads.map((q) => [q[0], q[1]] as [number, number]);
   const out = x.shape.map((d, k) => d + p[k][0] + p[k][1]);
-  return runPrimitive(op, [x], out, { pads: p, value }, (b, [s]) => b.pad(s, x.shape, p, value));
+  return runPrimitive(op, [x], out, { pads: p, value }, (b, [s]) => b.pad(s, x.shape, p, value, out));
 }
 
 /** Check indices (host array or tensor) are integers in [0, n) and return them as a tensor. */
@@ -182,7 +182,7 @@ export function gather(x: Tensor, indices: Tensor | readonly number[], axis = 0)
     const nI = idx.size;
     const flatShape = [...x.shape.slice(0, a), nI, ...x.shape.slice(a + 1)];
     const outShape = [...x.shape.slice(0, a), ...idx.shape, ...x.shape.slice(a + 1)];
-    const g = runPrimitive(op, [x, idx], flatShape, { axis: a }, (b, [s, si]) => b.gather(s, x.shape, si, nI, a));
+    const g = runPrimitive(op, [x, idx], flatShape, { axis: a }, (b, [s, si]) => b.gather(s, x.shape, si, nI, a, flatShape));
     if (shapesEqual(flatShape, outShape)) return g;
     try {
       return reshape(g, outShape);
@@ -209,7 +209,7 @@ export function scatterAdd(g: Tensor, indices: Tensor | readonly number[], axis:
     }
     const out = g.shape.slice();
     out[a] = dimSize;
-    return runPrimitive(op, [g, idx], out, { axis: a, dimSize }, (b, [s, si]) => b.scatterAdd(s, g.shape, si, idx.size, a, dimSize));
+    return runPrimitive(op, [g, idx], out, { axis: a, dimSize }, (b, [s, si]) => b.scatterAdd(s, g.shape, si, idx.size, a, dimSize, out));
   } finally {
     if (temp) idx.dispose();
   }

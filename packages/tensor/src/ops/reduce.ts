@@ -23,7 +23,7 @@ function reduce(op: ReduceOp) {
       }
     }
     const out = reducedShape(x.shape, ax, keepDims);
-    return runPrimitive(op, [x], out, { axes: ax, keepDims }, (b, [s]) => b.reduce(op, s, x.shape, ax));
+    return runPrimitive(op, [x], out, { axes: ax, keepDims }, (b, [s]) => b.reduce(op, s, x.shape, ax, reducedShape(x.shape, ax, false)));
   };
   Object.defineProperty(f, 'name', { value: op });
   return f;
@@ -94,7 +94,7 @@ function argReduce(op: 'argmax' | 'argmin') {
     if (x.rank === 0) throw opError(op, 'expected a tensor of rank >= 1, got a scalar');
     if (x.shape[a] === 0) throw opError(op, `axis ${a} of shape ${fmtShape(x.shape)} is empty; expected a non-empty axis`);
     const out = reducedShape(x.shape, [a], keepDims);
-    return markIntegerValued(runPrimitive(op, [x], out, { axis: a, keepDims }, (b, [s]) => b.argReduce(op, s, x.shape, a)));
+    return markIntegerValued(runPrimitive(op, [x], out, { axis: a, keepDims }, (b, [s]) => b.argReduce(op, s, x.shape, a, reducedShape(x.shape, [a], false))));
   };
   Object.defineProperty(f, 'name', { value: op });
   return f;
