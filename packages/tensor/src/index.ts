@@ -3,11 +3,13 @@
 
 import './sugar.ts';
 
+export { Tensor, isTensor, isIntegerValued, toNested, type NestedArray } from './tensor.ts';
 export {
-  Tensor, isTensor, isIntegerValued, tidy, keep, dispose, memory, kernelBuilds, setBackend, getBackend, useBackend, ready,
-  currentBackend, findBackend, observePrimitives, clone, shareBuffer, toNested,
-  type NestedArray, type PrimitiveCall, type PrimitiveObserver,
-} from './tensor.ts';
+  memory, kernelBuilds, setBackend, getBackend, useBackend, ready, currentBackend, findBackend,
+  type PrimitiveCall, type PrimitiveObserver,
+} from './engine.ts';
+export { tidy, keep, dispose } from './scope.ts';
+export { observePrimitives, clone, shareBuffer } from './dispatch.ts';
 export type { Backend, BackendName, UnaryOp, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs } from './backend.ts';
 export { tensor, scalar, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, type TensorLike } from './ops/creation.ts';
 export * from './ops/elementwise.ts';

@@ -11,7 +11,8 @@
 //   normal                 -> Box-Muller on two 24-bit uniforms from one hash (j, 1)/(j, 2)
 
 import { checkShape, opError, sizeOf } from './shape.ts';
-import { currentBackend, markIntegerValued, type Tensor } from './tensor.ts';
+import { currentBackend } from './engine.ts';
+import { markIntegerValued, type Tensor } from './tensor.ts';
 import { fromFlat } from './ops/creation.ts';
 
 export class RandomKey {

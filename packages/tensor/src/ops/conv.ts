@@ -4,7 +4,9 @@
 
 import type { Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs } from '../backend.ts';
 import { fmtShape, opError, type Shape } from '../shape.ts';
-import { runPrimitive, tidy, type Tensor } from '../tensor.ts';
+import { runPrimitive } from '../dispatch.ts';
+import { tidy } from '../scope.ts';
+import type { Tensor } from '../tensor.ts';
 import { fromFlat, onBackendOf } from './creation.ts';
 import { broadcastTo, reshape } from './movement.ts';
 

@@ -2,7 +2,9 @@
 
 import type { Backend } from '../backend.ts';
 import { checkShape, fmtShape, opError, sizeOf, type Shape } from '../shape.ts';
-import { currentBackend, isTensor, Tensor, wrapStorage, type NestedArray } from '../tensor.ts';
+import { wrapStorage } from '../dispatch.ts';
+import { currentBackend } from '../engine.ts';
+import { isTensor, Tensor, type NestedArray } from '../tensor.ts';
 
 export type TensorLike = Tensor | number;
 type Values = number | NestedArray | ArrayLike<number>;

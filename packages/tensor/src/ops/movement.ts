@@ -4,7 +4,9 @@
 import {
   broadcastShapes, checkPerm, checkShape, fmtShape, normalizeAxis, normalizeAxes, opError, shapesEqual, sizeOf,
 } from '../shape.ts';
-import { isTensor, runPrimitive, runView, tidy, type Tensor } from '../tensor.ts';
+import { runPrimitive, runView } from '../dispatch.ts';
+import { tidy } from '../scope.ts';
+import { isTensor, type Tensor } from '../tensor.ts';
 import { fromFlat, onBackendOf, tensor } from './creation.ts';
 import { equal } from './elementwise.ts';
 

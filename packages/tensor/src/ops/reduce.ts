@@ -3,7 +3,9 @@
 
 import type { ReduceOp } from '../backend.ts';
 import { opError, normalizeAxes, normalizeAxis, fmtShape } from '../shape.ts';
-import { markIntegerValued, runPrimitive, tidy, type Tensor } from '../tensor.ts';
+import { runPrimitive } from '../dispatch.ts';
+import { tidy } from '../scope.ts';
+import { markIntegerValued, type Tensor } from '../tensor.ts';
 import { reshape } from './movement.ts';
 import { div, exp, log, mul, sub, add, square } from './elementwise.ts';
 

@@ -1,0 +1,57 @@
+// Scopes: tidy (dispose what a function created and did not return), keep, dispose.
+
+import { state } from './engine.ts';
+import { opError } from './shape.ts';
+import { Tensor } from './tensor.ts';
+
+/**
+ * Run `fn`; every tensor created inside and not returned (anywhere in a returned pytree)
+ * or kept is disposed afterwards, also when `fn` throws. `fn` must be synchronous.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  state.scopes.push(scope);
+  let result: T;
+  let ok = false;
+  try {
+    result = fn();
+    if (result instanceof Promise) {
+      throw opError('tidy', 'fn returned a Promise; expected a synchronous function (await outside tidy)');
+    }
+    ok = true;
+  } finally {
+    state.scopes.pop();
+    const survivors = new Set<Tensor>();
+    if (ok) collectTensors(result!, survivors);
+    for (const t of scope) if (!survivors.has(t) && !t.kept) t.dispose();
+    // returned tensors this scope created now belong to the enclosing scope; a returned
+    // tensor from outside (an argument, a global) stays where it was
+    const parent = state.scopes[state.scopes.length - 1];
+    if (parent) for (const t of survivors) if (scope.has(t) && !t.isDisposed && !t.kept) parent.add(t);
+  }
+  return result!;
+}
+
+function collectTensors(x: unknown, into: Set<Tensor>): void {
+  if (x instanceof Tensor) into.add(x);
+  else if (Array.isArray(x)) for (const v of x) collectTensors(v, into);
+  else if (x !== null && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) {
+    for (const v of Object.values(x)) collectTensors(v, into);
+  }
+}
+
+/** Exempt `t` from every enclosing tidy scope; the caller disposes it. */
+export function keep<T extends Tensor>(t: T): T {
+  t.live('keep');
+  t.kept = true;
+  for (const scope of state.scopes) scope.delete(t);
+  return t;
+}
+
+/** Dispose every tensor in a pytree. */
+export function dispose(x: unknown): void {
+  const s = new Set<Tensor>();
+  collectTensors(x, s);
+  for (const t of s) t.dispose();
+}
+
