@@ -15,7 +15,7 @@
 // wrong rule, whose error is of the order of the gradient itself.
 
 import * as T from '@tapegrad/tensor';
-import { isTensor, randomKey, useBackend, type BackendName, type Tensor } from '@tapegrad/tensor';
+import { fmtShape, isTensor, opError, randomKey, useBackend, type BackendName, type Tensor } from '@tapegrad/tensor';
 import { vjp } from './transforms.ts';
 
 export interface GradcheckOptions {
@@ -100,15 +100,16 @@ function phi(f: Fn, xs: Float64Array[], shapes: (readonly number[])[], dirs: Flo
       T.tidy(() => {
         const args = xs.map((x, i) => T.tensor(x.map((xv, k) => xv + t * dirs[i][k]), shapes[i]));
         const y = f(...args);
-        if (!isTensor(y)) throw new Error('gradcheck: f must return a Tensor');
+        if (!isTensor(y)) throw opError('gradcheck', 'f must return a Tensor');
         return dot(y.dataSync(), u);
       }),
     );
   } catch (e) {
     const msg = (e as Error).message ?? '';
     if (/live on different backends/.test(msg)) {
-      throw new Error(
-        `gradcheck: f reads a tensor it did not receive as an input (${msg}). The finite differences ` +
+      throw opError(
+        'gradcheck',
+        `f reads a tensor it did not receive as an input (${msg}). The finite differences ` +
           'run f again in float64 on the reference backend, so pass every tensor f uses as an input ' +
           '(choose which ones are checked with the argnums option).',
       );
@@ -125,7 +126,7 @@ function derivative(p: (t: number) => number, h: number): number {
 /** Check the VJP of `f` at `inputs` (tensors on the backend under test). */
 export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckReport> {
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isTensor)) {
-    throw new Error('gradcheck: inputs must be a non-empty array of tensors');
+    throw opError('gradcheck', 'inputs must be a non-empty array of tensors');
   }
   const backend = inputs[0].backend;
   const tol = { ...TOLERANCES[backend], ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}), ...(opts.atol !== undefined ? { atol: opts.atol } : {}) };
@@ -152,7 +153,7 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
     if (!(ratio <= 1)) report.ok = false;
   };
   try {
-    if (!isTensor(out)) throw new Error('gradcheck: f must return a Tensor');
+    if (!isTensor(out)) throw opError('gradcheck', 'f must return a Tensor');
     const outShape = out.shape;
     const nOut = out.size;
     /** The input cotangents for a host cotangent `u` of the output (on the backend under test). */
@@ -227,10 +228,11 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
   if (!report.ok && opts.throwOnFailure !== false) {
     const w = report.worst!;
     const where = w.kind === 'direction' ? `random direction ${w.index}` : `Jacobian entry (output ${w.entry![0]}, input ${w.index} element ${w.entry![1]})`;
-    throw new Error(
-      `gradcheck failed on backend '${backend}' at ${where}: analytic ${w.analytic} vs numeric ${w.numeric} ` +
+    throw opError(
+      'gradcheck',
+      `failed on backend '${backend}' at ${where}: analytic ${w.analytic} vs numeric ${w.numeric} ` +
         `(|diff| ${Math.abs(w.analytic - w.numeric).toExponential(3)} > tolerance ${w.tolerance.toExponential(3)}; rtol ${tol.rtol}, atol ${tol.atol}); ` +
-        `${report.checks} checks, input shapes ${shapes.map((s) => `[${s}]`).join(', ')}`,
+        `${report.checks} checks, input shapes ${shapes.map(fmtShape).join(', ')}`,
     );
   }
   return report;
@@ -242,7 +244,7 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
  */
 export async function gradgradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckReport> {
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isTensor)) {
-    throw new Error('gradgradcheck: inputs must be a non-empty array of tensors');
+    throw opError('gradgradcheck', 'inputs must be a non-empty array of tensors');
   }
   const backend = inputs[0].backend;
   const outShape = useBackend(backend, () => T.tidy(() => f(...inputs).shape.slice()));

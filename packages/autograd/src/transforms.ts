@@ -5,7 +5,7 @@
 // for what is returned. vjp is the one exception: its vjpFn owns the tape until disposed.
 
 import * as T from '@tapegrad/tensor';
-import { isTensor, shareBuffer, treeFlatten, treeUnflatten, type Tensor, type TreeDef } from '@tapegrad/tensor';
+import { fmtShape, isTensor, opError, shareBuffer, treeFlatten, treeUnflatten, type Tensor, type TreeDef } from '@tapegrad/tensor';
 import { activeTapes, noGrad, Tape } from './tape.ts';
 
 export { noGrad };
@@ -13,20 +13,16 @@ export { noGrad };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Tree = any;
 
-function fail(op: string, msg: string): Error {
-  return new Error(`${op}: ${msg}`);
-}
-
-function tensorLeaves(op: string, what: string, tree: Tree, differentiated = false): { leaves: Tensor[]; def: TreeDef } {
+function checkedLeaves(op: string, what: string, tree: Tree, differentiated = false): { leaves: Tensor[]; def: TreeDef } {
   const [leaves, def] = treeFlatten(tree);
   leaves.forEach((l, i) => {
     if (!isTensor(l)) {
       const kind = typeof l === 'number' ? 'a number' : l === null ? 'null' : typeof l;
-      throw fail(op, `${what} leaf ${i} is ${kind}; expected tensors to differentiate (wrap constants with tensor(), or pass them as non-differentiated arguments)`);
+      throw opError(op, `${what} leaf ${i} is ${kind}; expected tensors to differentiate (wrap constants with tensor(), or pass them as non-differentiated arguments)`);
     }
-    if (l.isDisposed) throw fail(op, `${what} leaf ${i} (shape [${l.shape}]) was already disposed`);
+    if (l.isDisposed) throw opError(op, `${what} leaf ${i} (shape ${fmtShape(l.shape)}) was already disposed`);
     if (differentiated && T.isIntegerValued(l)) {
-      throw fail(op, `${what} leaf ${i} (shape [${l.shape}]) holds integer values (from argmax, argmin or randomInt); expected a floating-point tensor to differentiate`);
+      throw opError(op, `${what} leaf ${i} (shape ${fmtShape(l.shape)}) holds integer values (from argmax, argmin or randomInt); expected a floating-point tensor to differentiate`);
     }
   });
   return { leaves: leaves as Tensor[], def };
@@ -40,10 +36,10 @@ function checkArgnums(op: string, argnums: number | readonly number[], nargs: nu
   const list = typeof argnums === 'number' ? [argnums] : Array.from(argnums);
   for (const a of list) {
     if (!Number.isInteger(a) || a < 0 || a >= nargs) {
-      throw fail(op, `argnums ${JSON.stringify(argnums)} is out of range for a call with ${nargs} argument(s)`);
+      throw opError(op, `argnums ${JSON.stringify(argnums)} is out of range for a call with ${nargs} argument(s)`);
     }
   }
-  if (new Set(list).size !== list.length) throw fail(op, `argnums ${JSON.stringify(argnums)} contains a duplicate`);
+  if (new Set(list).size !== list.length) throw opError(op, `argnums ${JSON.stringify(argnums)} contains a duplicate`);
   return list;
 }
 
@@ -54,7 +50,7 @@ function checkArgnums(op: string, argnums: number | readonly number[], nargs: nu
  * two partial derivatives, as in JAX.
  */
 function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: number[]) {
-  const watched = argnums.map((k) => tensorLeaves(op, `argument ${k}`, args[k], true));
+  const watched = argnums.map((k) => checkedLeaves(op, `argument ${k}`, args[k], true));
   const clones = watched.map((w) => w.leaves.map((l) => T.clone(l)));
   const callArgs = args.slice();
   argnums.forEach((k, j) => (callArgs[k] = treeUnflatten(watched[j].def, clones[j])));
@@ -80,9 +76,9 @@ function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: n
 }
 
 function checkScalar(op: string, v: unknown): Tensor {
-  if (!isTensor(v)) throw fail(op, `f must return a scalar Tensor, got ${v === null ? 'null' : typeof v}`);
+  if (!isTensor(v)) throw opError(op, `f must return a scalar Tensor, got ${v === null ? 'null' : typeof v}`);
   if (v.rank !== 0) {
-    throw fail(op, `f must return a scalar tensor (shape []), got shape [${v.shape}]; use vjp for non-scalar outputs, or reduce with sum/mean first`);
+    throw opError(op, `f must return a scalar tensor (shape []), got shape ${fmtShape(v.shape)}; use vjp for non-scalar outputs, or reduce with sum/mean first`);
   }
   return v;
 }
@@ -107,7 +103,7 @@ function valueAndGradNamed(op: string, f: (...args: Tree[]) => Tree, argnums: nu
     try {
       let value: Tensor;
       if (opts.hasAux) {
-        if (!Array.isArray(out) || out.length !== 2) throw fail(op, 'with hasAux, f must return [value, aux]');
+        if (!Array.isArray(out) || out.length !== 2) throw opError(op, 'with hasAux, f must return [value, aux]');
         value = checkScalar(op, out[0]);
       } else value = checkScalar(op, out);
       const ct = T.onesLike(value);
@@ -160,7 +156,7 @@ export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, Vj
   let outLeaves: Tensor[];
   let outDef: TreeDef;
   try {
-    ({ leaves: outLeaves, def: outDef } = tensorLeaves(op, 'output', out));
+    ({ leaves: outLeaves, def: outDef } = checkedLeaves(op, 'output', out));
   } catch (e) {
     tape.release();
     cleanup(undefined);
@@ -172,14 +168,14 @@ export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, Vj
   const outIds = outLeaves.map((t) => t.id);
   let disposed = false;
   const fn = ((cotangents: Tree): Tree[] => {
-    if (disposed) throw fail(op, 'this vjpFn was disposed');
-    const { leaves: cts, def } = tensorLeaves(op, 'cotangent', cotangents);
+    if (disposed) throw opError(op, 'this vjpFn was disposed');
+    const { leaves: cts, def } = checkedLeaves(op, 'cotangent', cotangents);
     if (cts.length !== outLeaves.length || JSON.stringify(def) !== JSON.stringify(outDef)) {
-      throw fail(op, `cotangent structure does not match the output of f (${outLeaves.length} tensor leaves expected)`);
+      throw opError(op, `cotangent structure does not match the output of f (${outLeaves.length} tensor leaves expected)`);
     }
     cts.forEach((c, i) => {
       if (c.shape.join() !== outShapes[i].join()) {
-        throw fail(op, `cotangent ${i} has shape [${c.shape}]; expected the output's shape [${outShapes[i]}]`);
+        throw opError(op, `cotangent ${i} has shape ${fmtShape(c.shape)}; expected the output's shape ${fmtShape(outShapes[i])}`);
       }
     });
     const gs = tape.backward(outIds, cts, handles);
@@ -202,18 +198,18 @@ export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, Vj
 export function jvp(f: (...args: Tree[]) => Tree, primals: Tree[], tangents: Tree[]): [Tree, Tree] {
   const op = 'jvp';
   if (!Array.isArray(primals) || !Array.isArray(tangents) || primals.length !== tangents.length) {
-    throw fail(op, 'primals and tangents must be arrays of the same length');
+    throw opError(op, 'primals and tangents must be arrays of the same length');
   }
   primals.forEach((p, i) => {
-    const a = tensorLeaves(op, `primal ${i}`, p).leaves;
-    const b = tensorLeaves(op, `tangent ${i}`, tangents[i]).leaves;
+    const a = checkedLeaves(op, `primal ${i}`, p).leaves;
+    const b = checkedLeaves(op, `tangent ${i}`, tangents[i]).leaves;
     if (a.length !== b.length || a.some((t, k) => t.shape.join() !== b[k].shape.join())) {
-      throw fail(op, `tangent ${i} must have the structure and shapes of primal ${i}`);
+      throw opError(op, `tangent ${i} must have the structure and shapes of primal ${i}`);
     }
   });
   const [out, vjpFn] = vjp(f, ...primals);
   try {
-    const { leaves: outLeaves, def } = tensorLeaves(op, 'output', out);
+    const { leaves: outLeaves, def } = checkedLeaves(op, 'output', out);
     const u0 = outLeaves.map((t) => T.zerosLike(t));
     try {
       const [cts, vjp2] = vjp((...us: Tensor[]) => vjpFn(treeUnflatten(def, us)), ...u0);
@@ -237,9 +233,9 @@ export function jvp(f: (...args: Tree[]) => Tree, primals: Tree[], tangents: Tre
 
 /** Hessian-vector product H(x) v of a scalar f (reverse-over-reverse). x, v: same pytree. */
 export function hvp(f: (x: Tree) => Tensor, x: Tree, v: Tree): Tree {
-  const vLeaves = tensorLeaves('hvp', 'v', v).leaves;
+  const vLeaves = checkedLeaves('hvp', 'v', v).leaves;
   const inner = (xx: Tree) => {
-    const g = tensorLeaves('hvp', 'gradient', grad(f)(xx)).leaves;
+    const g = checkedLeaves('hvp', 'gradient', grad(f)(xx)).leaves;
     return g.map((gi, i) => T.sum(T.mul(gi, vLeaves[i]))).reduce((a, b) => T.add(a, b));
   };
   return grad(inner)(x);
@@ -268,7 +264,7 @@ export function customVjp<A extends Tree[]>(
     const tapes = activeTapes().filter((tp) => inputs.some((t) => tp.isTracked(t)));
     if (tapes.length === 0) return f(...args);
     const [out, res] = noGrad(() => fwd(...args));
-    if (!isTensor(out)) throw fail('customVjp', 'fwd must return [out: Tensor, residuals]');
+    if (!isTensor(out)) throw opError('customVjp', 'fwd must return [out: Tensor, residuals]');
     const argIndex = args.map((a, i) => (isTensor(a) ? i : -1)).filter((i) => i >= 0);
     const [resLeaves, resDef] = treeFlatten(res);
     for (const tape of tapes) {
@@ -283,7 +279,7 @@ export function customVjp<A extends Tree[]>(
         custom: (g) => {
           const gs = bwd(held, g);
           if (!Array.isArray(gs) || gs.length !== args.length) {
-            throw fail('customVjp', `bwd must return one cotangent (or null) per argument (${args.length}), got ${Array.isArray(gs) ? gs.length : typeof gs}`);
+            throw opError('customVjp', `bwd must return one cotangent (or null) per argument (${args.length}), got ${Array.isArray(gs) ? gs.length : typeof gs}`);
           }
           return argIndex.map((i) => gs[i]);
         },

@@ -19,9 +19,9 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import { isTensor, treeFlattenWithPath, treeUnflatten, type Tensor } from '@tapegrad/tensor';
+import { isTensor, treeFlattenWithPath, treeUnflatten, type Tensor, fmtShape } from '@tapegrad/tensor';
 import { flattenTensors } from './trees.ts';
-import { fmt, type Tree } from './util.ts';
+import { type Tree } from './util.ts';
 
 export type SafetensorsErrorCode =
   | 'IO' // the file cannot be read or written
@@ -69,7 +69,7 @@ export interface ParsedSafetensors {
 
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function fail(code: SafetensorsErrorCode, op: string, file: string, msg: string): SafetensorsError {
+function stError(code: SafetensorsErrorCode, op: string, file: string, msg: string): SafetensorsError {
   return new SafetensorsError(code, file, `${op}: ${file}: ${msg}`);
 }
 
@@ -80,18 +80,18 @@ function fail(code: SafetensorsErrorCode, op: string, file: string, msg: string)
 export function serializeSafetensors(entries: readonly SafetensorsEntry[], metadata: Record<string, string> = {}, file = '<bytes>'): Uint8Array {
   const op = 'saveSafetensors';
   for (const [k, v] of Object.entries(metadata ?? {})) {
-    if (typeof v !== 'string') throw fail('METADATA_INVALID', op, file, `metadata '${k}' is ${typeof v}; expected string values (safetensors metadata is string -> string)`);
+    if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `metadata '${k}' is ${typeof v}; expected string values (safetensors metadata is string -> string)`);
   }
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   const seen = new Set<string>();
   for (const e of entries) {
-    if (e.name === '' || e.name === '__metadata__') throw fail('TREE_INVALID', op, file, `tensor name ${JSON.stringify(e.name)} is reserved or empty; expected a tree of tensors whose paths name them`);
-    if (seen.has(e.name)) throw fail('TREE_INVALID', op, file, `two tensors are named '${e.name}' (keys containing '.' collide with nested paths); expected unique names`);
+    if (e.name === '' || e.name === '__metadata__') throw stError('TREE_INVALID', op, file, `tensor name ${JSON.stringify(e.name)} is reserved or empty; expected a tree of tensors whose paths name them`);
+    if (seen.has(e.name)) throw stError('TREE_INVALID', op, file, `two tensors are named '${e.name}' (keys containing '.' collide with nested paths); expected unique names`);
     seen.add(e.name);
     const n = e.shape.reduce((a, b) => a * b, 1);
-    if (e.data.length !== n) throw fail('TREE_INVALID', op, file, `'${e.name}' has ${e.data.length} values for shape ${fmt(e.shape)}`);
+    if (e.data.length !== n) throw stError('TREE_INVALID', op, file, `'${e.name}' has ${e.data.length} values for shape ${fmtShape(e.shape)}`);
     header[e.name] = { dtype: 'F32', shape: e.shape.slice(), data_offsets: [offset, offset + 4 * n] };
     offset += 4 * n;
   }
@@ -127,33 +127,33 @@ function halfToFloat(h: number): number {
 /** Parse and validate a safetensors file's bytes; `file` names it in errors. */
 export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSafetensors {
   const op = 'loadSafetensors';
-  if (bytes.length < 8) throw fail('FILE_TOO_SHORT', op, file, `file is ${bytes.length} bytes; expected at least 8 (the little-endian u64 header length)`);
+  if (bytes.length < 8) throw stError('FILE_TOO_SHORT', op, file, `file is ${bytes.length} bytes; expected at least 8 (the little-endian u64 header length)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = dv.getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER)) throw fail('HEADER_TOO_LARGE', op, file, `header length ${n64} exceeds the 100000000-byte limit (file is ${bytes.length} bytes); expected a safetensors file`);
+  if (n64 > BigInt(MAX_HEADER)) throw stError('HEADER_TOO_LARGE', op, file, `header length ${n64} exceeds the 100000000-byte limit (file is ${bytes.length} bytes); expected a safetensors file`);
   const n = Number(n64);
-  if (8 + n > bytes.length) throw fail('HEADER_TRUNCATED', op, file, `header length is ${n} bytes but only ${bytes.length - 8} follow the length field; the file is truncated or not safetensors`);
+  if (8 + n > bytes.length) throw stError('HEADER_TRUNCATED', op, file, `header length is ${n} bytes but only ${bytes.length - 8} follow the length field; the file is truncated or not safetensors`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
   } catch {
-    throw fail('HEADER_INVALID', op, file, 'header is not valid UTF-8');
+    throw stError('HEADER_INVALID', op, file, 'header is not valid UTF-8');
   }
-  if (!text.startsWith('{')) throw fail('HEADER_INVALID', op, file, `header starts with ${JSON.stringify(text.slice(0, 16))}; expected a JSON object '{...}'`);
+  if (!text.startsWith('{')) throw stError('HEADER_INVALID', op, file, `header starts with ${JSON.stringify(text.slice(0, 16))}; expected a JSON object '{...}'`);
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch (e) {
-    throw fail('HEADER_INVALID', op, file, `header is not valid JSON (${(e as Error).message})`);
+    throw stError('HEADER_INVALID', op, file, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw fail('HEADER_INVALID', op, file, 'header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw stError('HEADER_INVALID', op, file, 'header is not a JSON object');
   const h = header as Record<string, unknown>;
   const metadata: Record<string, string> = {};
   if (h.__metadata__ !== undefined) {
     const m = h.__metadata__;
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw fail('METADATA_INVALID', op, file, '__metadata__ is not an object');
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw stError('METADATA_INVALID', op, file, '__metadata__ is not an object');
     for (const [k, v] of Object.entries(m)) {
-      if (typeof v !== 'string') throw fail('METADATA_INVALID', op, file, `__metadata__['${k}'] is ${JSON.stringify(v)}; expected a string`);
+      if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `__metadata__['${k}'] is ${JSON.stringify(v)}; expected a string`);
       metadata[k] = v;
     }
   }
@@ -161,7 +161,7 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
   const specs: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(h)) {
     if (name === '__metadata__') continue;
-    const bad = (what: string) => fail('ENTRY_INVALID', op, file, `tensor '${name}': ${what}; expected {"dtype": string, "shape": [non-negative integers], "data_offsets": [begin, end]}`);
+    const bad = (what: string) => stError('ENTRY_INVALID', op, file, `tensor '${name}': ${what}; expected {"dtype": string, "shape": [non-negative integers], "data_offsets": [begin, end]}`);
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('entry is not an object');
     const e = raw as Record<string, unknown>;
     if (typeof e.dtype !== 'string') throw bad(`dtype is ${JSON.stringify(e.dtype)}`);
@@ -171,13 +171,13 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
       throw bad(`data_offsets is ${JSON.stringify(off)}`);
     }
     const bpe = DTYPE_BYTES[e.dtype];
-    if (!bpe) throw fail('DTYPE_UNSUPPORTED', op, file, `tensor '${name}' has dtype ${e.dtype}; expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
+    if (!bpe) throw stError('DTYPE_UNSUPPORTED', op, file, `tensor '${name}' has dtype ${e.dtype}; expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (off[1] - off[0] !== count * bpe) {
-      throw fail('SIZE_MISMATCH', op, file, `tensor '${name}' (${e.dtype} ${fmt(e.shape as number[])}) spans data_offsets [${off[0]}, ${off[1]}] = ${off[1] - off[0]} bytes; expected ${count * bpe}`);
+      throw stError('SIZE_MISMATCH', op, file, `tensor '${name}' (${e.dtype} ${fmtShape(e.shape as number[])}) spans data_offsets [${off[0]}, ${off[1]}] = ${off[1] - off[0]} bytes; expected ${count * bpe}`);
     }
     if (off[1] > dataLen) {
-      throw fail('DATA_TRUNCATED', op, file, `tensor '${name}' ends at byte ${off[1]} of the data section but the file has only ${dataLen} data bytes (file ${bytes.length} bytes, header ${n}); the file is truncated`);
+      throw stError('DATA_TRUNCATED', op, file, `tensor '${name}' ends at byte ${off[1]} of the data section but the file has only ${dataLen} data bytes (file ${bytes.length} bytes, header ${n}); the file is truncated`);
     }
     specs.push({ name, dtype: e.dtype, shape: e.shape as number[], begin: off[0], end: off[1] });
   }
@@ -185,11 +185,11 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
   let pos = 0;
   for (const s of sorted) {
     if (s.begin !== pos) {
-      throw fail('OFFSETS_INVALID', op, file, `tensor '${s.name}' starts at data byte ${s.begin} but the previous tensor ends at ${pos}; expected tensors to cover the data section contiguously (${s.begin > pos ? 'gap' : 'overlap'})`);
+      throw stError('OFFSETS_INVALID', op, file, `tensor '${s.name}' starts at data byte ${s.begin} but the previous tensor ends at ${pos}; expected tensors to cover the data section contiguously (${s.begin > pos ? 'gap' : 'overlap'})`);
     }
     pos = s.end;
   }
-  if (pos !== dataLen) throw fail('TRAILING_BYTES', op, file, `the tensors end at data byte ${pos} but the data section has ${dataLen} bytes`);
+  if (pos !== dataLen) throw stError('TRAILING_BYTES', op, file, `the tensors end at data byte ${pos} but the data section has ${dataLen} bytes`);
   const base = 8 + n;
   const tensors = specs.map((s): SafetensorsEntry => {
     const count = s.shape.reduce((a, b) => a * b, 1);
@@ -218,12 +218,12 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
 /** Read every tensor of a tree back to the host as named float32 entries (paths joined with '.'). */
 export async function treeToEntries(tree: Tree, file = '<tree>'): Promise<SafetensorsEntry[]> {
   const op = 'saveSafetensors';
-  if (isTensor(tree)) throw fail('TREE_INVALID', op, file, 'got a bare tensor; expected a tree (object or array) of tensors so that each has a name');
+  if (isTensor(tree)) throw stError('TREE_INVALID', op, file, 'got a bare tensor; expected a tree (object or array) of tensors so that each has a name');
   const named = treeFlattenWithPath(tree);
   const out: SafetensorsEntry[] = [];
   for (const [name, t] of named) {
-    if (!isTensor(t)) throw fail('TREE_INVALID', op, file, `leaf '${name}' is ${t === null ? 'null' : typeof t}; expected a Tensor (store numbers in metadata)`);
-    if (t.isDisposed) throw fail('TREE_INVALID', op, file, `leaf '${name}' (shape ${fmt(t.shape)}) was already disposed`);
+    if (!isTensor(t)) throw stError('TREE_INVALID', op, file, `leaf '${name}' is ${t === null ? 'null' : typeof t}; expected a Tensor (store numbers in metadata)`);
+    if (t.isDisposed) throw stError('TREE_INVALID', op, file, `leaf '${name}' (shape ${fmtShape(t.shape)}) was already disposed`);
     const d = await t.data();
     out.push({ name, shape: t.shape.slice(), data: d instanceof Float32Array ? d : Float32Array.from(d) });
   }
@@ -313,15 +313,15 @@ export function entriesToTree<P extends Tree>(entries: readonly SafetensorsEntry
   tpl.paths.forEach((p, i) => {
     const e = byName.get(p);
     const want = tpl.leaves[i].shape;
-    if (!e) problems.push(`missing '${p}' ${fmt(want)}`);
-    else if (e.shape.join() !== want.join()) problems.push(`shape of '${p}' is ${fmt(e.shape)} in the file, ${fmt(want)} in the template`);
+    if (!e) problems.push(`missing '${p}' ${fmtShape(want)}`);
+    else if (e.shape.join() !== want.join()) problems.push(`shape of '${p}' is ${fmtShape(e.shape)} in the file, ${fmtShape(want)} in the template`);
   });
   if (!opts.allowUnexpected) {
     const names = new Set(tpl.paths);
-    for (const e of entries) if (!names.has(e.name)) problems.push(`unexpected '${e.name}' ${fmt(e.shape)}`);
+    for (const e of entries) if (!names.has(e.name)) problems.push(`unexpected '${e.name}' ${fmtShape(e.shape)}`);
   }
   if (problems.length) {
-    throw fail('MISMATCH', op, file, `does not match the params tree (${problems.length} problem${problems.length > 1 ? 's' : ''}): ${problems.join('; ')}`);
+    throw stError('MISMATCH', op, file, `does not match the params tree (${problems.length} problem${problems.length > 1 ? 's' : ''}): ${problems.join('; ')}`);
   }
   const leaves = tpl.paths.map((p, i) => {
     const e = byName.get(p)!;

@@ -24,4 +24,8 @@ export {
 } from './ops/conv.ts';
 export { RandomKey, randomKey, splitKey, foldIn, randomNormal, randomUniform, randomInt, threefry2x32 } from './random.ts';
 export { treeFlatten, treeFlattenWithPath, treeUnflatten, treeMap, treeLeaves, sameStructure, type TreeDef } from './tree.ts';
-export { broadcastShapes, sizeOf, opError } from './shape.ts';
+export { broadcastShapes, sizeOf } from './shape.ts';
+export {
+  opError, OpError, withOp, publicOp, currentPublicOp, fmtShape, fmtValue, describe, checkTensor, checkNumber, checkInt,
+  checkFunction, collectTensors, type ArgKind,
+} from './errors.ts';
