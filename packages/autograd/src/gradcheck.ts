@@ -136,6 +136,7 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
   const xs = await Promise.all(inputs.map(host));
   const onB = <R>(fn: () => R): R => useBackend(backend, fn);
 
+  const mark = T.creationMark();
   const [out, vjpFn] = onB(() => vjp(f, ...inputs));
   const report: GradcheckReport = { ok: true, backend, checks: 0, maxErrorRatio: 0, maxAbsError: 0, worst: null, ...tol };
   const consider = (m: GradcheckMismatch, scale: number) => {
@@ -223,7 +224,7 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
     }
   } finally {
     vjpFn.dispose();
-    T.dispose(out);
+    T.disposeCreatedSince(out, mark); // never a tensor f returned from outside
   }
   if (!report.ok && opts.throwOnFailure !== false) {
     const w = report.worst!;

@@ -50,6 +50,9 @@ function checkArgnums(op: string, argnums: number | readonly number[], nargs: nu
  * two partial derivatives, as in JAX.
  */
 function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: number[]) {
+  // what this call creates (the clones, f's new tensors) is ours to free; what f returns
+  // unchanged from outside (a parameter, a closed-over tensor) is the caller's
+  const mark = T.creationMark();
   const watched = argnums.map((k) => checkedLeaves(op, `argument ${k}`, args[k], true));
   const clones = watched.map((w) => w.leaves.map((l) => T.clone(l)));
   const callArgs = args.slice();
@@ -72,7 +75,7 @@ function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: n
   } finally {
     tape.close();
   }
-  return { out, tape, watched, handles, cleanup };
+  return { out, tape, watched, handles, cleanup, mark };
 }
 
 function checkScalar(op: string, v: unknown): Tensor {
@@ -99,7 +102,7 @@ export function valueAndGrad(f: (...args: Tree[]) => Tree, argnums: number | rea
 function valueAndGradNamed(op: string, f: (...args: Tree[]) => Tree, argnums: number | readonly number[], opts: ValueAndGradOptions) {
   return (...args: Tree[]): [Tree, Tree] => {
     const nums = checkArgnums(op, argnums, args.length);
-    const { out, tape, watched, handles, cleanup } = traced(op, f, args, nums);
+    const { out, tape, watched, handles, cleanup, mark } = traced(op, f, args, nums);
     try {
       let value: Tensor;
       if (opts.hasAux) {
@@ -119,7 +122,7 @@ function valueAndGradNamed(op: string, f: (...args: Tree[]) => Tree, argnums: nu
       return [out, typeof argnums === 'number' ? perArg[0] : perArg];
     } catch (e) {
       cleanup(undefined);
-      T.dispose(out);
+      T.disposeCreatedSince(out, mark);
       throw e;
     } finally {
       tape.release();
@@ -131,8 +134,11 @@ function valueAndGradNamed(op: string, f: (...args: Tree[]) => Tree, argnums: nu
 export function grad(f: (...args: Tree[]) => Tree, argnums: number | readonly number[] = 0, opts: ValueAndGradOptions = {}) {
   const vg = valueAndGradNamed('grad', f, argnums, opts);
   return (...args: Tree[]): Tree => {
+    const mark = T.creationMark();
     const [out, g] = vg(...args);
-    T.dispose(out);
+    // the value (and aux) are freed only where this call created them: a parameter or
+    // closed-over tensor that f returned stays the caller's
+    T.disposeCreatedSince(out, mark);
     return g;
   };
 }
@@ -152,7 +158,7 @@ export interface VjpFn {
 export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, VjpFn] {
   const op = 'vjp';
   const argnums = primals.map((_, i) => i);
-  const { out, tape, watched, handles, cleanup } = traced(op, f, primals, argnums);
+  const { out, tape, watched, handles, cleanup, mark } = traced(op, f, primals, argnums);
   let outLeaves: Tensor[];
   let outDef: TreeDef;
   try {
@@ -160,7 +166,7 @@ export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, Vj
   } catch (e) {
     tape.release();
     cleanup(undefined);
-    T.dispose(out);
+    T.disposeCreatedSince(out, mark);
     throw e;
   }
   cleanup(out);
@@ -207,6 +213,7 @@ export function jvp(f: (...args: Tree[]) => Tree, primals: Tree[], tangents: Tre
       throw opError(op, `tangent ${i} must have the structure and shapes of primal ${i}`);
     }
   });
+  const mark = T.creationMark();
   const [out, vjpFn] = vjp(f, ...primals);
   try {
     const { leaves: outLeaves, def } = checkedLeaves(op, 'output', out);
@@ -224,7 +231,7 @@ export function jvp(f: (...args: Tree[]) => Tree, primals: Tree[], tangents: Tre
       u0.forEach((t) => t.dispose());
     }
   } catch (e) {
-    T.dispose(out);
+    T.disposeCreatedSince(out, mark);
     throw e;
   } finally {
     vjpFn.dispose();
@@ -263,6 +270,7 @@ export function customVjp<A extends Tree[]>(
     const inputs = args.filter(isTensor) as Tensor[];
     const tapes = activeTapes().filter((tp) => inputs.some((t) => tp.isTracked(t)));
     if (tapes.length === 0) return f(...args);
+    const mark = T.creationMark();
     const [out, res] = noGrad(() => fwd(...args));
     if (!isTensor(out)) throw opError('customVjp', 'fwd must return [out: Tensor, residuals]');
     const argIndex = args.map((a, i) => (isTensor(a) ? i : -1)).filter((i) => i >= 0);
@@ -285,9 +293,10 @@ export function customVjp<A extends Tree[]>(
         },
       });
     }
-    // free residuals fwd created (the tapes hold their own references); never the inputs
+    // free the residuals fwd created (the tapes hold their own references); never the
+    // inputs, the output, or a tensor fwd did not create (a parameter, a closed-over tensor)
     const mine = new Set<Tensor>([out, ...inputs]);
-    for (const l of resLeaves) if (isTensor(l) && !mine.has(l)) l.dispose();
+    for (const l of resLeaves) if (isTensor(l) && !mine.has(l) && T.createdSince(l, mark)) l.dispose();
     return out;
   };
 }

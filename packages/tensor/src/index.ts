@@ -8,7 +8,7 @@ export {
   memory, kernelBuilds, setBackend, getBackend, useBackend, ready, currentBackend, findBackend,
   type PrimitiveCall, type PrimitiveObserver,
 } from './engine.ts';
-export { tidy, keep, dispose } from './scope.ts';
+export { tidy, keep, dispose, creationMark, createdSince, disposeCreatedSince } from './scope.ts';
 export { observePrimitives, clone, shareBuffer } from './dispatch.ts';
 export type { Backend, BackendName, UnaryOp, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs } from './backend.ts';
 export { tensor, scalar, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, type TensorLike } from './ops/creation.ts';

@@ -2,7 +2,7 @@
 
 import { state } from './engine.ts';
 import { opError } from './shape.ts';
-import { Tensor } from './tensor.ts';
+import { nextTensorId, Tensor } from './tensor.ts';
 
 /**
  * Run `fn`; every tensor created inside and not returned (anywhere in a returned pytree)
@@ -55,3 +55,27 @@ export function dispose(x: unknown): void {
   for (const t of s) t.dispose();
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Ownership: free only what you created
+
+/** A mark in the order of tensor creation: every tensor created afterwards is "since" it. */
+export function creationMark(): number {
+  return nextTensorId();
+}
+
+/** True if `t` was created after `mark` (by the code that took the mark, or code it ran). */
+export function createdSince(t: Tensor, mark: number): boolean {
+  return t.id >= mark;
+}
+
+/**
+ * Dispose the tensors of a pytree created after `mark`, and only those: what a function
+ * returned that is older (its arguments, parameters, closed-over tensors) is the caller's
+ * and stays alive. How the transforms free what they created and never what they did not.
+ */
+export function disposeCreatedSince(tree: unknown, mark: number): void {
+  const s = new Set<Tensor>();
+  collectTensors(tree, s);
+  for (const t of s) if (t.id >= mark) t.dispose();
+}

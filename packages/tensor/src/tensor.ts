@@ -31,6 +31,9 @@ export type NestedArray = number | NestedArray[];
 
 let nextId = 0;
 
+/** @internal The id the next tensor will get (ids increase with creation order). */
+export const nextTensorId = (): number => nextId;
+
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
