@@ -23,7 +23,8 @@ describe('optimizers and ema free only what they own', () => {
       const average = nn.ema({ decay: 0.5 });
       let e = average.init(params);
       const mask = (_path: string, p: T.Tensor) => p !== outside && p.rank > 0;
-      const opt2 = opt.name === 'sgd' ? opt : opt.name === 'adam' ? nn.adam({ learningRate: 0.1, weightDecay: 0.1, weightDecayMask: mask }) : nn.adamw({ learningRate: 0.1, weightDecayMask: mask });
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const opt2: nn.Optimizer<any> = opt.name === 'sgd' ? opt : opt.name === 'adam' ? nn.adam({ learningRate: 0.1, weightDecay: 0.1, weightDecayMask: mask }) : nn.adamw({ learningRate: 0.1, weightDecayMask: mask });
       let state = opt2.init(params);
       for (let i = 0; i < 3; i++) {
         const grads = { w: T.tensor([0.5, -0.5]), b: T.scalar(1) };
