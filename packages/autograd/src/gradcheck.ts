@@ -15,7 +15,10 @@
 // wrong rule, whose error is of the order of the gradient itself.
 
 import * as T from '@tapegrad/tensor';
-import { fmtShape, isTensor, opError, randomKey, useBackend, type BackendName, type Tensor } from '@tapegrad/tensor';
+import {
+  checkFunction, checkInt, checkNumber, checkTensor, describe, fmtShape, fmtValue, isTensor, opError, randomKey, useBackend,
+  type BackendName, type Tensor,
+} from '@tapegrad/tensor';
 import { vjp } from './transforms.ts';
 
 export interface GradcheckOptions {
@@ -123,11 +126,48 @@ function derivative(p: (t: number) => number, h: number): number {
   return (-p(2 * h) + 8 * p(h) - 8 * p(-h) + p(-2 * h)) / (12 * h);
 }
 
+const OPTION_NAMES = ['directions', 'jacobian', 'eps', 'rtol', 'atol', 'seed', 'argnums', 'throwOnFailure'];
+
+/**
+ * Validate the options of the checking API: anything that could make a check vacuous (no
+ * checks at all, a negative or non-finite tolerance, a zero step) or crash it later (an
+ * argnum out of range) is an error of the README's form. `extra` names further accepted keys.
+ */
+export function checkGradcheckOptions(op: string, opts: unknown, nInputs: number | undefined, extra: readonly string[] = []): GradcheckOptions {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw opError(op, `options must be an object, got ${describe(opts)}`);
+  const o = opts as Record<string, unknown>;
+  const known = [...OPTION_NAMES, ...extra];
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw opError(op, `unknown option '${k}'; expected some of ${known.join(', ')}`);
+  }
+  if (o.directions !== undefined) checkInt(op, 'options.directions', o.directions, o.jacobian === true ? 0 : 1);
+  for (const k of ['jacobian', 'throwOnFailure']) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw opError(op, `options.${k} must be a boolean, got ${describe(o[k])}`);
+  }
+  if (o.eps !== undefined) checkNumber(op, 'options.eps (the finite-difference step)', o.eps, 0, Infinity, true);
+  if (o.rtol !== undefined) checkNumber(op, 'options.rtol', o.rtol, 0);
+  if (o.atol !== undefined) checkNumber(op, 'options.atol', o.atol, 0);
+  if (o.seed !== undefined) checkInt(op, 'options.seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
+  if (o.argnums !== undefined) {
+    const a = o.argnums;
+    if (!Array.isArray(a) || a.length === 0) throw opError(op, `options.argnums must be a non-empty array of input indices, got ${describe(a)}`);
+    a.forEach((i, k) => checkInt(op, `options.argnums[${k}]`, i, 0, nInputs === undefined ? Infinity : nInputs - 1));
+    if (new Set(a).size !== a.length) throw opError(op, `options.argnums ${fmtValue(a)} contains a duplicate`);
+  }
+  return o as GradcheckOptions;
+}
+
+function checkInputs(op: string, f: unknown, inputs: unknown): asserts inputs is Tensor[] {
+  checkFunction(op, 'f', f);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw opError(op, `inputs must be a non-empty array of tensors, got ${describe(inputs)}`);
+  inputs.forEach((t, i) => checkTensor(op, `inputs[${i}]`, t));
+}
+
 /** Check the VJP of `f` at `inputs` (tensors on the backend under test). */
 export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckReport> {
-  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isTensor)) {
-    throw opError('gradcheck', 'inputs must be a non-empty array of tensors');
-  }
+  checkInputs('gradcheck', f, inputs);
+  checkGradcheckOptions('gradcheck', opts, inputs.length);
   const backend = inputs[0].backend;
   const tol = { ...TOLERANCES[backend], ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}), ...(opts.atol !== undefined ? { atol: opts.atol } : {}) };
   const h = opts.eps ?? 1e-4;
@@ -244,9 +284,8 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
  * random u-shaped input and random w, i.e. of the backward pass itself.
  */
 export async function gradgradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckReport> {
-  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isTensor)) {
-    throw opError('gradgradcheck', 'inputs must be a non-empty array of tensors');
-  }
+  checkInputs('gradgradcheck', f, inputs);
+  checkGradcheckOptions('gradgradcheck', opts, inputs.length);
   const backend = inputs[0].backend;
   const outShape = useBackend(backend, () => T.tidy(() => f(...inputs).shape.slice()));
   const seed = (opts.seed ?? 0) + 7919;
