@@ -1,7 +1,7 @@
 // Scopes: tidy (dispose what a function created and did not return), keep, dispose.
 
 import { state } from './engine.ts';
-import { opError } from './shape.ts';
+import { checkFunction, checkTensor, collectTensors, opError } from './errors.ts';
 import { nextTensorId, Tensor } from './tensor.ts';
 
 /**
@@ -9,6 +9,7 @@ import { nextTensorId, Tensor } from './tensor.ts';
  * or kept is disposed afterwards, also when `fn` throws. `fn` must be synchronous.
  */
 export function tidy<T>(fn: () => T): T {
+  checkFunction('tidy', 'fn', fn);
   const scope = new Set<Tensor>();
   state.scopes.push(scope);
   let result: T;
@@ -22,27 +23,29 @@ export function tidy<T>(fn: () => T): T {
   } finally {
     state.scopes.pop();
     const survivors = new Set<Tensor>();
-    if (ok) collectTensors(result!, survivors);
+    let bad: unknown;
+    if (ok) {
+      try {
+        collectTensors('tidy', result!, survivors);
+      } catch (e) {
+        // a result that is not a tree (a cycle): free everything, then report it
+        bad = e;
+        survivors.clear();
+      }
+    }
     for (const t of scope) if (!survivors.has(t) && !t.kept) t.dispose();
     // returned tensors this scope created now belong to the enclosing scope; a returned
     // tensor from outside (an argument, a global) stays where it was
     const parent = state.scopes[state.scopes.length - 1];
     if (parent) for (const t of survivors) if (scope.has(t) && !t.isDisposed && !t.kept) parent.add(t);
+    if (bad) throw bad; // eslint-disable-line no-unsafe-finally
   }
   return result!;
 }
 
-function collectTensors(x: unknown, into: Set<Tensor>): void {
-  if (x instanceof Tensor) into.add(x);
-  else if (Array.isArray(x)) for (const v of x) collectTensors(v, into);
-  else if (x !== null && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) {
-    for (const v of Object.values(x)) collectTensors(v, into);
-  }
-}
-
 /** Exempt `t` from every enclosing tidy scope; the caller disposes it. */
 export function keep<T extends Tensor>(t: T): T {
-  t.live('keep');
+  checkTensor('keep', 't', t);
   t.kept = true;
   for (const scope of state.scopes) scope.delete(t);
   return t;
@@ -50,11 +53,8 @@ export function keep<T extends Tensor>(t: T): T {
 
 /** Dispose every tensor in a pytree. */
 export function dispose(x: unknown): void {
-  const s = new Set<Tensor>();
-  collectTensors(x, s);
-  for (const t of s) t.dispose();
+  for (const t of collectTensors('dispose', x)) t.dispose();
 }
-
 
 // ---------------------------------------------------------------------------------------
 // Ownership: free only what you created
@@ -75,7 +75,5 @@ export function createdSince(t: Tensor, mark: number): boolean {
  * and stays alive. How the transforms free what they created and never what they did not.
  */
 export function disposeCreatedSince(tree: unknown, mark: number): void {
-  const s = new Set<Tensor>();
-  collectTensors(tree, s);
-  for (const t of s) if (t.id >= mark) t.dispose();
+  for (const t of collectTensors('disposeCreatedSince', tree)) if (t.id >= mark) t.dispose();
 }
