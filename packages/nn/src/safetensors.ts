@@ -16,10 +16,10 @@
 // message naming the file and what is wrong.
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import { isTensor, treeFlattenWithPath, treeUnflatten, type Tensor, fmtShape } from '@tapegrad/tensor';
+import { describe, fmtShape, isTensor, treeFlattenWithPath, treeUnflatten, type BackendName, type Tensor } from '@tapegrad/tensor';
 import { flattenTensors } from './trees.ts';
 import { type Tree } from './util.ts';
 
@@ -37,6 +37,7 @@ export type SafetensorsErrorCode =
   | 'OFFSETS_INVALID' // entries leave a gap, overlap, or do not start at 0
   | 'TRAILING_BYTES' // bytes after the last tensor
   | 'TREE_INVALID' // save: a leaf is not a live tensor, a name is empty, reserved or repeated
+  | 'TENSOR_REFUSED' // load: a valid entry the backend cannot hold (e.g. over 2^24 elements on gpu.js)
   | 'MISMATCH'; // load into a template: names or shapes differ (every difference listed)
 
 export class SafetensorsError extends Error {
@@ -76,14 +77,30 @@ function stError(code: SafetensorsErrorCode, op: string, file: string, msg: stri
 // ---------------------------------------------------------------------------------------
 // bytes <-> entries
 
+/**
+ * Metadata as the loader accepts it: a plain object of string values (not an array, not a
+ * class instance), copied to a null-prototype object.
+ */
+function checkMetadata(op: string, file: string, metadata: unknown): Record<string, string> {
+  const proto = metadata !== null && typeof metadata === 'object' ? Object.getPrototypeOf(metadata) : undefined;
+  if (Array.isArray(metadata) || (proto !== Object.prototype && proto !== null)) {
+    throw stError('METADATA_INVALID', op, file, `metadata is ${describe(metadata)}; expected a plain object of string values (safetensors metadata is string -> string)`);
+  }
+  const out: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(metadata as object)) {
+    if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `metadata '${k}' is ${describe(v)}; expected string values (safetensors metadata is string -> string)`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Serialize entries (all written as F32) with optional string metadata. */
 export function serializeSafetensors(entries: readonly SafetensorsEntry[], metadata: Record<string, string> = {}, file = '<bytes>'): Uint8Array {
   const op = 'saveSafetensors';
-  for (const [k, v] of Object.entries(metadata ?? {})) {
-    if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `metadata '${k}' is ${typeof v}; expected string values (safetensors metadata is string -> string)`);
-  }
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
+  const meta = checkMetadata(op, file, metadata ?? {});
+  // null prototype: a tensor named '__proto__' is an own key like any other
+  const header: Record<string, unknown> = Object.create(null);
+  if (Object.keys(meta).length) header.__metadata__ = meta;
   let offset = 0;
   const seen = new Set<string>();
   for (const e of entries) {
@@ -148,7 +165,7 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw stError('HEADER_INVALID', op, file, 'header is not a JSON object');
   const h = header as Record<string, unknown>;
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null);
   if (h.__metadata__ !== undefined) {
     const m = h.__metadata__;
     if (m === null || typeof m !== 'object' || Array.isArray(m)) throw stError('METADATA_INVALID', op, file, '__metadata__ is not an object');
@@ -237,7 +254,9 @@ export async function treeToEntries(tree: Tree, file = '<tree>'): Promise<Safete
  * Float64 (reference backend) values are rounded to float32.
  */
 export async function saveSafetensors(path: string, tree: Tree, metadata: Record<string, string> = {}): Promise<void> {
+  checkMetadata('saveSafetensors', path, metadata ?? {}); // before reading any tensor back
   const bytes = serializeSafetensors(await treeToEntries(tree, path), metadata, path);
+  await removeStaleTemporaries(path);
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   let written = false;
   try {
@@ -266,6 +285,37 @@ export async function saveSafetensors(path: string, tree: Tree, metadata: Record
   }
 }
 
+/**
+ * Remove the temporary files a killed save of `path` left behind: `.<name>.tmp-<pid>-<hex>`
+ * in the same directory whose process no longer runs. A live process's temporary file (a
+ * save in progress elsewhere) is left alone. Best effort: a failure here never fails a save.
+ */
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length));
+    if (!m || processRuns(Number(m[1]))) continue;
+    await unlink(join(dirname(path), name)).catch(() => undefined);
+  }
+}
+
+function processRuns(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+  }
+}
+
 async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
@@ -285,13 +335,35 @@ export interface LoadedSafetensors {
 /** Read a safetensors file: every tensor by name, on the current backend, and the metadata. */
 export async function loadSafetensors(path: string): Promise<LoadedSafetensors> {
   const parsed = parseSafetensors(await readBytes(path), path);
-  const tensors: Record<string, Tensor> = {};
-  const dtypes: Record<string, string> = {};
-  for (const e of parsed.tensors) {
-    tensors[e.name] = T.tensor(e.data, e.shape);
+  // null prototypes: a tensor named '__proto__' is an own key, never the object's prototype
+  const tensors: Record<string, Tensor> = Object.create(null);
+  const dtypes: Record<string, string> = Object.create(null);
+  const made = createAll(parsed.tensors, () => undefined, path);
+  parsed.tensors.forEach((e, i) => {
+    tensors[e.name] = made[i];
     dtypes[e.name] = e.dtype ?? 'F32';
-  }
+  });
   return { tensors, metadata: parsed.metadata, dtypes };
+}
+
+/**
+ * Create one tensor per entry (on the backend `backendOf(i)` names, or the current one);
+ * if the backend refuses one (too large for it), dispose those already made and throw a
+ * SafetensorsError naming the file and the tensor: all or nothing.
+ */
+function createAll(entries: readonly SafetensorsEntry[], backendOf: (i: number) => BackendName | undefined, file: string): Tensor[] {
+  const made: Tensor[] = [];
+  try {
+    entries.forEach((e, i) => {
+      const b = backendOf(i);
+      made.push(b ? T.useBackend(b, () => T.tensor(e.data, e.shape)) : T.tensor(e.data, e.shape));
+    });
+  } catch (err) {
+    T.dispose(made);
+    const e = entries[made.length];
+    throw stError('TENSOR_REFUSED', 'loadSafetensors', file, `tensor '${e.name}' (${e.dtype ?? 'F32'} ${fmtShape(e.shape)}, ${e.data.length} elements) cannot be created on the backend (${(err as Error).message}); nothing was loaded`);
+  }
+  return made;
 }
 
 export interface LoadIntoOptions {
@@ -323,10 +395,8 @@ export function entriesToTree<P extends Tree>(entries: readonly SafetensorsEntry
   if (problems.length) {
     throw stError('MISMATCH', op, file, `does not match the params tree (${problems.length} problem${problems.length > 1 ? 's' : ''}): ${problems.join('; ')}`);
   }
-  const leaves = tpl.paths.map((p, i) => {
-    const e = byName.get(p)!;
-    return T.useBackend(tpl.leaves[i].backend, () => T.tensor(e.data, e.shape));
-  });
+  const chosen = tpl.paths.map((p) => byName.get(p)!);
+  const leaves = createAll(chosen, (i) => tpl.leaves[i].backend, file);
   return treeUnflatten<P>(tpl.def, leaves);
 }
 
