@@ -217,11 +217,13 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
     } else {
       data = new Float32Array(count);
       const o = base + s.begin;
+      // BF16 is the top half of a float32: write the bits through an integer view of data
+      const bits = new Uint32Array(data.buffer);
       for (let i = 0; i < count; i++) {
         if (s.dtype === 'F32') data[i] = dv.getFloat32(o + 4 * i, true);
         else if (s.dtype === 'F64') data[i] = dv.getFloat64(o + 8 * i, true);
         else if (s.dtype === 'F16') data[i] = halfToFloat(dv.getUint16(o + 2 * i, true));
-        else data[i] = new Float32Array(new Uint32Array([dv.getUint16(o + 2 * i, true) << 16]).buffer)[0];
+        else bits[i] = dv.getUint16(o + 2 * i, true) << 16;
       }
     }
     return { name: s.name, shape: s.shape.slice(), data, dtype: s.dtype };
