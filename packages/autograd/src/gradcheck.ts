@@ -16,7 +16,7 @@
 
 import * as T from '@tapegrad/tensor';
 import {
-  checkFunction, checkInt, checkNumber, checkTensor, describe, fmtShape, fmtValue, isTensor, opError, randomKey, useBackend,
+  checkFunction, checkInt, checkNumber, checkTensor, describeValue, fmtShape, fmtValue, isTensor, opError, randomKey, useBackend,
   type BackendName, type Tensor,
 } from '@tapegrad/tensor';
 import { vjp } from './transforms.ts';
@@ -135,7 +135,7 @@ const OPTION_NAMES = ['directions', 'jacobian', 'eps', 'rtol', 'atol', 'seed', '
  */
 export function checkGradcheckOptions(op: string, opts: unknown, nInputs: number | undefined, extra: readonly string[] = []): GradcheckOptions {
   if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw opError(op, `options must be an object, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw opError(op, `options must be an object, got ${describeValue(opts)}`);
   const o = opts as Record<string, unknown>;
   const known = [...OPTION_NAMES, ...extra];
   for (const k of Object.keys(o)) {
@@ -143,7 +143,7 @@ export function checkGradcheckOptions(op: string, opts: unknown, nInputs: number
   }
   if (o.directions !== undefined) checkInt(op, 'options.directions', o.directions, o.jacobian === true ? 0 : 1);
   for (const k of ['jacobian', 'throwOnFailure']) {
-    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw opError(op, `options.${k} must be a boolean, got ${describe(o[k])}`);
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw opError(op, `options.${k} must be a boolean, got ${describeValue(o[k])}`);
   }
   if (o.eps !== undefined) checkNumber(op, 'options.eps (the finite-difference step)', o.eps, 0, Infinity, true);
   if (o.rtol !== undefined) checkNumber(op, 'options.rtol', o.rtol, 0);
@@ -151,7 +151,7 @@ export function checkGradcheckOptions(op: string, opts: unknown, nInputs: number
   if (o.seed !== undefined) checkInt(op, 'options.seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
   if (o.argnums !== undefined) {
     const a = o.argnums;
-    if (!Array.isArray(a) || a.length === 0) throw opError(op, `options.argnums must be a non-empty array of input indices, got ${describe(a)}`);
+    if (!Array.isArray(a) || a.length === 0) throw opError(op, `options.argnums must be a non-empty array of input indices, got ${describeValue(a)}`);
     a.forEach((i, k) => checkInt(op, `options.argnums[${k}]`, i, 0, nInputs === undefined ? Infinity : nInputs - 1));
     if (new Set(a).size !== a.length) throw opError(op, `options.argnums ${fmtValue(a)} contains a duplicate`);
   }
@@ -160,7 +160,7 @@ export function checkGradcheckOptions(op: string, opts: unknown, nInputs: number
 
 function checkInputs(op: string, f: unknown, inputs: unknown): asserts inputs is Tensor[] {
   checkFunction(op, 'f', f);
-  if (!Array.isArray(inputs) || inputs.length === 0) throw opError(op, `inputs must be a non-empty array of tensors, got ${describe(inputs)}`);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw opError(op, `inputs must be a non-empty array of tensors, got ${describeValue(inputs)}`);
   inputs.forEach((t, i) => checkTensor(op, `inputs[${i}]`, t));
 }
 

@@ -18,7 +18,7 @@
 
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
-import { checkFunction, describe, opError, type BackendName, type Tensor } from '@tapegrad/tensor';
+import { checkFunction, describeValue, opError, type BackendName, type Tensor } from '@tapegrad/tensor';
 import type { HostTensor } from '@tapegrad/tensor/testing';
 import { checkGradcheckOptions, gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.ts';
 
@@ -44,13 +44,13 @@ export function gradientProperty(
 ) {
   const op = 'gradientProperty';
   checkFunction(op, 'f', f);
-  if (!Array.isArray(inputs) || inputs.length === 0) throw opError(op, `inputs must be a non-empty array of fast-check arbitraries, got ${describe(inputs)}`);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw opError(op, `inputs must be a non-empty array of fast-check arbitraries, got ${describeValue(inputs)}`);
   checkGradcheckOptions(op, opts, inputs.length, ['backend', 'secondOrder']);
   const { backend, secondOrder, ...check } = opts;
   if (backend !== undefined && !['webasm', 'webgpu', 'cpu', 'reference'].includes(backend)) {
-    throw opError(op, `options.backend must be one of webasm, webgpu, cpu, reference, got ${describe(backend)}`);
+    throw opError(op, `options.backend must be one of webasm, webgpu, cpu, reference, got ${describeValue(backend)}`);
   }
-  if (secondOrder !== undefined && typeof secondOrder !== 'boolean') throw opError(op, `options.secondOrder must be a boolean, got ${describe(secondOrder)}`);
+  if (secondOrder !== undefined && typeof secondOrder !== 'boolean') throw opError(op, `options.secondOrder must be a boolean, got ${describeValue(secondOrder)}`);
   return fc.asyncProperty(fc.tuple(...inputs), async (hosts) => {
     const name = backend ?? T.getBackend();
     const xs = T.useBackend(name, () => hosts.map((h) => T.tensor(h.data, h.shape)));

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import { describe, fmtShape, isTensor, treeFlattenWithPath, treeUnflatten, type BackendName, type Tensor } from '@tapegrad/tensor';
+import { describeValue, fmtShape, isTensor, treeFlattenWithPath, treeUnflatten, type BackendName, type Tensor } from '@tapegrad/tensor';
 import { flattenTensors } from './trees.ts';
 import { type Tree } from './util.ts';
 
@@ -84,11 +84,11 @@ function stError(code: SafetensorsErrorCode, op: string, file: string, msg: stri
 function checkMetadata(op: string, file: string, metadata: unknown): Record<string, string> {
   const proto = metadata !== null && typeof metadata === 'object' ? Object.getPrototypeOf(metadata) : undefined;
   if (Array.isArray(metadata) || (proto !== Object.prototype && proto !== null)) {
-    throw stError('METADATA_INVALID', op, file, `metadata is ${describe(metadata)}; expected a plain object of string values (safetensors metadata is string -> string)`);
+    throw stError('METADATA_INVALID', op, file, `metadata is ${describeValue(metadata)}; expected a plain object of string values (safetensors metadata is string -> string)`);
   }
   const out: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(metadata as object)) {
-    if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `metadata '${k}' is ${describe(v)}; expected string values (safetensors metadata is string -> string)`);
+    if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `metadata '${k}' is ${describeValue(v)}; expected string values (safetensors metadata is string -> string)`);
     out[k] = v;
   }
   return out;

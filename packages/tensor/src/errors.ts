@@ -71,13 +71,13 @@ function checkArg(op: string, name: string, kind: ArgKind, v: unknown, i: number
     return;
   }
   if (kind === 'tensors') {
-    if (!Array.isArray(v) || v.length === 0) throw opError(op, `argument '${name}' must be a non-empty array of tensors, got ${describe(v)}`);
+    if (!Array.isArray(v) || v.length === 0) throw opError(op, `argument '${name}' must be a non-empty array of tensors, got ${describeValue(v)}`);
     v.forEach((t, k) => checkTensor(op, `${name}[${k}]`, t));
     return;
   }
   if (kind === 'tensorLike' && typeof v === 'number') return;
   if (!isTensor(v)) {
-    throw opError(op, `argument '${name}' must be a Tensor${kind === 'tensorLike' ? ' or a number' : ''}, got ${describe(v)}`);
+    throw opError(op, `argument '${name}' must be a Tensor${kind === 'tensorLike' ? ' or a number' : ''}, got ${describeValue(v)}`);
   }
   checkTensor(op, name, v);
 }
@@ -153,7 +153,7 @@ function fmtInner(v: unknown, seen: Set<unknown>): string {
 }
 
 /** What a value is, for "got ..." in messages: `a number (NaN)`, `null`, `an array`, ... */
-export function describe(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (typeof v === 'number') return `the number ${fmtValue(v)}`;
@@ -174,8 +174,8 @@ export function describe(v: unknown): string {
 
 /** `t` is a live Tensor (named `name` in the error). */
 export function checkTensor(op: string, name: string, t: unknown): Tensor {
-  if (!isTensor(t)) throw opError(op, `${name} must be a Tensor, got ${describe(t)}`);
-  if (t.isDisposed) throw opError(op, `${name} (shape ${fmtShape(t.shape)}) was already disposed; expected a live tensor`);
+  if (!isTensor(t)) throw opError(op, `${name} must be a Tensor, got ${describeValue(t)}`);
+  if (t.isDisposed) throw opError(op, `${name} (tensor #${t.id} of shape ${fmtShape(t.shape)}) was already disposed; expected a live tensor`);
   return t;
 }
 
@@ -184,7 +184,7 @@ export function checkNumber(op: string, name: string, v: unknown, lo = -Infinity
   const ok = typeof v === 'number' && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
   if (!ok) {
     const range = `${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}`;
-    throw opError(op, `${name} must be a finite number in ${range}, got ${typeof v === 'number' ? fmtValue(v) : describe(v)}`);
+    throw opError(op, `${name} must be a finite number in ${range}, got ${typeof v === 'number' ? fmtValue(v) : describeValue(v)}`);
   }
   return v as number;
 }
@@ -193,14 +193,14 @@ export function checkNumber(op: string, name: string, v: unknown, lo = -Infinity
 export function checkInt(op: string, name: string, v: unknown, min = 1, max = Infinity): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     const range = max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw opError(op, `${name} must be an integer ${range}, got ${typeof v === 'number' ? fmtValue(v) : describe(v)}`);
+    throw opError(op, `${name} must be an integer ${range}, got ${typeof v === 'number' ? fmtValue(v) : describeValue(v)}`);
   }
   return v;
 }
 
 /** A function argument (e.g. the f of a transform, the fn of tidy). */
 export function checkFunction(op: string, name: string, v: unknown): void {
-  if (typeof v !== 'function') throw opError(op, `${name} must be a function, got ${describe(v)}`);
+  if (typeof v !== 'function') throw opError(op, `${name} must be a function, got ${describeValue(v)}`);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -87,14 +87,14 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
     }
     return a < 0 ? a + rank : a;
   });
-  if (new Set(out).size !== out.length) throw opError(op, `axes ${JSON.stringify(list)} contain a duplicate`);
+  if (new Set(out).size !== out.length) throw opError(op, `axes ${fmtValue(list)} contain a duplicate`);
   return out.sort((a, b) => a - b);
 }
 
 export function checkPerm(op: string, perm: readonly number[], rank: number): number[] {
   const p = perm.map((a) => (Number.isInteger(a) && a < 0 ? a + rank : a));
   const ok = p.length === rank && p.every((a) => Number.isInteger(a) && a >= 0 && a < rank) && new Set(p).size === rank;
-  if (!ok) throw opError(op, `perm ${JSON.stringify(perm)} is not a permutation of the ${rank} axes of the input`);
+  if (!ok) throw opError(op, `perm ${fmtValue(perm)} is not a permutation of the ${rank} axes of the input`);
   return p;
 }
 
