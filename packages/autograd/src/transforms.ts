@@ -5,7 +5,9 @@
 // for what is returned. vjp is the one exception: its vjpFn owns the tape until disposed.
 
 import * as T from '@tapegrad/tensor';
-import { fmtShape, isTensor, opError, shareBuffer, treeFlatten, treeUnflatten, type Tensor, type TreeDef } from '@tapegrad/tensor';
+import {
+  checkFunction, describeValue, fmtShape, fmtValue, isTensor, opError, shareBuffer, treeFlatten, treeUnflatten, type Tensor, type TreeDef,
+} from '@tapegrad/tensor';
 import { activeTapes, noGrad, Tape } from './tape.ts';
 
 export { noGrad };
@@ -14,7 +16,7 @@ export { noGrad };
 type Tree = any;
 
 function checkedLeaves(op: string, what: string, tree: Tree, differentiated = false): { leaves: Tensor[]; def: TreeDef } {
-  const [leaves, def] = treeFlatten(tree);
+  const [leaves, def] = treeFlatten(tree, op);
   leaves.forEach((l, i) => {
     if (!isTensor(l)) {
       const kind = typeof l === 'number' ? 'a number' : l === null ? 'null' : typeof l;
@@ -36,10 +38,10 @@ function checkArgnums(op: string, argnums: number | readonly number[], nargs: nu
   const list = typeof argnums === 'number' ? [argnums] : Array.from(argnums);
   for (const a of list) {
     if (!Number.isInteger(a) || a < 0 || a >= nargs) {
-      throw opError(op, `argnums ${JSON.stringify(argnums)} is out of range for a call with ${nargs} argument(s)`);
+      throw opError(op, `argnums ${fmtValue(argnums)} is out of range for a call with ${nargs} argument(s)`);
     }
   }
-  if (new Set(list).size !== list.length) throw opError(op, `argnums ${JSON.stringify(argnums)} contains a duplicate`);
+  if (new Set(list).size !== list.length) throw opError(op, `argnums ${fmtValue(argnums)} contains a duplicate`);
   return list;
 }
 
@@ -79,7 +81,7 @@ function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: n
 }
 
 function checkScalar(op: string, v: unknown): Tensor {
-  if (!isTensor(v)) throw opError(op, `f must return a scalar Tensor, got ${v === null ? 'null' : typeof v}`);
+  if (!isTensor(v)) throw opError(op, `f must return a scalar Tensor, got ${describeValue(v)}`);
   if (v.rank !== 0) {
     throw opError(op, `f must return a scalar tensor (shape []), got shape ${fmtShape(v.shape)}; use vjp for non-scalar outputs, or reduce with sum/mean first`);
   }
@@ -99,7 +101,19 @@ export function valueAndGrad(f: (...args: Tree[]) => Tree, argnums: number | rea
   return valueAndGradNamed('valueAndGrad', f, argnums, opts);
 }
 
+function checkTransform(op: string, f: unknown, argnums: unknown, opts: unknown): void {
+  checkFunction(op, 'f', f);
+  const ok = (a: unknown) => typeof a === 'number' && Number.isInteger(a) && a >= 0;
+  if (!(ok(argnums) || (Array.isArray(argnums) && argnums.length > 0 && argnums.every(ok)))) {
+    throw opError(op, `argnums must be a non-negative integer or a non-empty array of them, got ${describeValue(argnums)}`);
+  }
+  if (opts === null || typeof opts !== 'object') throw opError(op, `options must be an object, got ${describeValue(opts)}`);
+  const hasAux = (opts as ValueAndGradOptions).hasAux;
+  if (hasAux !== undefined && typeof hasAux !== 'boolean') throw opError(op, `options.hasAux must be a boolean, got ${describeValue(hasAux)}`);
+}
+
 function valueAndGradNamed(op: string, f: (...args: Tree[]) => Tree, argnums: number | readonly number[], opts: ValueAndGradOptions) {
+  checkTransform(op, f, argnums, opts);
   return (...args: Tree[]): [Tree, Tree] => {
     const nums = checkArgnums(op, argnums, args.length);
     const { out, tape, watched, handles, cleanup, mark } = traced(op, f, args, nums);
@@ -157,6 +171,7 @@ export interface VjpFn {
  */
 export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, VjpFn] {
   const op = 'vjp';
+  checkFunction(op, 'f', f);
   const argnums = primals.map((_, i) => i);
   const { out, tape, watched, handles, cleanup, mark } = traced(op, f, primals, argnums);
   let outLeaves: Tensor[];
@@ -203,6 +218,7 @@ export function vjp(f: (...args: Tree[]) => Tree, ...primals: Tree[]): [Tree, Vj
  */
 export function jvp(f: (...args: Tree[]) => Tree, primals: Tree[], tangents: Tree[]): [Tree, Tree] {
   const op = 'jvp';
+  checkFunction(op, 'f', f);
   if (!Array.isArray(primals) || !Array.isArray(tangents) || primals.length !== tangents.length) {
     throw opError(op, 'primals and tangents must be arrays of the same length');
   }
@@ -240,6 +256,7 @@ export function jvp(f: (...args: Tree[]) => Tree, primals: Tree[], tangents: Tre
 
 /** Hessian-vector product H(x) v of a scalar f (reverse-over-reverse). x, v: same pytree. */
 export function hvp(f: (x: Tree) => Tensor, x: Tree, v: Tree): Tree {
+  checkFunction('hvp', 'f', f);
   const vLeaves = checkedLeaves('hvp', 'v', v).leaves;
   const inner = (xx: Tree) => {
     const g = checkedLeaves('hvp', 'gradient', grad(f)(xx)).leaves;
@@ -255,48 +272,116 @@ export function stopGradient<Tr extends Tree>(x: Tr): Tr {
 }
 
 /**
- * A function with a user-defined VJP, as jax.custom_vjp: `fwd(...args)` returns
- * `[out, residuals]` (out a tensor, residuals any pytree), `bwd(residuals, g)` returns one
- * cotangent (or null) per argument. The backward function's own ops are differentiable,
- * but residuals are treated as constants by enclosing transforms: a second derivative does
- * not flow through them.
+ * A function with a user-defined VJP, as jax.custom_vjp, over pytrees: `fwd(...args)`
+ * returns `[out, residuals]` (out a tensor or any pytree of tensors, residuals any pytree),
+ * `bwd(residuals, g)` receives the output cotangent `g` (the structure of out) and returns
+ * one cotangent per argument: a tree with that argument's structure and shapes, or null
+ * (zero). The backward function's own ops are differentiable, but residuals are treated as
+ * constants by enclosing transforms: a second derivative does not flow through them.
+ * Misuse (fwd not returning a pair, a cotangent of the wrong type, structure or shape) is
+ * an error that says which argument and what was expected.
  */
-export function customVjp<A extends Tree[]>(
-  f: (...args: A) => Tensor,
-  fwd: (...args: A) => [Tensor, Tree],
-  bwd: (residuals: Tree, g: Tensor) => (Tensor | null)[],
-): (...args: A) => Tensor {
-  return (...args: A): Tensor => {
-    const inputs = args.filter(isTensor) as Tensor[];
+export function customVjp<A extends Tree[], O extends Tree = Tensor>(
+  f: (...args: A) => O,
+  fwd: (...args: A) => [O, Tree],
+  bwd: (residuals: Tree, g: O) => (Tree | null)[],
+): (...args: A) => O {
+  const op = 'customVjp';
+  checkFunction(op, 'f', f);
+  checkFunction(op, 'fwd', fwd);
+  checkFunction(op, 'bwd', bwd);
+  return (...args: A): O => {
+    // every tensor leaf of every argument is an input of the recorded node
+    const argTrees = args.map((a) => treeFlatten(a, op));
+    const inputs: Tensor[] = [];
+    const where: { arg: number; leaf: number }[] = [];
+    argTrees.forEach(([leaves], arg) => leaves.forEach((l, leaf) => {
+      if (isTensor(l)) {
+        inputs.push(l);
+        where.push({ arg, leaf });
+      }
+    }));
     const tapes = activeTapes().filter((tp) => inputs.some((t) => tp.isTracked(t)));
     if (tapes.length === 0) return f(...args);
     const mark = T.creationMark();
-    const [out, res] = noGrad(() => fwd(...args));
-    if (!isTensor(out)) throw opError('customVjp', 'fwd must return [out: Tensor, residuals]');
-    const argIndex = args.map((a, i) => (isTensor(a) ? i : -1)).filter((i) => i >= 0);
+    const pair = noGrad(() => fwd(...args));
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      T.disposeCreatedSince(pair, mark);
+      throw opError(op, `fwd must return a pair [out, residuals], got ${describeValue(pair)}`);
+    }
+    const [out, res] = pair as [O, Tree];
+    const [outLeaves, outDef] = treeFlatten(out);
+    const bad = outLeaves.findIndex((l) => !isTensor(l));
+    if (bad >= 0 || outLeaves.length === 0) {
+      T.disposeCreatedSince(pair, mark);
+      throw opError(op, bad >= 0
+        ? `fwd's out leaf ${bad} is ${describeValue(outLeaves[bad])}; expected out to be a Tensor or a pytree of tensors`
+        : `fwd's out ${describeValue(out)} holds no tensor; expected a Tensor or a pytree of tensors`);
+    }
+    const outs = outLeaves as Tensor[];
+    // one recorded node has one output: a pytree output is packed into one flat tensor,
+    // and the leaves the caller sees are slices of it (recorded ops, so their cotangents
+    // flow back into the packed tensor's cotangent, which is unpacked for bwd)
+    const single = isTensor(out);
+    const packed = single ? (out as Tensor) : noGrad(() => T.tidy(() => T.concat(outs.map((t) => T.reshape(t, [t.size])), 0)));
+    const unpack = (flat: Tensor): Tensor[] => {
+      let off = 0;
+      return outs.map((t) => {
+        const piece = T.tidy(() => T.reshape(T.slice(flat, [off], [t.size]), t.shape));
+        off += t.size;
+        return piece;
+      });
+    };
     const [resLeaves, resDef] = treeFlatten(res);
+    const checkCotangents = (cts: unknown): (Tensor | null)[] => {
+      if (!Array.isArray(cts) || cts.length !== args.length) {
+        throw opError(op, `bwd must return an array of one cotangent (or null) per argument (${args.length}), got ${describeValue(cts)}`);
+      }
+      const perArg = cts.map((ct, arg) => {
+        const [leaves, def] = argTrees[arg];
+        if (ct === null || ct === undefined || !leaves.some(isTensor)) return null;
+        const [cl, cdef] = treeFlatten(ct);
+        if (!T.sameStructure(def, cdef)) {
+          throw opError(op, `bwd's cotangent for argument ${arg} is ${describeValue(ct)}; expected the structure of argument ${arg} (${describeValue(args[arg])}) or null`);
+        }
+        return cl;
+      });
+      return where.map(({ arg, leaf }) => {
+        const c = perArg[arg]?.[leaf];
+        if (c === null || c === undefined) return null;
+        const x = argTrees[arg][0][leaf] as Tensor;
+        const name = `argument ${arg}${isTensor(args[arg]) ? '' : ` leaf ${leaf}`}`;
+        if (!isTensor(c)) throw opError(op, `bwd's cotangent for ${name} is ${describeValue(c)}; expected a Tensor of shape ${fmtShape(x.shape)} or null`);
+        if (c.isDisposed) throw opError(op, `bwd's cotangent for ${name} (shape ${fmtShape(c.shape)}) was already disposed`);
+        if (c.shape.join() !== x.shape.join()) {
+          throw opError(op, `bwd's cotangent for ${name} has shape ${fmtShape(c.shape)}; expected the shape of the argument, ${fmtShape(x.shape)}`);
+        }
+        return c;
+      });
+    };
     for (const tape of tapes) {
       const held = treeUnflatten(resDef, resLeaves.map((l) => (isTensor(l) ? tape.keepAlive(l) : l)));
       tape.push({
         op: 'customVjp',
         inputIds: inputs.map((t) => t.id),
-        outputId: out.id,
+        outputId: packed.id,
         inputs: inputs.map((t) => tape.keepAlive(t)),
-        output: tape.keepAlive(out),
+        output: tape.keepAlive(packed),
         attrs: {},
-        custom: (g) => {
-          const gs = bwd(held, g);
-          if (!Array.isArray(gs) || gs.length !== args.length) {
-            throw opError('customVjp', `bwd must return one cotangent (or null) per argument (${args.length}), got ${Array.isArray(gs) ? gs.length : typeof gs}`);
-          }
-          return argIndex.map((i) => gs[i]);
-        },
+        custom: (g) => checkCotangents(bwd(held, (single ? g : treeUnflatten(outDef, unpack(g))) as O)),
       });
     }
-    // free the residuals fwd created (the tapes hold their own references); never the
-    // inputs, the output, or a tensor fwd did not create (a parameter, a closed-over tensor)
-    const mine = new Set<Tensor>([out, ...inputs]);
-    for (const l of resLeaves) if (isTensor(l) && !mine.has(l) && T.createdSince(l, mark)) l.dispose();
-    return out;
+    let result: O;
+    if (single) result = out;
+    else {
+      result = treeUnflatten<O>(outDef, unpack(packed));
+      packed.dispose(); // the tapes hold their own references
+    }
+    // free what fwd created and the caller does not get (residuals; for a pytree out, the
+    // packed leaves); never the inputs, nor a tensor fwd did not create
+    const mine = new Set<Tensor>([...(single ? [out as Tensor] : []), ...inputs]);
+    const made = [...resLeaves, ...(single ? [] : outs)];
+    for (const l of made) if (isTensor(l) && !mine.has(l) && T.createdSince(l, mark)) l.dispose();
+    return result;
   };
 }
