@@ -43,10 +43,16 @@ export type ParamsOf<M> = M extends Module<infer P> ? P : never;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type SequentialParams<Ms extends readonly Module<any>[]> = { -readonly [K in keyof Ms]: ParamsOf<Ms[K]> };
 
-/** @internal tidy + a check that the input is a live tensor. */
+/**
+ * @internal tidy + a check that the input is a live tensor, run as the public op `op`: an
+ * error of a tensor op inside the layer starts with the layer the user called
+ * (`upsample: broadcastTo: ...`).
+ */
 export function applying(op: string, x: unknown, fn: (x: Tensor) => Tensor): Tensor {
-  const t = checkTensor(op, 'input', x);
-  return T.tidy(() => fn(t));
+  return T.withOp(op, () => {
+    const t = checkTensor(op, 'input', x);
+    return T.tidy(() => fn(t));
+  });
 }
 
 /** @internal Check that params is an object with the given tensor fields. */
