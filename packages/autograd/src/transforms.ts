@@ -30,10 +30,6 @@ function checkedLeaves(op: string, what: string, tree: Tree, differentiated = fa
   return { leaves: leaves as Tensor[], def };
 }
 
-function collect(tree: Tree, into: Set<Tensor>): void {
-  for (const l of treeFlatten(tree)[0]) if (isTensor(l)) into.add(l);
-}
-
 function checkArgnums(op: string, argnums: number | readonly number[], nargs: number): number[] {
   const list = typeof argnums === 'number' ? [argnums] : Array.from(argnums);
   for (const a of list) {
@@ -62,8 +58,7 @@ function traced<R>(op: string, fn: (...a: Tree[]) => R, args: Tree[], argnums: n
   const tape = new Tape();
   const handles = clones.flat().map((c) => tape.watch(c));
   const cleanup = (result: unknown) => {
-    const keepers = new Set<Tensor>();
-    collect(result, keepers);
+    const keepers = T.collectTensors(op, result);
     for (const c of clones.flat()) if (!keepers.has(c)) c.dispose();
   };
   let out: R;

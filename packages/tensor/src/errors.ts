@@ -206,7 +206,8 @@ export function checkFunction(op: string, name: string, v: unknown): void {
 // ---------------------------------------------------------------------------------------
 // Pytree tensor collection
 
-const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+/** A plain object (Object.prototype or null prototype): a pytree node. */
+export const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   x !== null && typeof x === 'object' && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null);
 
 /**

@@ -2,15 +2,13 @@
 // not a plain object or array). Object keys are visited in sorted order, as in JAX, so a
 // tree's flattening does not depend on how its objects were built.
 
-import { opError } from './shape.ts';
+import { isPlainObject, opError } from './errors.ts';
 
 export type TreeDef =
   | { kind: 'leaf' }
   | { kind: 'array'; children: TreeDef[] }
   | { kind: 'object'; keys: string[]; children: TreeDef[] };
 
-const isPlainObject = (x: unknown): x is Record<string, unknown> =>
-  x !== null && typeof x === 'object' && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null);
 
 /** Refuse a tree that contains itself (it has no flattening), naming the op and the path. */
 function enter(op: string, stack: unknown[], x: unknown, path: readonly string[]): void {
