@@ -334,6 +334,10 @@ describe('issue 8 §6: every error starts with the op the user called', () => {
     expect(messageOf(() => T.arange(0, 1e12))).toMatch(/^arange: arange\(0, 1000000000000, 1\) has 1000000000000 elements; expected at most/);
     expect(messageOf(() => T.linspace(0, 1, 1e12))).toMatch(/^linspace: linspace\(0, 1, 1000000000000\) has 1000000000000 elements/);
     expect(messageOf(() => T.useBackend('reference', () => T.zeros([1e5, 1e5])))).toMatch(/^zeros: shape \[100000,100000\] has 10000000000 elements; expected at most 2147483647 on backend 'reference'$/);
+    const k = T.randomKey(0);
+    // random ops check before hashing 1e9 counters on the host
+    expect(messageOf(() => T.randomNormal(k, [1e4, 1e5]))).toMatch(/^randomNormal: shape \[10000,100000\] has 1000000000 elements; expected at most 16777216/);
+    expect(messageOf(() => T.randomInt(k, [2 ** 24 + 1], 0, 2))).toMatch(/^randomInt: shape \[16777217\] has 16777217 elements/);
   });
 
   it('messages say what was passed: NaN, Infinity and -0 are printed as such (not null / 0)', () => {
