@@ -15,7 +15,10 @@
 // wrong rule, whose error is of the order of the gradient itself.
 
 import * as T from '@tapegrad/tensor';
-import { isTensor, randomKey, useBackend, type BackendName, type Tensor } from '@tapegrad/tensor';
+import {
+  checkFunction, checkInt, checkNumber, checkTensor, describeValue, fmtShape, fmtValue, isTensor, opError, randomKey, useBackend,
+  type BackendName, type Tensor,
+} from '@tapegrad/tensor';
 import { vjp } from './transforms.ts';
 
 export interface GradcheckOptions {
@@ -100,15 +103,16 @@ function phi(f: Fn, xs: Float64Array[], shapes: (readonly number[])[], dirs: Flo
       T.tidy(() => {
         const args = xs.map((x, i) => T.tensor(x.map((xv, k) => xv + t * dirs[i][k]), shapes[i]));
         const y = f(...args);
-        if (!isTensor(y)) throw new Error('gradcheck: f must return a Tensor');
+        if (!isTensor(y)) throw opError('gradcheck', 'f must return a Tensor');
         return dot(y.dataSync(), u);
       }),
     );
   } catch (e) {
     const msg = (e as Error).message ?? '';
     if (/live on different backends/.test(msg)) {
-      throw new Error(
-        `gradcheck: f reads a tensor it did not receive as an input (${msg}). The finite differences ` +
+      throw opError(
+        'gradcheck',
+        `f reads a tensor it did not receive as an input (${msg}). The finite differences ` +
           'run f again in float64 on the reference backend, so pass every tensor f uses as an input ' +
           '(choose which ones are checked with the argnums option).',
       );
@@ -122,11 +126,48 @@ function derivative(p: (t: number) => number, h: number): number {
   return (-p(2 * h) + 8 * p(h) - 8 * p(-h) + p(-2 * h)) / (12 * h);
 }
 
+const OPTION_NAMES = ['directions', 'jacobian', 'eps', 'rtol', 'atol', 'seed', 'argnums', 'throwOnFailure'];
+
+/**
+ * Validate the options of the checking API: anything that could make a check vacuous (no
+ * checks at all, a negative or non-finite tolerance, a zero step) or crash it later (an
+ * argnum out of range) is an error of the README's form. `extra` names further accepted keys.
+ */
+export function checkGradcheckOptions(op: string, opts: unknown, nInputs: number | undefined, extra: readonly string[] = []): GradcheckOptions {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw opError(op, `options must be an object, got ${describeValue(opts)}`);
+  const o = opts as Record<string, unknown>;
+  const known = [...OPTION_NAMES, ...extra];
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw opError(op, `unknown option '${k}'; expected some of ${known.join(', ')}`);
+  }
+  if (o.directions !== undefined) checkInt(op, 'options.directions', o.directions, o.jacobian === true ? 0 : 1);
+  for (const k of ['jacobian', 'throwOnFailure']) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw opError(op, `options.${k} must be a boolean, got ${describeValue(o[k])}`);
+  }
+  if (o.eps !== undefined) checkNumber(op, 'options.eps (the finite-difference step)', o.eps, 0, Infinity, true);
+  if (o.rtol !== undefined) checkNumber(op, 'options.rtol', o.rtol, 0);
+  if (o.atol !== undefined) checkNumber(op, 'options.atol', o.atol, 0);
+  if (o.seed !== undefined) checkInt(op, 'options.seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
+  if (o.argnums !== undefined) {
+    const a = o.argnums;
+    if (!Array.isArray(a) || a.length === 0) throw opError(op, `options.argnums must be a non-empty array of input indices, got ${describeValue(a)}`);
+    a.forEach((i, k) => checkInt(op, `options.argnums[${k}]`, i, 0, nInputs === undefined ? Infinity : nInputs - 1));
+    if (new Set(a).size !== a.length) throw opError(op, `options.argnums ${fmtValue(a)} contains a duplicate`);
+  }
+  return o as GradcheckOptions;
+}
+
+function checkInputs(op: string, f: unknown, inputs: unknown): asserts inputs is Tensor[] {
+  checkFunction(op, 'f', f);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw opError(op, `inputs must be a non-empty array of tensors, got ${describeValue(inputs)}`);
+  inputs.forEach((t, i) => checkTensor(op, `inputs[${i}]`, t));
+}
+
 /** Check the VJP of `f` at `inputs` (tensors on the backend under test). */
 export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckReport> {
-  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isTensor)) {
-    throw new Error('gradcheck: inputs must be a non-empty array of tensors');
-  }
+  checkInputs('gradcheck', f, inputs);
+  checkGradcheckOptions('gradcheck', opts, inputs.length);
   const backend = inputs[0].backend;
   const tol = { ...TOLERANCES[backend], ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}), ...(opts.atol !== undefined ? { atol: opts.atol } : {}) };
   const h = opts.eps ?? 1e-4;
@@ -135,6 +176,7 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
   const xs = await Promise.all(inputs.map(host));
   const onB = <R>(fn: () => R): R => useBackend(backend, fn);
 
+  const mark = T.creationMark();
   const [out, vjpFn] = onB(() => vjp(f, ...inputs));
   const report: GradcheckReport = { ok: true, backend, checks: 0, maxErrorRatio: 0, maxAbsError: 0, worst: null, ...tol };
   const consider = (m: GradcheckMismatch, scale: number) => {
@@ -152,7 +194,7 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
     if (!(ratio <= 1)) report.ok = false;
   };
   try {
-    if (!isTensor(out)) throw new Error('gradcheck: f must return a Tensor');
+    if (!isTensor(out)) throw opError('gradcheck', 'f must return a Tensor');
     const outShape = out.shape;
     const nOut = out.size;
     /** The input cotangents for a host cotangent `u` of the output (on the backend under test). */
@@ -222,15 +264,16 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
     }
   } finally {
     vjpFn.dispose();
-    T.dispose(out);
+    T.disposeCreatedSince(out, mark); // never a tensor f returned from outside
   }
   if (!report.ok && opts.throwOnFailure !== false) {
     const w = report.worst!;
     const where = w.kind === 'direction' ? `random direction ${w.index}` : `Jacobian entry (output ${w.entry![0]}, input ${w.index} element ${w.entry![1]})`;
-    throw new Error(
-      `gradcheck failed on backend '${backend}' at ${where}: analytic ${w.analytic} vs numeric ${w.numeric} ` +
+    throw opError(
+      'gradcheck',
+      `failed on backend '${backend}' at ${where}: analytic ${w.analytic} vs numeric ${w.numeric} ` +
         `(|diff| ${Math.abs(w.analytic - w.numeric).toExponential(3)} > tolerance ${w.tolerance.toExponential(3)}; rtol ${tol.rtol}, atol ${tol.atol}); ` +
-        `${report.checks} checks, input shapes ${shapes.map((s) => `[${s}]`).join(', ')}`,
+        `${report.checks} checks, input shapes ${shapes.map(fmtShape).join(', ')}`,
     );
   }
   return report;
@@ -241,9 +284,8 @@ export async function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions 
  * random u-shaped input and random w, i.e. of the backward pass itself.
  */
 export async function gradgradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOptions = {}): Promise<GradcheckReport> {
-  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every(isTensor)) {
-    throw new Error('gradgradcheck: inputs must be a non-empty array of tensors');
-  }
+  checkInputs('gradgradcheck', f, inputs);
+  checkGradcheckOptions('gradgradcheck', opts, inputs.length);
   const backend = inputs[0].backend;
   const outShape = useBackend(backend, () => T.tidy(() => f(...inputs).shape.slice()));
   const seed = (opts.seed ?? 0) + 7919;

@@ -23,8 +23,9 @@
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { BackendName, Tensor } from '@tapegrad/tensor';
+import { checkFunction, describeValue, opError } from '@tapegrad/tensor';
 import { gradValues, opInfo, type HostTensor, type OpInfo } from '@tapegrad/tensor/testing';
-import { gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.ts';
+import { checkGradcheckOptions, gradcheck, gradgradcheck, type GradcheckOptions } from './gradcheck.ts';
 
 export * from '@tapegrad/tensor/testing';
 
@@ -57,12 +58,13 @@ export function gradientProperty(
   b?: fc.Arbitrary<HostTensor>[] | GradientPropertyOptions,
   c: GradientPropertyOptions = {},
 ): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
-  if (typeof a !== 'function') {
-    const info = typeof a === 'string' ? opInfo(a) : a;
+  if (typeof a === 'string' || (typeof a === 'object' && a !== null && 'grad' in a)) {
+    const info = typeof a === 'string' ? opInfo(a) : (a as OpInfo);
     const doms = info.grad.domains;
     if (!doms || info.grad.differentiable === 'none') {
-      throw new Error(
-        `gradientProperty: op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains (only elementwise entries do)'}; expected an elementwise op, or pass a function and input arbitraries`,
+      throw opError(
+        'gradientProperty',
+        `op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains (only elementwise entries do)'}; expected an elementwise op, or pass a function and input arbitraries`,
       );
     }
     const fn = (T as unknown as Record<string, (...xs: Tensor[]) => Tensor>)[info.name];
@@ -75,12 +77,21 @@ export function gradientProperty(
     const opts = (b ?? {}) as GradientPropertyOptions;
     return run((...xs: Tensor[]) => fn(...xs), inputs, { ...(info.grad.argnums ? { argnums: info.grad.argnums } : {}), ...opts });
   }
-  if (!Array.isArray(b)) throw new Error(`gradientProperty: expected an array of input arbitraries after the function, got ${typeof b}`);
-  return run(a, fc.tuple(...b), c);
+  const op = 'gradientProperty';
+  checkFunction(op, 'f', a);
+  const f = a as (...xs: Tensor[]) => Tensor;
+  if (!Array.isArray(b) || b.length === 0) throw opError(op, `inputs must be a non-empty array of fast-check arbitraries, got ${describeValue(b)}`);
+  checkGradcheckOptions(op, c, b.length, ['backend', 'secondOrder']);
+  return run(f, fc.tuple(...b), c);
 }
 
 function run(f: (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>, opts: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
+  const op = 'gradientProperty';
   const { backend, secondOrder, ...check } = opts;
+  if (backend !== undefined && !['webasm', 'webgpu', 'cpu', 'reference'].includes(backend)) {
+    throw opError(op, `options.backend must be one of webasm, webgpu, cpu, reference, got ${describeValue(backend)}`);
+  }
+  if (secondOrder !== undefined && typeof secondOrder !== 'boolean') throw opError(op, `options.secondOrder must be a boolean, got ${describeValue(secondOrder)}`);
   return fc.asyncProperty(inputs, async (hosts) => {
     const name = backend ?? T.getBackend();
     const xs = T.useBackend(name, () => hosts.map((h) => T.tensor(h.data, h.shape)));

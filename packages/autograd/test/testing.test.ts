@@ -31,6 +31,6 @@ describe('@tapegrad/autograd/testing', () => {
     const run = fc.assert(gradientProperty(f, [hostTensorOf([5], (n) => floats(n, { min: 0.2, max: 1.2 }))], { backend: 'reference' }), {
       numRuns: 3,
     });
-    await expect(run).rejects.toThrow(/gradcheck failed on backend 'reference'/);
+    await expect(run).rejects.toThrow(/gradcheck: failed on backend 'reference'/);
   });
 });

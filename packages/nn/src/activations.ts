@@ -2,10 +2,11 @@
 // flatten, upsample (nearest) and pooling. An activation object is both a Layer and a Module
 // (init returns {}), so it goes straight into sequential: sequential(lin, relu, lin2).
 
+import { checkNumber, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Pair, RandomKey, Tensor } from '@tapegrad/tensor';
 import { applying, type Context, type Layer, type Module } from './module.ts';
-import { checkNumber, fmt, nnError, onBackendOf, type NoParams } from './util.ts';
+import { withBackendOf, type NoParams } from './util.ts';
 
 export type ActivationName = 'relu' | 'silu' | 'gelu' | 'tanh' | 'sigmoid' | 'identity';
 
@@ -41,7 +42,7 @@ const ACTIVATIONS: Record<ActivationName, (x: Tensor) => Tensor> = {
 export function activationFn(op: string, name: ActivationName): (x: Tensor) => Tensor {
   const f = ACTIVATIONS[name];
   if (!f || !Object.prototype.hasOwnProperty.call(ACTIVATIONS, name)) {
-    throw nnError(op, `unknown activation ${JSON.stringify(name)}; expected one of ${Object.keys(ACTIVATIONS).join(', ')}`);
+    throw opError(op, `unknown activation ${JSON.stringify(name)}; expected one of ${Object.keys(ACTIVATIONS).join(', ')}`);
   }
   return f;
 }
@@ -70,8 +71,8 @@ export const dropout: Layer<{ rate: number }, NoParams, DropoutOptions> = {
     return applying(op, x, (x) => {
       if (rate === 0) return T.clone(x);
       if (rate === 1) return T.mul(x, 0);
-      if (!opts?.key) throw nnError(op, `rate ${rate} needs a key (opts.key, or ctx.key for the module form); expected a RandomKey`);
-      const u = onBackendOf(x, () => T.randomUniform(opts.key!, x.shape));
+      if (!opts?.key) throw opError(op, `rate ${rate} needs a key (opts.key, or ctx.key for the module form); expected a RandomKey`);
+      const u = withBackendOf(x, () => T.randomUniform(opts.key!, x.shape));
       const keepMask = T.greaterEqual(u, rate);
       return T.mul(x, T.mul(keepMask, 1 / (1 - rate)));
     });
@@ -83,7 +84,7 @@ export const dropout: Layer<{ rate: number }, NoParams, DropoutOptions> = {
       init: () => ({}) as NoParams,
       apply(p, x, ctx: Context = {}) {
         if (!ctx.train) return applying('dropout', x, T.clone);
-        if (cfg.rate > 0 && !ctx.key) throw nnError('dropout', `training mode (ctx.train) with rate ${cfg.rate} needs ctx.key; expected a RandomKey`);
+        if (cfg.rate > 0 && !ctx.key) throw opError('dropout', `training mode (ctx.train) with rate ${cfg.rate} needs ctx.key; expected a RandomKey`);
         return dropout.apply(p, x, { rate: cfg.rate, key: ctx.key });
       },
     };
@@ -101,7 +102,7 @@ export const flatten: Layer<{ startDim?: number } | void, NoParams, { startDim?:
     return applying('flatten', x, (x) => {
       const s = opts.startDim ?? 1;
       if (!Number.isInteger(s) || s < 0 || s >= Math.max(x.rank, 1)) {
-        throw nnError('flatten', `startDim ${s} is out of range for input ${fmt(x.shape)}; expected an integer in [0, ${x.rank - 1}]`);
+        throw opError('flatten', `startDim ${s} is out of range for input ${fmtShape(x.shape)}; expected an integer in [0, ${x.rank - 1}]`);
       }
       return T.reshape(x, [...x.shape.slice(0, s), x.shape.slice(s).reduce((a, b) => a * b, 1)]);
     });
@@ -123,7 +124,7 @@ export const upsample: Layer<UpsampleOptions | void, NoParams, UpsampleOptions> 
   init: () => ({}) as NoParams,
   apply(_p: NoParams, x: Tensor, opts: UpsampleOptions = {}) {
     return applying('upsample', x, (x) => {
-      if (x.rank !== 4) throw nnError('upsample', `input must have rank 4 (N, C, H, W), got ${fmt(x.shape)}`);
+      if (x.rank !== 4) throw opError('upsample', `input must have rank 4 (N, C, H, W), got ${fmtShape(x.shape)}`);
       return T.upsampleNearest2d(x, opts.scale ?? 2);
     });
   },
@@ -145,7 +146,7 @@ function pool(name: 'maxPool2d' | 'avgPool2d', f: typeof T.maxPool2d): Layer<Poo
     name,
     init: () => ({}) as NoParams,
     apply(_p, x, opts) {
-      if (!opts || opts.kernelSize === undefined) throw nnError(name, 'opts.kernelSize is required');
+      if (!opts || opts.kernelSize === undefined) throw opError(name, 'opts.kernelSize is required');
       return applying(name, x, (x) => f(x, opts.kernelSize, { stride: opts.stride, padding: opts.padding }));
     },
     module: (cfg) => ({ name, init: () => ({}) as NoParams, apply: (p, x) => layer.apply(p, x, cfg) }),

@@ -6,13 +6,14 @@
 //   out_proj.bias   [D]                             zeros
 // Head h uses features h*D/H .. (h+1)*D/H of q, k and v (PyTorch's split).
 
+import { checkInt, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import { stopGradient } from '@tapegrad/autograd';
 import { kaimingUniform, xavierUniform } from './init.ts';
 import { applying, paramTensor, type Layer, type Module } from './module.ts';
 import { linear, type LinearParams } from './linear.ts';
-import { checkInt, constOn, fmt, nnError } from './util.ts';
+import { constOn } from './util.ts';
 
 export interface AttentionOptions {
   /** Mask out keys after the query position (decoder-style). Default false. */
@@ -38,13 +39,13 @@ export function stableSoftmax(x: Tensor, axis = -1): Tensor {
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const op = 'scaledDotProductAttention';
   if (q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank) {
-    throw nnError(op, `q ${fmt(q.shape)}, k ${fmt(k.shape)} and v ${fmt(v.shape)} must have the same rank >= 2`);
+    throw opError(op, `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} must have the same rank >= 2`);
   }
   const d = q.shape[q.rank - 1];
   const Tq = q.shape[q.rank - 2];
   const Tk = k.shape[k.rank - 2];
   if (k.shape[k.rank - 1] !== d || v.shape[v.rank - 2] !== Tk) {
-    throw nnError(op, `q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)}: expected q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]`);
+    throw opError(op, `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}: expected q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]`);
   }
   return T.tidy(() => {
     const perm = k.shape.map((_, i) => i);
@@ -93,7 +94,7 @@ export const multiHeadSelfAttention: Layer<MultiHeadSelfAttentionConfig, MultiHe
     const op = 'multiHeadSelfAttention.init';
     const D = checkInt(op, 'dim', cfg?.dim);
     const H = checkInt(op, 'heads', cfg.heads);
-    if (D % H) throw nnError(op, `dim (${D}) must be divisible by heads (${H})`);
+    if (D % H) throw opError(op, `dim (${D}) must be divisible by heads (${H})`);
     const [k1, k2] = T.splitKey(key, 2);
     const bias = cfg.bias ?? true;
     const p: MultiHeadSelfAttentionParams = {
@@ -110,23 +111,23 @@ export const multiHeadSelfAttention: Layer<MultiHeadSelfAttentionConfig, MultiHe
     const op = 'multiHeadSelfAttention';
     const H = checkInt(op, 'opts.heads', opts?.heads);
     const w = paramTensor(op, params, 'in_proj_weight', MHA_PARAMS);
-    if (w.rank !== 2 || w.shape[0] !== 3 * w.shape[1]) throw nnError(op, `params.in_proj_weight has shape ${fmt(w.shape)}; expected [3D, D]`);
+    if (w.rank !== 2 || w.shape[0] !== 3 * w.shape[1]) throw opError(op, `params.in_proj_weight has shape ${fmtShape(w.shape)}; expected [3D, D]`);
     const D = w.shape[1];
-    if (D % H) throw nnError(op, `dim ${D} (from in_proj_weight ${fmt(w.shape)}) is not divisible by heads (${H})`);
-    if (!params.out_proj || typeof params.out_proj !== 'object') throw nnError(op, `params.out_proj is missing; expected params ${MHA_PARAMS}`);
+    if (D % H) throw opError(op, `dim ${D} (from in_proj_weight ${fmtShape(w.shape)}) is not divisible by heads (${H})`);
+    if (!params.out_proj || typeof params.out_proj !== 'object') throw opError(op, `params.out_proj is missing; expected params ${MHA_PARAMS}`);
     const inProj: LinearParams = { weight: w };
     if (params.in_proj_bias !== undefined) inProj.bias = paramTensor(op, params, 'in_proj_bias', MHA_PARAMS);
     return applying(op, x, (x) => {
       if (x.rank === 4) {
         const [N, C, Hh, Ww] = x.shape;
-        if (C !== D) throw nnError(op, `input ${fmt(x.shape)} has ${C} channels; expected ${D} (in_proj_weight ${fmt(w.shape)})`);
+        if (C !== D) throw opError(op, `input ${fmtShape(x.shape)} has ${C} channels; expected ${D} (in_proj_weight ${fmtShape(w.shape)})`);
         const seq = T.transpose(T.reshape(x, [N, C, Hh * Ww]), [0, 2, 1]);
         const y = multiHeadSelfAttention.apply(params, seq, opts);
         return T.reshape(T.transpose(y, [0, 2, 1]), [N, C, Hh, Ww]);
       }
-      if (x.rank !== 3) throw nnError(op, `input must be [B, T, D] sequences or [N, C, H, W] maps, got ${fmt(x.shape)}`);
+      if (x.rank !== 3) throw opError(op, `input must be [B, T, D] sequences or [N, C, H, W] maps, got ${fmtShape(x.shape)}`);
       const [B, Tn, Dx] = x.shape;
-      if (Dx !== D) throw nnError(op, `input ${fmt(x.shape)} has ${Dx} features; expected ${D} (in_proj_weight ${fmt(w.shape)})`);
+      if (Dx !== D) throw opError(op, `input ${fmtShape(x.shape)} has ${Dx} features; expected ${D} (in_proj_weight ${fmtShape(w.shape)})`);
       const dh = D / H;
       // [B, T, 3D] -> [B, T, 3, H, dh] -> [3, B, H, T, dh]
       const qkv = T.transpose(T.reshape(linear.apply(inProj, x), [B, Tn, 3, H, dh]), [2, 0, 3, 1, 4]);

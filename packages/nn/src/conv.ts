@@ -2,11 +2,11 @@
 //   conv2d           weight [out, in/groups, kh, kw] (OIHW), bias [out]
 //   convTranspose2d  weight [in, out/groups, kh, kw] (PyTorch's ConvTranspose2d layout), bias [out]
 
+import { checkInt, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Pair, RandomKey, Tensor } from '@tapegrad/tensor';
 import { biasUniform, fanInOut, kaimingUniform } from './init.ts';
 import { applying, paramTensor, type Layer, type Module } from './module.ts';
-import { checkInt, fmt, nnError } from './util.ts';
 
 export interface ConvParams {
   weight: Tensor;
@@ -38,7 +38,7 @@ export interface Conv2dApplyOptions {
 function pair(op: string, name: string, v: Pair | undefined, min: number): [number, number] {
   const p = v === undefined ? undefined : typeof v === 'number' ? [v, v] : v;
   if (!p || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw nnError(op, `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+    throw opError(op, `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
   }
   return [p[0], p[1]];
 }
@@ -46,7 +46,7 @@ function pair(op: string, name: string, v: Pair | undefined, min: number): [numb
 function checkBias(op: string, params: ConvParams, channels: number): Tensor | undefined {
   if (params.bias === undefined) return undefined;
   const b = paramTensor(op, params, 'bias', '{weight, bias?}');
-  if (b.rank !== 1 || b.shape[0] !== channels) throw nnError(op, `params.bias has shape ${fmt(b.shape)}; expected [${channels}]`);
+  if (b.rank !== 1 || b.shape[0] !== channels) throw opError(op, `params.bias has shape ${fmtShape(b.shape)}; expected [${channels}]`);
   return b;
 }
 
@@ -64,7 +64,7 @@ function initConvParams(op: string, key: RandomKey, cfg: Conv2dConfig | ConvTran
   const groups = checkInt(op, 'groups', cfg.groups ?? 1);
   const [kh, kw] = pair(op, 'kernelSize', cfg.kernelSize, 1);
   if (cin % groups || cout % groups) {
-    throw nnError(op, `inChannels (${cin}) and outChannels (${cout}) must both be divisible by groups (${groups})`);
+    throw opError(op, `inChannels (${cin}) and outChannels (${cout}) must both be divisible by groups (${groups})`);
   }
   const shape = transposed ? [cin, cout / groups, kh, kw] : [cout, cin / groups, kh, kw];
   const [k1, k2] = T.splitKey(key, 2);
@@ -83,14 +83,14 @@ export const conv2d: Layer<Conv2dConfig, ConvParams, Conv2dApplyOptions> = {
   apply(params: ConvParams, x: Tensor, opts: Conv2dApplyOptions = {}): Tensor {
     const op = 'conv2d';
     const w = paramTensor(op, params, 'weight', '{weight [out, in/groups, kh, kw], bias? [out]}');
-    if (w.rank !== 4) throw nnError(op, `params.weight must have rank 4 [out, in/groups, kh, kw], got ${fmt(w.shape)}`);
+    if (w.rank !== 4) throw opError(op, `params.weight must have rank 4 [out, in/groups, kh, kw], got ${fmtShape(w.shape)}`);
     const b = checkBias(op, params, w.shape[0]);
     return applying(op, x, (x) => {
-      if (x.rank !== 4) throw nnError(op, `input must have rank 4 (N, C, H, W), got ${fmt(x.shape)}`);
+      if (x.rank !== 4) throw opError(op, `input must have rank 4 (N, C, H, W), got ${fmtShape(x.shape)}`);
       const C = x.shape[1];
       const groups = C / w.shape[1];
       if (!Number.isInteger(groups) || w.shape[0] % groups !== 0) {
-        throw nnError(op, `input ${fmt(x.shape)} has ${C} channels but weight ${fmt(w.shape)} takes ${w.shape[1]} per group; expected channels = ${w.shape[1]} x groups with ${w.shape[0]} out channels divisible by groups`);
+        throw opError(op, `input ${fmtShape(x.shape)} has ${C} channels but weight ${fmtShape(w.shape)} takes ${w.shape[1]} per group; expected channels = ${w.shape[1]} x groups with ${w.shape[0]} out channels divisible by groups`);
       }
       const y = T.conv2d(x, w, { stride: opts.stride, padding: opts.padding, dilation: opts.dilation, groups });
       return addChannelBias(y, b);
@@ -136,13 +136,13 @@ export const convTranspose2d: Layer<ConvTranspose2dConfig, ConvParams, ConvTrans
   apply(params: ConvParams, x: Tensor, opts: ConvTranspose2dApplyOptions = {}): Tensor {
     const op = 'convTranspose2d';
     const w = paramTensor(op, params, 'weight', '{weight [in, out/groups, kh, kw], bias? [out]}');
-    if (w.rank !== 4) throw nnError(op, `params.weight must have rank 4 [in, out/groups, kh, kw], got ${fmt(w.shape)}`);
+    if (w.rank !== 4) throw opError(op, `params.weight must have rank 4 [in, out/groups, kh, kw], got ${fmtShape(w.shape)}`);
     const groups = opts.groups ?? 1;
     const b = checkBias(op, params, w.shape[1] * groups);
     return applying(op, x, (x) => {
-      if (x.rank !== 4) throw nnError(op, `input must have rank 4 (N, C, H, W), got ${fmt(x.shape)}`);
+      if (x.rank !== 4) throw opError(op, `input must have rank 4 (N, C, H, W), got ${fmtShape(x.shape)}`);
       if (x.shape[1] !== w.shape[0]) {
-        throw nnError(op, `input ${fmt(x.shape)} has ${x.shape[1]} channels; expected ${w.shape[0]} (weight ${fmt(w.shape)} is [in, out/groups, kh, kw])`);
+        throw opError(op, `input ${fmtShape(x.shape)} has ${x.shape[1]} channels; expected ${w.shape[0]} (weight ${fmtShape(w.shape)} is [in, out/groups, kh, kw])`);
       }
       const y = T.convTranspose2d(x, w, { stride: opts.stride, padding: opts.padding, outputPadding: opts.outputPadding, dilation: opts.dilation, groups });
       return addChannelBias(y, b);

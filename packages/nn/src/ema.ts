@@ -2,9 +2,9 @@
 // of update number `step` (0-based) optionally warmed up.
 
 import * as T from '@tapegrad/tensor';
-import { treeUnflatten, type Tensor } from '@tapegrad/tensor';
+import { treeUnflatten, type Tensor, checkNumber, opError } from '@tapegrad/tensor';
 import { checkSameTree, flattenTensors } from './trees.ts';
-import { checkNumber, disposeReplaced, nnError, type Tree } from './util.ts';
+import { disposeReplaced, type Tree } from './util.ts';
 
 export interface EmaConfig {
   /** Target decay in [0, 1]; e.g. 0.9999. */
@@ -48,11 +48,11 @@ export function ema(cfg: EmaConfig): Ema {
     const invGamma = checkNumber(op, 'warmup.invGamma', w.invGamma ?? 1, 0, Infinity, true);
     const power = checkNumber(op, 'warmup.power', w.power ?? 2 / 3, 0, Infinity, true);
     decayAt = (s) => Math.min(decay, 1 - (1 + s / invGamma) ** -power);
-  } else throw nnError(op, `warmup must be 'none', 'tensorflow' or { invGamma, power }, got ${JSON.stringify(w)}`);
+  } else throw opError(op, `warmup must be 'none', 'tensorflow' or { invGamma, power }, got ${JSON.stringify(w)}`);
 
   const self: Ema = {
     decayAt(step) {
-      if (!Number.isInteger(step) || step < 0) throw nnError('ema.decayAt', `step must be a non-negative integer, got ${step}`);
+      if (!Number.isInteger(step) || step < 0) throw opError('ema.decayAt', `step must be a non-negative integer, got ${step}`);
       return decayAt(step);
     },
     init(params) {
@@ -61,7 +61,7 @@ export function ema(cfg: EmaConfig): Ema {
     },
     update(state, params) {
       const uop = 'ema.update';
-      if (!state || !Number.isInteger(state.step) || state.step < 0) throw nnError(uop, `state.step must be a non-negative integer (state from ema.init), got ${JSON.stringify(state?.step)}`);
+      if (!state || !Number.isInteger(state.step) || state.step < 0) throw opError(uop, `state.step must be a non-negative integer (state from ema.init), got ${JSON.stringify(state?.step)}`);
       const p = flattenTensors(uop, 'params', params);
       const e = flattenTensors(uop, 'state.params', state.params);
       checkSameTree(uop, 'params', p, 'state.params', e);

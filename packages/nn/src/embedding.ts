@@ -2,10 +2,10 @@
 // sinusoidal timestep embedding of diffusion models.
 
 import * as T from '@tapegrad/tensor';
-import { isTensor, type RandomKey, type Tensor } from '@tapegrad/tensor';
+import { isTensor, type RandomKey, type Tensor, checkInt, checkNumber, checkTensor, fmtShape, opError } from '@tapegrad/tensor';
 import { normal } from './init.ts';
 import { paramTensor, type Layer, type Module } from './module.ts';
-import { checkInt, checkNumber, checkTensor, constOn, fmt, nnError } from './util.ts';
+import { constOn } from './util.ts';
 
 export interface EmbeddingConfig {
   numEmbeddings: number;
@@ -33,21 +33,21 @@ export const embedding: Layer<EmbeddingConfig, EmbeddingParams, unknown> & {
   apply(params: EmbeddingParams, indices: Tensor | readonly number[]): Tensor {
     const op = 'embedding';
     const w = paramTensor(op, params, 'weight', '{weight [num, dim]}');
-    if (w.rank !== 2) throw nnError(op, `params.weight must have rank 2 [num, dim], got ${fmt(w.shape)}`);
+    if (w.rank !== 2) throw opError(op, `params.weight must have rank 2 [num, dim], got ${fmtShape(w.shape)}`);
     const n = w.shape[0];
     if (isTensor(indices)) {
       checkTensor(op, 'indices', indices);
       if (indices.backend !== 'webgpu') {
         const v = indices.dataSync();
         const bad = v.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= n);
-        if (bad >= 0) throw nnError(op, `index ${v[bad]} at position ${bad} of indices ${fmt(indices.shape)} is not an integer in [0, ${n}) (weight ${fmt(w.shape)})`);
+        if (bad >= 0) throw opError(op, `index ${v[bad]} at position ${bad} of indices ${fmtShape(indices.shape)} is not an integer in [0, ${n}) (weight ${fmtShape(w.shape)})`);
       }
       return T.gather(w, indices, 0);
     }
-    if (!Array.isArray(indices) && !ArrayBuffer.isView(indices)) throw nnError(op, `indices must be a tensor or an array of integers, got ${typeof indices}`);
+    if (!Array.isArray(indices) && !ArrayBuffer.isView(indices)) throw opError(op, `indices must be a tensor or an array of integers, got ${typeof indices}`);
     const arr = Array.from(indices as ArrayLike<number>);
     const bad = arr.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= n);
-    if (bad >= 0) throw nnError(op, `index ${arr[bad]} at position ${bad} is not an integer in [0, ${n}) (weight ${fmt(w.shape)})`);
+    if (bad >= 0) throw opError(op, `index ${arr[bad]} at position ${bad} is not an integer in [0, ${n}) (weight ${fmtShape(w.shape)})`);
     return T.gather(w, arr, 0);
   },
   module(cfg: EmbeddingConfig): Module<EmbeddingParams> {
@@ -81,15 +81,15 @@ export function sinusoidalEmbedding(timesteps: Tensor | readonly number[], dim: 
   const scale = checkNumber(op, 'scale', opts.scale ?? 1);
   const half = Math.floor(dim / 2);
   if (half > 0 && !(half - shift > 0)) {
-    throw nnError(op, `dim/2 - downscaleFreqShift must be > 0, got dim=${dim}, downscaleFreqShift=${shift}`);
+    throw opError(op, `dim/2 - downscaleFreqShift must be > 0, got dim=${dim}, downscaleFreqShift=${shift}`);
   }
   const freqs = Float64Array.from({ length: half }, (_, i) => Math.exp((-Math.log(maxPeriod) * i) / (half - shift)));
   const [first, second] = opts.flipSinToCos ? [Math.cos, Math.sin] : [Math.sin, Math.cos];
   if (!isTensor(timesteps)) {
-    if (!Array.isArray(timesteps) && !ArrayBuffer.isView(timesteps)) throw nnError(op, `timesteps must be a 1-D tensor or an array of numbers, got ${typeof timesteps}`);
+    if (!Array.isArray(timesteps) && !ArrayBuffer.isView(timesteps)) throw opError(op, `timesteps must be a 1-D tensor or an array of numbers, got ${typeof timesteps}`);
     const ts = Array.from(timesteps as ArrayLike<number>);
     const bad = ts.findIndex((t) => typeof t !== 'number' || !Number.isFinite(t));
-    if (bad >= 0) throw nnError(op, `timestep ${ts[bad]} at position ${bad} is not a finite number`);
+    if (bad >= 0) throw opError(op, `timestep ${ts[bad]} at position ${bad} is not a finite number`);
     const out = new Float64Array(ts.length * dim);
     ts.forEach((t, b) => {
       for (let i = 0; i < half; i++) {
@@ -101,7 +101,7 @@ export function sinusoidalEmbedding(timesteps: Tensor | readonly number[], dim: 
     return T.tensor(out, [ts.length, dim]);
   }
   checkTensor(op, 'timesteps', timesteps);
-  if (timesteps.rank !== 1) throw nnError(op, `timesteps must have rank 1 [B], got ${fmt(timesteps.shape)}`);
+  if (timesteps.rank !== 1) throw opError(op, `timesteps must have rank 1 [B], got ${fmtShape(timesteps.shape)}`);
   const t = timesteps;
   return T.tidy(() => {
     const B = t.shape[0];

@@ -7,14 +7,14 @@
 //   xavierUniform         U(-b, b), b = gain * sqrt(6 / (fanIn + fanOut))
 //   biasUniform           U(-1/sqrt(fanIn), 1/sqrt(fanIn)), PyTorch's Linear / Conv bias default
 
+import { checkNumber, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
-import { checkNumber, nnError } from './util.ts';
 
 /** PyTorch's fan computation for a weight of shape [out, in, *receptive field]. */
 export function fanInOut(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length < 2) {
-    throw nnError('fanInOut', `fan in and fan out need a weight of rank >= 2, got shape [${shape.join(',')}]`);
+    throw opError('fanInOut', `fan in and fan out need a weight of rank >= 2, got shape ${fmtShape(shape)}`);
   }
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
@@ -38,7 +38,7 @@ export interface KaimingOptions {
 export function kaimingUniform(key: RandomKey, shape: readonly number[], opts: KaimingOptions = {}): Tensor {
   const a = opts.a ?? Math.sqrt(5);
   const fanIn = opts.fanIn ?? fanInOut(shape).fanIn;
-  if (!(fanIn > 0)) throw nnError('kaimingUniform', `fan in must be positive, got ${fanIn} for shape [${shape.join(',')}]`);
+  if (!(fanIn > 0)) throw opError('kaimingUniform', `fan in must be positive, got ${fanIn} for shape ${fmtShape(shape)}`);
   const gain = Math.sqrt(2 / (1 + a * a));
   return uniform(key, shape, gain * Math.sqrt(3 / fanIn));
 }
@@ -51,7 +51,7 @@ export function xavierUniform(key: RandomKey, shape: readonly number[], gain = 1
 
 /** PyTorch's default bias init for Linear / Conv: U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
 export function biasUniform(key: RandomKey, shape: readonly number[], fanIn: number): Tensor {
-  if (!(fanIn > 0)) throw nnError('biasUniform', `fan in must be positive, got ${fanIn}`);
+  if (!(fanIn > 0)) throw opError('biasUniform', `fan in must be positive, got ${fanIn}`);
   return uniform(key, shape, 1 / Math.sqrt(fanIn));
 }
 

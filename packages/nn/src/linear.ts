@@ -1,11 +1,11 @@
 // linear (PyTorch nn.Linear: y = x W^T + b, weight [out, in], bias [out]) and mlp.
 
+import { checkInt, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import { biasUniform, kaimingUniform } from './init.ts';
 import { applying, paramTensor, type Layer, type Module } from './module.ts';
 import { activationFn, type ActivationName } from './activations.ts';
-import { checkInt, fmt, nnError } from './util.ts';
 
 export interface LinearConfig {
   inFeatures: number;
@@ -40,14 +40,14 @@ export const linear: Layer<LinearConfig, LinearParams, unknown> = {
   apply(params: LinearParams, x: Tensor): Tensor {
     const op = 'linear';
     const w = paramTensor(op, params, 'weight', LINEAR_PARAMS);
-    if (w.rank !== 2) throw nnError(op, `params.weight must have rank 2 [out, in], got ${fmt(w.shape)}`);
+    if (w.rank !== 2) throw opError(op, `params.weight must have rank 2 [out, in], got ${fmtShape(w.shape)}`);
     const b = params.bias === undefined ? undefined : paramTensor(op, params, 'bias', LINEAR_PARAMS);
     if (b && (b.rank !== 1 || b.shape[0] !== w.shape[0])) {
-      throw nnError(op, `params.bias has shape ${fmt(b.shape)}; expected [${w.shape[0]}] to match weight ${fmt(w.shape)}`);
+      throw opError(op, `params.bias has shape ${fmtShape(b.shape)}; expected [${w.shape[0]}] to match weight ${fmtShape(w.shape)}`);
     }
     return applying(op, x, (x) => {
       if (x.rank < 1 || x.shape[x.rank - 1] !== w.shape[1]) {
-        throw nnError(op, `input ${fmt(x.shape)} has ${x.rank ? x.shape[x.rank - 1] : 'no'} features in its last dimension; expected ${w.shape[1]} (weight ${fmt(w.shape)} is [out, in])`);
+        throw opError(op, `input ${fmtShape(x.shape)} has ${x.rank ? x.shape[x.rank - 1] : 'no'} features in its last dimension; expected ${w.shape[1]} (weight ${fmtShape(w.shape)} is [out, in])`);
       }
       const y = T.matmul(x, T.transpose(w));
       return b ? T.add(y, b) : y;
@@ -77,7 +77,7 @@ export const mlp: Layer<MlpConfig, MlpParams, Partial<MlpConfig>> = {
   name: 'mlp',
   init(key: RandomKey, cfg: MlpConfig): MlpParams {
     const op = 'mlp.init';
-    if (!cfg || !Array.isArray(cfg.hiddenFeatures)) throw nnError(op, `config.hiddenFeatures must be an array of layer widths, got ${JSON.stringify(cfg?.hiddenFeatures)}`);
+    if (!cfg || !Array.isArray(cfg.hiddenFeatures)) throw opError(op, `config.hiddenFeatures must be an array of layer widths, got ${JSON.stringify(cfg?.hiddenFeatures)}`);
     const widths = [checkInt(op, 'inFeatures', cfg.inFeatures), ...cfg.hiddenFeatures.map((h, i) => checkInt(op, `hiddenFeatures[${i}]`, h)), checkInt(op, 'outFeatures', cfg.outFeatures)];
     activationFn(op, cfg.activation ?? 'relu');
     const n = widths.length - 1;
@@ -89,7 +89,7 @@ export const mlp: Layer<MlpConfig, MlpParams, Partial<MlpConfig>> = {
   apply(params: MlpParams, x: Tensor, opts: Partial<MlpConfig> = {}): Tensor {
     const op = 'mlp';
     const act = activationFn(op, opts.activation ?? 'relu');
-    if (!Array.isArray(params) || params.length === 0) throw nnError(op, `params must be a non-empty array of linear params, got ${Array.isArray(params) ? '[]' : typeof params}`);
+    if (!Array.isArray(params) || params.length === 0) throw opError(op, `params must be a non-empty array of linear params, got ${Array.isArray(params) ? '[]' : typeof params}`);
     return applying(op, x, (h) => {
       params.forEach((p, i) => {
         h = linear.apply(p, h);

@@ -11,8 +11,8 @@
 // are never modified or disposed by apply.
 
 import * as T from '@tapegrad/tensor';
-import { foldIn, type RandomKey, type Tensor } from '@tapegrad/tensor';
-import { checkTensor, nnError, type Tree } from './util.ts';
+import { foldIn, type RandomKey, type Tensor, checkTensor, opError } from '@tapegrad/tensor';
+import { type Tree } from './util.ts';
 
 /** What a module's apply gets besides params and input. */
 export interface Context {
@@ -43,19 +43,25 @@ export type ParamsOf<M> = M extends Module<infer P> ? P : never;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type SequentialParams<Ms extends readonly Module<any>[]> = { -readonly [K in keyof Ms]: ParamsOf<Ms[K]> };
 
-/** @internal tidy + a check that the input is a live tensor. */
+/**
+ * @internal tidy + a check that the input is a live tensor, run as the public op `op`: an
+ * error of a tensor op inside the layer starts with the layer the user called
+ * (`upsample: broadcastTo: ...`).
+ */
 export function applying(op: string, x: unknown, fn: (x: Tensor) => Tensor): Tensor {
-  const t = checkTensor(op, 'input', x);
-  return T.tidy(() => fn(t));
+  return T.withOp(op, () => {
+    const t = checkTensor(op, 'input', x);
+    return T.tidy(() => fn(t));
+  });
 }
 
 /** @internal Check that params is an object with the given tensor fields. */
 export function paramTensor(op: string, params: unknown, field: string, expected: string): Tensor {
   if (params === null || typeof params !== 'object') {
-    throw nnError(op, `params must be an object ${expected}, got ${params === null ? 'null' : typeof params}`);
+    throw opError(op, `params must be an object ${expected}, got ${params === null ? 'null' : typeof params}`);
   }
   const v = (params as Record<string, unknown>)[field];
-  if (v === undefined) throw nnError(op, `params.${field} is missing; expected params ${expected}`);
+  if (v === undefined) throw opError(op, `params.${field} is missing; expected params ${expected}`);
   return checkTensor(op, `params.${field}`, v);
 }
 
@@ -69,7 +75,7 @@ export function paramTensor(op: string, params: unknown, field: string, expected
 export function sequential<const Ms extends readonly Module<any>[]>(...modules: Ms): Module<SequentialParams<Ms>> {
   modules.forEach((m, i) => {
     if (!m || typeof m.init !== 'function' || typeof m.apply !== 'function') {
-      throw nnError('sequential', `argument ${i} is not a module (an object with init(key) and apply(params, x, ctx)); did you mean layer.module(cfg)?`);
+      throw opError('sequential', `argument ${i} is not a module (an object with init(key) and apply(params, x, ctx)); did you mean layer.module(cfg)?`);
     }
   });
   const name = `sequential(${modules.map((m) => m.name).join(', ')})`;
@@ -82,7 +88,7 @@ export function sequential<const Ms extends readonly Module<any>[]>(...modules: 
     },
     apply(params, x, ctx = {}) {
       if (!Array.isArray(params) || params.length !== modules.length) {
-        throw nnError('sequential', `params must be an array of ${modules.length} entries (one per layer), got ${Array.isArray(params) ? `an array of ${params.length}` : typeof params}`);
+        throw opError('sequential', `params must be an array of ${modules.length} entries (one per layer), got ${Array.isArray(params) ? `an array of ${params.length}` : typeof params}`);
       }
       return applying('sequential', x, (h) => {
         const x0 = h;

@@ -1,10 +1,11 @@
 // groupNorm and layerNorm (PyTorch semantics: population variance, eps = 1e-5 inside the
 // square root, per-channel / per-element affine weight (ones) and bias (zeros)).
 
+import { checkInt, checkNumber, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import { applying, paramTensor, type Layer, type Module } from './module.ts';
-import { checkInt, checkNumber, fmt, nnError, type NoParams } from './util.ts';
+import { type NoParams } from './util.ts';
 
 /** (x - mean) / sqrt(var + eps) over `axes` (population variance), written with primitives. */
 export function normalize(x: Tensor, axes: number[], eps = 1e-5): Tensor {
@@ -22,13 +23,13 @@ export interface NormParams {
 }
 
 function affineParams(op: string, params: NormParams, shape: readonly number[]): { w?: Tensor; b?: Tensor } {
-  if (params === null || typeof params !== 'object') throw nnError(op, `params must be an object {weight?, bias?}, got ${typeof params}`);
+  if (params === null || typeof params !== 'object') throw opError(op, `params must be an object {weight?, bias?}, got ${typeof params}`);
   const out: { w?: Tensor; b?: Tensor } = {};
   for (const f of ['weight', 'bias'] as const) {
     if (params[f] === undefined) continue;
     const t = paramTensor(op, params, f, '{weight, bias}');
     if (t.rank !== shape.length || !t.shape.every((d, i) => d === shape[i])) {
-      throw nnError(op, `params.${f} has shape ${fmt(t.shape)}; expected ${fmt(shape)}`);
+      throw opError(op, `params.${f} has shape ${fmtShape(t.shape)}; expected ${fmtShape(shape)}`);
     }
     out[f === 'weight' ? 'w' : 'b'] = t;
   }
@@ -57,7 +58,7 @@ export const groupNorm: Layer<GroupNormConfig, NormParams, GroupNormApplyOptions
     const op = 'groupNorm.init';
     const g = checkInt(op, 'groups', cfg?.groups);
     const c = checkInt(op, 'channels', cfg.channels);
-    if (c % g) throw nnError(op, `channels (${c}) must be divisible by groups (${g})`);
+    if (c % g) throw opError(op, `channels (${c}) must be divisible by groups (${g})`);
     if (cfg.eps !== undefined) checkNumber(op, 'eps', cfg.eps, 0);
     return cfg.affine ?? true ? { weight: T.ones([c]), bias: T.zeros([c]) } : {};
   },
@@ -67,9 +68,9 @@ export const groupNorm: Layer<GroupNormConfig, NormParams, GroupNormApplyOptions
     const g = checkInt(op, 'opts.groups', opts?.groups);
     const eps = checkNumber(op, 'eps', opts?.eps ?? 1e-5, 0);
     return applying(op, x, (x) => {
-      if (x.rank < 2) throw nnError(op, `input must have rank >= 2 (N, C, *spatial), got ${fmt(x.shape)}`);
+      if (x.rank < 2) throw opError(op, `input must have rank >= 2 (N, C, *spatial), got ${fmtShape(x.shape)}`);
       const [N, C] = x.shape;
-      if (C % g) throw nnError(op, `input ${fmt(x.shape)} has ${C} channels; expected a multiple of groups (${g})`);
+      if (C % g) throw opError(op, `input ${fmtShape(x.shape)} has ${C} channels; expected a multiple of groups (${g})`);
       const { w, b } = affineParams(op, params, [C]);
       const y = T.reshape(normalize(T.reshape(x, [N, g, -1]), [2], eps), x.shape);
       const bshape = [1, C, ...x.shape.slice(2).map(() => 1)];
@@ -99,7 +100,7 @@ export interface LayerNormApplyOptions {
 function normShape(op: string, s: number | readonly number[] | undefined): number[] {
   const list = typeof s === 'number' ? [s] : Array.isArray(s) ? s.slice() : undefined;
   if (!list || list.length === 0 || !list.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw nnError(op, `normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(s)}`);
+    throw opError(op, `normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(s)}`);
   }
   return list;
 }
@@ -120,7 +121,7 @@ export const layerNorm: Layer<LayerNormConfig, NormParams, LayerNormApplyOptions
     return applying(op, x, (x) => {
       const lead = x.rank - s.length;
       if (lead < 0 || !s.every((d, i) => x.shape[lead + i] === d)) {
-        throw nnError(op, `input ${fmt(x.shape)} does not end with the normalized shape ${fmt(s)}`);
+        throw opError(op, `input ${fmtShape(x.shape)} does not end with the normalized shape ${fmtShape(s)}`);
       }
       const { w, b } = affineParams(op, params, s);
       const y = normalize(x, s.map((_, i) => lead + i), eps);

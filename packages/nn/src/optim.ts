@@ -10,9 +10,9 @@
 // learningRate(state.step) when learningRate is a schedule.
 
 import * as T from '@tapegrad/tensor';
-import { treeUnflatten, type Tensor } from '@tapegrad/tensor';
+import { treeUnflatten, type Tensor, checkNumber, opError } from '@tapegrad/tensor';
 import { checkSameTree, flattenTensors, type FlatTree } from './trees.ts';
-import { checkNumber, disposeReplaced, nnError, type Tree } from './util.ts';
+import { disposeReplaced, type Tree } from './util.ts';
 
 /** Learning rate as a function of the update count (0 for the first update). */
 export type Schedule = (step: number) => number;
@@ -37,7 +37,7 @@ function lrFn(op: string, lr: LearningRate): Schedule {
   if (typeof lr === 'function') {
     return (step) => {
       const v = lr(step);
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw nnError(op, `the learning-rate schedule returned ${v} at step ${step}; expected a finite number`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw opError(op, `the learning-rate schedule returned ${v} at step ${step}; expected a finite number`);
       return v;
     };
   }
@@ -48,7 +48,7 @@ function lrFn(op: string, lr: LearningRate): Schedule {
 function checkStep(op: string, state: { step?: unknown }): number {
   const s = state?.step;
   if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) {
-    throw nnError(op, `state.step must be a non-negative integer (state from ${op.split('.')[0]}.init), got ${JSON.stringify(s)}`);
+    throw opError(op, `state.step must be a non-negative integer (state from ${op.split('.')[0]}.init), got ${JSON.stringify(s)}`);
   }
   return s;
 }
@@ -120,7 +120,7 @@ export function sgd(cfg: SgdConfig): Optimizer<SgdState> {
   const lr = lrFn(op, cfg?.learningRate);
   const mu = checkNumber(op, 'momentum', cfg.momentum ?? 0, 0, 1, false, true);
   const wd = checkNumber(op, 'weightDecay', cfg.weightDecay ?? 0, 0);
-  if (cfg.nesterov && mu === 0) throw nnError(op, 'nesterov needs momentum > 0');
+  if (cfg.nesterov && mu === 0) throw opError(op, 'nesterov needs momentum > 0');
   return makeOptimizer<SgdState>(
     op,
     lr,
@@ -128,7 +128,7 @@ export function sgd(cfg: SgdConfig): Optimizer<SgdState> {
     (grads, state, params) => {
       const uop = 'sgd.update';
       const step = checkStep(uop, state);
-      if (mu > 0 && state.momentum === undefined) throw nnError(uop, 'state.momentum is missing; expected the state from sgd.init with the same momentum');
+      if (mu > 0 && state.momentum === undefined) throw opError(uop, 'state.momentum is missing; expected the state from sgd.init with the same momentum');
       const { p, rest } = flatAll(uop, params, mu > 0 ? [['grads', grads], ['state.momentum', state.momentum]] : [['grads', grads]]);
       const [g, b] = rest;
       const rate = lr(step);
@@ -252,7 +252,7 @@ export function adamw(cfg: AdamConfig): Optimizer<AdamState> {
 /** sqrt(sum over all leaves of sum(g^2)) as a scalar tensor (no read-back). */
 export function globalNorm(tree: Tree): Tensor {
   const { leaves } = flattenTensors('globalNorm', 'tree', tree);
-  if (leaves.length === 0) throw nnError('globalNorm', 'the tree has no tensors');
+  if (leaves.length === 0) throw opError('globalNorm', 'the tree has no tensors');
   return T.tidy(() => T.sqrt(leaves.map((t) => T.sum(T.square(t))).reduce((a, b) => T.add(a, b))));
 }
 

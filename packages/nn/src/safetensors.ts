@@ -16,12 +16,12 @@
 // message naming the file and what is wrong.
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import { isTensor, treeFlattenWithPath, treeUnflatten, type Tensor } from '@tapegrad/tensor';
+import { describeValue, fmtShape, isTensor, treeFlattenWithPath, treeUnflatten, type BackendName, type Tensor } from '@tapegrad/tensor';
 import { flattenTensors } from './trees.ts';
-import { fmt, type Tree } from './util.ts';
+import { type Tree } from './util.ts';
 
 export type SafetensorsErrorCode =
   | 'IO' // the file cannot be read or written
@@ -37,6 +37,7 @@ export type SafetensorsErrorCode =
   | 'OFFSETS_INVALID' // entries leave a gap, overlap, or do not start at 0
   | 'TRAILING_BYTES' // bytes after the last tensor
   | 'TREE_INVALID' // save: a leaf is not a live tensor, a name is empty, reserved or repeated
+  | 'TENSOR_REFUSED' // load: a valid entry the backend cannot hold (e.g. over 2^24 elements on gpu.js)
   | 'MISMATCH'; // load into a template: names or shapes differ (every difference listed)
 
 export class SafetensorsError extends Error {
@@ -69,29 +70,45 @@ export interface ParsedSafetensors {
 
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function fail(code: SafetensorsErrorCode, op: string, file: string, msg: string): SafetensorsError {
+function stError(code: SafetensorsErrorCode, op: string, file: string, msg: string): SafetensorsError {
   return new SafetensorsError(code, file, `${op}: ${file}: ${msg}`);
 }
 
 // ---------------------------------------------------------------------------------------
 // bytes <-> entries
 
+/**
+ * Metadata as the loader accepts it: a plain object of string values (not an array, not a
+ * class instance), copied to a null-prototype object.
+ */
+function checkMetadata(op: string, file: string, metadata: unknown): Record<string, string> {
+  const proto = metadata !== null && typeof metadata === 'object' ? Object.getPrototypeOf(metadata) : undefined;
+  if (Array.isArray(metadata) || (proto !== Object.prototype && proto !== null)) {
+    throw stError('METADATA_INVALID', op, file, `metadata is ${describeValue(metadata)}; expected a plain object of string values (safetensors metadata is string -> string)`);
+  }
+  const out: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(metadata as object)) {
+    if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `metadata '${k}' is ${describeValue(v)}; expected string values (safetensors metadata is string -> string)`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Serialize entries (all written as F32) with optional string metadata. */
 export function serializeSafetensors(entries: readonly SafetensorsEntry[], metadata: Record<string, string> = {}, file = '<bytes>'): Uint8Array {
   const op = 'saveSafetensors';
-  for (const [k, v] of Object.entries(metadata ?? {})) {
-    if (typeof v !== 'string') throw fail('METADATA_INVALID', op, file, `metadata '${k}' is ${typeof v}; expected string values (safetensors metadata is string -> string)`);
-  }
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
+  const meta = checkMetadata(op, file, metadata ?? {});
+  // null prototype: a tensor named '__proto__' is an own key like any other
+  const header: Record<string, unknown> = Object.create(null);
+  if (Object.keys(meta).length) header.__metadata__ = meta;
   let offset = 0;
   const seen = new Set<string>();
   for (const e of entries) {
-    if (e.name === '' || e.name === '__metadata__') throw fail('TREE_INVALID', op, file, `tensor name ${JSON.stringify(e.name)} is reserved or empty; expected a tree of tensors whose paths name them`);
-    if (seen.has(e.name)) throw fail('TREE_INVALID', op, file, `two tensors are named '${e.name}' (keys containing '.' collide with nested paths); expected unique names`);
+    if (e.name === '' || e.name === '__metadata__') throw stError('TREE_INVALID', op, file, `tensor name ${JSON.stringify(e.name)} is reserved or empty; expected a tree of tensors whose paths name them`);
+    if (seen.has(e.name)) throw stError('TREE_INVALID', op, file, `two tensors are named '${e.name}' (keys containing '.' collide with nested paths); expected unique names`);
     seen.add(e.name);
     const n = e.shape.reduce((a, b) => a * b, 1);
-    if (e.data.length !== n) throw fail('TREE_INVALID', op, file, `'${e.name}' has ${e.data.length} values for shape ${fmt(e.shape)}`);
+    if (e.data.length !== n) throw stError('TREE_INVALID', op, file, `'${e.name}' has ${e.data.length} values for shape ${fmtShape(e.shape)}`);
     header[e.name] = { dtype: 'F32', shape: e.shape.slice(), data_offsets: [offset, offset + 4 * n] };
     offset += 4 * n;
   }
@@ -127,33 +144,33 @@ function halfToFloat(h: number): number {
 /** Parse and validate a safetensors file's bytes; `file` names it in errors. */
 export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSafetensors {
   const op = 'loadSafetensors';
-  if (bytes.length < 8) throw fail('FILE_TOO_SHORT', op, file, `file is ${bytes.length} bytes; expected at least 8 (the little-endian u64 header length)`);
+  if (bytes.length < 8) throw stError('FILE_TOO_SHORT', op, file, `file is ${bytes.length} bytes; expected at least 8 (the little-endian u64 header length)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = dv.getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER)) throw fail('HEADER_TOO_LARGE', op, file, `header length ${n64} exceeds the 100000000-byte limit (file is ${bytes.length} bytes); expected a safetensors file`);
+  if (n64 > BigInt(MAX_HEADER)) throw stError('HEADER_TOO_LARGE', op, file, `header length ${n64} exceeds the 100000000-byte limit (file is ${bytes.length} bytes); expected a safetensors file`);
   const n = Number(n64);
-  if (8 + n > bytes.length) throw fail('HEADER_TRUNCATED', op, file, `header length is ${n} bytes but only ${bytes.length - 8} follow the length field; the file is truncated or not safetensors`);
+  if (8 + n > bytes.length) throw stError('HEADER_TRUNCATED', op, file, `header length is ${n} bytes but only ${bytes.length - 8} follow the length field; the file is truncated or not safetensors`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
   } catch {
-    throw fail('HEADER_INVALID', op, file, 'header is not valid UTF-8');
+    throw stError('HEADER_INVALID', op, file, 'header is not valid UTF-8');
   }
-  if (!text.startsWith('{')) throw fail('HEADER_INVALID', op, file, `header starts with ${JSON.stringify(text.slice(0, 16))}; expected a JSON object '{...}'`);
+  if (!text.startsWith('{')) throw stError('HEADER_INVALID', op, file, `header starts with ${JSON.stringify(text.slice(0, 16))}; expected a JSON object '{...}'`);
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch (e) {
-    throw fail('HEADER_INVALID', op, file, `header is not valid JSON (${(e as Error).message})`);
+    throw stError('HEADER_INVALID', op, file, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw fail('HEADER_INVALID', op, file, 'header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw stError('HEADER_INVALID', op, file, 'header is not a JSON object');
   const h = header as Record<string, unknown>;
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null);
   if (h.__metadata__ !== undefined) {
     const m = h.__metadata__;
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw fail('METADATA_INVALID', op, file, '__metadata__ is not an object');
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw stError('METADATA_INVALID', op, file, '__metadata__ is not an object');
     for (const [k, v] of Object.entries(m)) {
-      if (typeof v !== 'string') throw fail('METADATA_INVALID', op, file, `__metadata__['${k}'] is ${JSON.stringify(v)}; expected a string`);
+      if (typeof v !== 'string') throw stError('METADATA_INVALID', op, file, `__metadata__['${k}'] is ${JSON.stringify(v)}; expected a string`);
       metadata[k] = v;
     }
   }
@@ -161,7 +178,7 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
   const specs: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(h)) {
     if (name === '__metadata__') continue;
-    const bad = (what: string) => fail('ENTRY_INVALID', op, file, `tensor '${name}': ${what}; expected {"dtype": string, "shape": [non-negative integers], "data_offsets": [begin, end]}`);
+    const bad = (what: string) => stError('ENTRY_INVALID', op, file, `tensor '${name}': ${what}; expected {"dtype": string, "shape": [non-negative integers], "data_offsets": [begin, end]}`);
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('entry is not an object');
     const e = raw as Record<string, unknown>;
     if (typeof e.dtype !== 'string') throw bad(`dtype is ${JSON.stringify(e.dtype)}`);
@@ -171,13 +188,13 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
       throw bad(`data_offsets is ${JSON.stringify(off)}`);
     }
     const bpe = DTYPE_BYTES[e.dtype];
-    if (!bpe) throw fail('DTYPE_UNSUPPORTED', op, file, `tensor '${name}' has dtype ${e.dtype}; expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
+    if (!bpe) throw stError('DTYPE_UNSUPPORTED', op, file, `tensor '${name}' has dtype ${e.dtype}; expected one of ${Object.keys(DTYPE_BYTES).join(', ')}`);
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (off[1] - off[0] !== count * bpe) {
-      throw fail('SIZE_MISMATCH', op, file, `tensor '${name}' (${e.dtype} ${fmt(e.shape as number[])}) spans data_offsets [${off[0]}, ${off[1]}] = ${off[1] - off[0]} bytes; expected ${count * bpe}`);
+      throw stError('SIZE_MISMATCH', op, file, `tensor '${name}' (${e.dtype} ${fmtShape(e.shape as number[])}) spans data_offsets [${off[0]}, ${off[1]}] = ${off[1] - off[0]} bytes; expected ${count * bpe}`);
     }
     if (off[1] > dataLen) {
-      throw fail('DATA_TRUNCATED', op, file, `tensor '${name}' ends at byte ${off[1]} of the data section but the file has only ${dataLen} data bytes (file ${bytes.length} bytes, header ${n}); the file is truncated`);
+      throw stError('DATA_TRUNCATED', op, file, `tensor '${name}' ends at byte ${off[1]} of the data section but the file has only ${dataLen} data bytes (file ${bytes.length} bytes, header ${n}); the file is truncated`);
     }
     specs.push({ name, dtype: e.dtype, shape: e.shape as number[], begin: off[0], end: off[1] });
   }
@@ -185,11 +202,11 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
   let pos = 0;
   for (const s of sorted) {
     if (s.begin !== pos) {
-      throw fail('OFFSETS_INVALID', op, file, `tensor '${s.name}' starts at data byte ${s.begin} but the previous tensor ends at ${pos}; expected tensors to cover the data section contiguously (${s.begin > pos ? 'gap' : 'overlap'})`);
+      throw stError('OFFSETS_INVALID', op, file, `tensor '${s.name}' starts at data byte ${s.begin} but the previous tensor ends at ${pos}; expected tensors to cover the data section contiguously (${s.begin > pos ? 'gap' : 'overlap'})`);
     }
     pos = s.end;
   }
-  if (pos !== dataLen) throw fail('TRAILING_BYTES', op, file, `the tensors end at data byte ${pos} but the data section has ${dataLen} bytes`);
+  if (pos !== dataLen) throw stError('TRAILING_BYTES', op, file, `the tensors end at data byte ${pos} but the data section has ${dataLen} bytes`);
   const base = 8 + n;
   const tensors = specs.map((s): SafetensorsEntry => {
     const count = s.shape.reduce((a, b) => a * b, 1);
@@ -200,11 +217,13 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
     } else {
       data = new Float32Array(count);
       const o = base + s.begin;
+      // BF16 is the top half of a float32: write the bits through an integer view of data
+      const bits = new Uint32Array(data.buffer);
       for (let i = 0; i < count; i++) {
         if (s.dtype === 'F32') data[i] = dv.getFloat32(o + 4 * i, true);
         else if (s.dtype === 'F64') data[i] = dv.getFloat64(o + 8 * i, true);
         else if (s.dtype === 'F16') data[i] = halfToFloat(dv.getUint16(o + 2 * i, true));
-        else data[i] = new Float32Array(new Uint32Array([dv.getUint16(o + 2 * i, true) << 16]).buffer)[0];
+        else bits[i] = dv.getUint16(o + 2 * i, true) << 16;
       }
     }
     return { name: s.name, shape: s.shape.slice(), data, dtype: s.dtype };
@@ -218,12 +237,12 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
 /** Read every tensor of a tree back to the host as named float32 entries (paths joined with '.'). */
 export async function treeToEntries(tree: Tree, file = '<tree>'): Promise<SafetensorsEntry[]> {
   const op = 'saveSafetensors';
-  if (isTensor(tree)) throw fail('TREE_INVALID', op, file, 'got a bare tensor; expected a tree (object or array) of tensors so that each has a name');
+  if (isTensor(tree)) throw stError('TREE_INVALID', op, file, 'got a bare tensor; expected a tree (object or array) of tensors so that each has a name');
   const named = treeFlattenWithPath(tree);
   const out: SafetensorsEntry[] = [];
   for (const [name, t] of named) {
-    if (!isTensor(t)) throw fail('TREE_INVALID', op, file, `leaf '${name}' is ${t === null ? 'null' : typeof t}; expected a Tensor (store numbers in metadata)`);
-    if (t.isDisposed) throw fail('TREE_INVALID', op, file, `leaf '${name}' (shape ${fmt(t.shape)}) was already disposed`);
+    if (!isTensor(t)) throw stError('TREE_INVALID', op, file, `leaf '${name}' is ${t === null ? 'null' : typeof t}; expected a Tensor (store numbers in metadata)`);
+    if (t.isDisposed) throw stError('TREE_INVALID', op, file, `leaf '${name}' (shape ${fmtShape(t.shape)}) was already disposed`);
     const d = await t.data();
     out.push({ name, shape: t.shape.slice(), data: d instanceof Float32Array ? d : Float32Array.from(d) });
   }
@@ -237,7 +256,9 @@ export async function treeToEntries(tree: Tree, file = '<tree>'): Promise<Safete
  * Float64 (reference backend) values are rounded to float32.
  */
 export async function saveSafetensors(path: string, tree: Tree, metadata: Record<string, string> = {}): Promise<void> {
+  checkMetadata('saveSafetensors', path, metadata ?? {}); // before reading any tensor back
   const bytes = serializeSafetensors(await treeToEntries(tree, path), metadata, path);
+  await removeStaleTemporaries(path);
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   let written = false;
   try {
@@ -266,6 +287,37 @@ export async function saveSafetensors(path: string, tree: Tree, metadata: Record
   }
 }
 
+/**
+ * Remove the temporary files a killed save of `path` left behind: `.<name>.tmp-<pid>-<hex>`
+ * in the same directory whose process no longer runs. A live process's temporary file (a
+ * save in progress elsewhere) is left alone. Best effort: a failure here never fails a save.
+ */
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length));
+    if (!m || processRuns(Number(m[1]))) continue;
+    await unlink(join(dirname(path), name)).catch(() => undefined);
+  }
+}
+
+function processRuns(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+  }
+}
+
 async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
@@ -285,13 +337,35 @@ export interface LoadedSafetensors {
 /** Read a safetensors file: every tensor by name, on the current backend, and the metadata. */
 export async function loadSafetensors(path: string): Promise<LoadedSafetensors> {
   const parsed = parseSafetensors(await readBytes(path), path);
-  const tensors: Record<string, Tensor> = {};
-  const dtypes: Record<string, string> = {};
-  for (const e of parsed.tensors) {
-    tensors[e.name] = T.tensor(e.data, e.shape);
+  // null prototypes: a tensor named '__proto__' is an own key, never the object's prototype
+  const tensors: Record<string, Tensor> = Object.create(null);
+  const dtypes: Record<string, string> = Object.create(null);
+  const made = createAll(parsed.tensors, () => undefined, path);
+  parsed.tensors.forEach((e, i) => {
+    tensors[e.name] = made[i];
     dtypes[e.name] = e.dtype ?? 'F32';
-  }
+  });
   return { tensors, metadata: parsed.metadata, dtypes };
+}
+
+/**
+ * Create one tensor per entry (on the backend `backendOf(i)` names, or the current one);
+ * if the backend refuses one (too large for it), dispose those already made and throw a
+ * SafetensorsError naming the file and the tensor: all or nothing.
+ */
+function createAll(entries: readonly SafetensorsEntry[], backendOf: (i: number) => BackendName | undefined, file: string): Tensor[] {
+  const made: Tensor[] = [];
+  try {
+    entries.forEach((e, i) => {
+      const b = backendOf(i);
+      made.push(b ? T.useBackend(b, () => T.tensor(e.data, e.shape)) : T.tensor(e.data, e.shape));
+    });
+  } catch (err) {
+    T.dispose(made);
+    const e = entries[made.length];
+    throw stError('TENSOR_REFUSED', 'loadSafetensors', file, `tensor '${e.name}' (${e.dtype ?? 'F32'} ${fmtShape(e.shape)}, ${e.data.length} elements) cannot be created on the backend (${(err as Error).message}); nothing was loaded`);
+  }
+  return made;
 }
 
 export interface LoadIntoOptions {
@@ -313,20 +387,18 @@ export function entriesToTree<P extends Tree>(entries: readonly SafetensorsEntry
   tpl.paths.forEach((p, i) => {
     const e = byName.get(p);
     const want = tpl.leaves[i].shape;
-    if (!e) problems.push(`missing '${p}' ${fmt(want)}`);
-    else if (e.shape.join() !== want.join()) problems.push(`shape of '${p}' is ${fmt(e.shape)} in the file, ${fmt(want)} in the template`);
+    if (!e) problems.push(`missing '${p}' ${fmtShape(want)}`);
+    else if (e.shape.join() !== want.join()) problems.push(`shape of '${p}' is ${fmtShape(e.shape)} in the file, ${fmtShape(want)} in the template`);
   });
   if (!opts.allowUnexpected) {
     const names = new Set(tpl.paths);
-    for (const e of entries) if (!names.has(e.name)) problems.push(`unexpected '${e.name}' ${fmt(e.shape)}`);
+    for (const e of entries) if (!names.has(e.name)) problems.push(`unexpected '${e.name}' ${fmtShape(e.shape)}`);
   }
   if (problems.length) {
-    throw fail('MISMATCH', op, file, `does not match the params tree (${problems.length} problem${problems.length > 1 ? 's' : ''}): ${problems.join('; ')}`);
+    throw stError('MISMATCH', op, file, `does not match the params tree (${problems.length} problem${problems.length > 1 ? 's' : ''}): ${problems.join('; ')}`);
   }
-  const leaves = tpl.paths.map((p, i) => {
-    const e = byName.get(p)!;
-    return T.useBackend(tpl.leaves[i].backend, () => T.tensor(e.data, e.shape));
-  });
+  const chosen = tpl.paths.map((p) => byName.get(p)!);
+  const leaves = createAll(chosen, (i) => tpl.leaves[i].backend, file);
   return treeUnflatten<P>(tpl.def, leaves);
 }
 

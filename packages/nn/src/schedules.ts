@@ -1,11 +1,11 @@
 // Learning-rate schedules: plain functions step -> lr (step = updates done so far, 0-based),
 // with optax's definitions.
 
+import { checkInt, checkNumber, opError } from '@tapegrad/tensor';
 import type { Schedule } from './optim.ts';
-import { checkInt, checkNumber, nnError } from './util.ts';
 
 function checkStepArg(op: string, step: number): void {
-  if (!Number.isInteger(step) || step < 0) throw nnError(op, `step must be a non-negative integer, got ${step}`);
+  if (!Number.isInteger(step) || step < 0) throw opError(op, `step must be a non-negative integer, got ${step}`);
 }
 
 /** The same rate at every step. */
@@ -92,7 +92,7 @@ export function warmupCosineDecay(cfg: WarmupCosineConfig): Schedule {
   const peak = checkNumber(op, 'peak', cfg?.peak, 0);
   const warm = checkInt(op, 'warmupSteps', cfg.warmupSteps, 0);
   const total = checkInt(op, 'decaySteps', cfg.decaySteps, 1);
-  if (total <= warm) throw nnError(op, `decaySteps (${total}) must be greater than warmupSteps (${warm})`);
+  if (total <= warm) throw opError(op, `decaySteps (${total}) must be greater than warmupSteps (${warm})`);
   const end = checkNumber(op, 'end', cfg.end ?? 0, 0);
   const up = linearWarmup({ peak, warmupSteps: warm, init: cfg.init ?? 0 });
   const down = cosineDecay({ init: peak, decaySteps: total - warm, alpha: peak > 0 ? end / peak : 0 });

@@ -5,6 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,5 +271,103 @@ describe('writing', () => {
     const r = await nn.loadSafetensors(file);
     expect(bits(await r.tensors.x.data())).toEqual(bits([Math.fround(0.1), Math.fround(1 / 3)]));
     T.dispose([t, r.tensors]);
+  });
+});
+
+describe('issue 8 §5: names, refused tensors, metadata on write, stale temporary files', () => {
+  /** A file with the given header JSON and data bytes, written by hand. */
+  const handMade = (json: string, data: Uint8Array) => {
+    const h = new TextEncoder().encode(json);
+    const out = new Uint8Array(8 + h.length + data.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+    out.set(h, 8);
+    out.set(data, 8 + h.length);
+    return out;
+  };
+
+  it("a tensor named '__proto__' is an own key of the result, never its prototype, and nothing leaks", async () => {
+    const file = join(dir, 'proto.safetensors');
+    const data = new Uint8Array(Float32Array.of(7, 8).buffer);
+    await writeFile(file, handMade('{"__metadata__":{"__proto__":"m"},"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data));
+    const before = T.memory();
+    const r = await nn.loadSafetensors(file);
+    expect(Object.keys(r.tensors).sort()).toEqual(['__proto__', 'x']);
+    expect(Object.getPrototypeOf(r.tensors)).toBe(null);
+    expect(Array.from(await r.tensors['__proto__'].data())).toEqual([7]);
+    expect(r.dtypes['__proto__']).toBe('F32');
+    expect(Object.keys(r.metadata)).toEqual(['__proto__']);
+    expect(r.metadata['__proto__']).toBe('m');
+    T.dispose(r.tensors);
+    expect(T.memory()).toEqual(before);
+    // and a tree with an own '__proto__' key is written under that name and read back
+    const tree = JSON.parse('{"__proto__": 0, "y": 0}') as Record<string, unknown>;
+    tree['__proto__'] = undefined; // JSON.parse made it an own data property
+    Object.defineProperty(tree, '__proto__', { value: T.tensor([1, 2]), enumerable: true });
+    tree.y = T.tensor([3]);
+    const file2 = join(dir, 'proto2.safetensors');
+    await nn.saveSafetensors(file2, tree);
+    const back = await nn.loadSafetensors(file2);
+    expect(Object.keys(back.tensors).sort()).toEqual(['__proto__', 'y']);
+    expect(Array.from(await back.tensors['__proto__'].data())).toEqual([1, 2]);
+    T.dispose([tree, back.tensors]);
+  });
+
+  it('a valid file whose later tensor the backend refuses (over 2^24 elements) is a SafetensorsError with code and file; nothing leaks', async () => {
+    const prev = T.getBackend();
+    await T.setBackend('webasm'); // a gpu.js backend refuses tensors over 2^24 elements
+    try {
+      const big = 2 ** 24 + 1; // F32 zeros: 64 MiB on disk, read as one slice
+      const data = new Uint8Array(8 + 4 * big);
+      data.set(new Uint8Array(Float32Array.of(1, 2).buffer), 0);
+      const file = join(dir, 'too-big.safetensors');
+      await writeFile(file, handMade(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[${big}],"data_offsets":[8,${8 + 4 * big}]}}`, data));
+      const before = T.memory();
+      const err = await nn.loadSafetensors(file).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(nn.SafetensorsError);
+      expect(err).toMatchObject({ code: 'TENSOR_REFUSED', file });
+      expect((err as Error).message).toMatch(new RegExp(`^loadSafetensors: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: tensor 'b' \\(F32 \\[16777217\\], 16777217 elements\\) cannot be created on the backend \\(.*2\\^24.*\\); nothing was loaded`));
+      expect(T.memory()).toEqual(before);
+    } finally {
+      await T.setBackend(prev);
+    }
+  });
+
+  it('saveSafetensors refuses on write the metadata its loader rejects (arrays, strings, class instances, non-string values)', async () => {
+    const file = join(dir, 'meta.safetensors');
+    const a = { w: T.tensor([1]) };
+    try {
+      for (const m of [['x', 'y'], 'abc', new Map([['k', 'v']]), { k: 1 }, { k: null }]) {
+        await expect(nn.saveSafetensors(file, a, m as never)).rejects.toMatchObject({ code: 'METADATA_INVALID', file, message: expect.stringMatching(/^saveSafetensors: .*meta\.safetensors: metadata .*expected (a plain object of )?string values/) });
+        expect(() => nn.serializeSafetensors([], m as never)).toThrow(/METADATA|metadata/);
+      }
+      await expect(readFile(file)).rejects.toMatchObject({ code: 'ENOENT' });
+      // what it accepts, its loader accepts
+      await nn.saveSafetensors(file, a, { step: '3' });
+      const r = await nn.loadSafetensors(file);
+      expect({ ...r.metadata }).toEqual({ step: '3' });
+      T.dispose(r.tensors);
+    } finally {
+      T.dispose(a);
+    }
+  });
+
+  it('the temporary file a killed save left behind is removed by the next save of that path (a live process\'s is kept)', async () => {
+    const file = join(dir, 'stale.safetensors');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // has exited: its pid names no process
+    const stale = `.stale.safetensors.tmp-${dead}-0123456789ab`;
+    const live = `.stale.safetensors.tmp-${process.ppid}-abcdef012345`;
+    const other = `.other.safetensors.tmp-${dead}-0123456789ab`;
+    for (const n of [stale, live, other]) await writeFile(join(dir, n), 'partial');
+    const a = { w: T.tensor([1, 2]) };
+    try {
+      await nn.saveSafetensors(file, a);
+      const names = await readdir(dir);
+      expect(names).not.toContain(stale);
+      expect(names).toContain(live);
+      expect(names).toContain(other);
+    } finally {
+      T.dispose(a);
+      for (const n of [live, other]) await rm(join(dir, n), { force: true });
+    }
   });
 });

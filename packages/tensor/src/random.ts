@@ -10,8 +10,10 @@
 //   uniform                -> (bits >>> 8) / 2^24, in [0, 1) with 24 random bits
 //   normal                 -> Box-Muller on two 24-bit uniforms from one hash (j, 1)/(j, 2)
 
-import { checkShape, opError, sizeOf } from './shape.ts';
-import { currentBackend, markIntegerValued, type Tensor } from './tensor.ts';
+import { checkSize } from './ops/creation.ts';
+import { checkShape, fmtShape, opError, sizeOf } from './shape.ts';
+import { currentBackend } from './engine.ts';
+import { markIntegerValued, type Tensor } from './tensor.ts';
 import { fromFlat } from './ops/creation.ts';
 
 export class RandomKey {
@@ -96,7 +98,9 @@ export function uniform01(key: RandomKey, n: number): Float64Array {
 
 function shapeArg(op: string, shape: readonly number[]): number[] {
   const s = checkShape(op, shape);
-  if (sizeOf(s) >= 2 ** 32) throw opError(op, `shape ${JSON.stringify(s)} has too many elements for one key`);
+  if (sizeOf(s) >= 2 ** 32) throw opError(op, `shape ${fmtShape(s)} has too many elements for one key`);
+  // before hashing and allocating on the host: a size the backend refuses anyway
+  checkSize(op, currentBackend(), sizeOf(s), `shape ${fmtShape(s)}`);
   return s;
 }
 

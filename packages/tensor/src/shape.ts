@@ -1,15 +1,12 @@
 // Shape arithmetic shared by every op and backend: sizes, strides, NumPy broadcasting,
-// axis normalisation, and the one error constructor that gives every message its
-// "<op>: <what was wrong>; expected <what>" form.
+// axis normalisation. The error constructor and the shape formatter live in errors.ts
+// (re-exported here for the backends).
+
+import { fmtShape, fmtValue, opError } from './errors.ts';
+
+export { fmtShape, opError };
 
 export type Shape = readonly number[];
-
-/** An Error whose message starts with the op name, e.g. `add: shapes [2,3] and [4] ...`. */
-export function opError(op: string, message: string): Error {
-  return new Error(`${op}: ${message}`);
-}
-
-export const fmtShape = (s: Shape): string => `[${s.join(',')}]`;
 
 export function sizeOf(shape: Shape): number {
   let n = 1;
@@ -34,7 +31,7 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
 
 export function checkShape(op: string, shape: unknown): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw opError(op, `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw opError(op, `shape must be an array of non-negative integers, got ${fmtValue(shape)}`);
   }
   return shape.slice();
 }
@@ -90,14 +87,14 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
     }
     return a < 0 ? a + rank : a;
   });
-  if (new Set(out).size !== out.length) throw opError(op, `axes ${JSON.stringify(list)} contain a duplicate`);
+  if (new Set(out).size !== out.length) throw opError(op, `axes ${fmtValue(list)} contain a duplicate`);
   return out.sort((a, b) => a - b);
 }
 
 export function checkPerm(op: string, perm: readonly number[], rank: number): number[] {
   const p = perm.map((a) => (Number.isInteger(a) && a < 0 ? a + rank : a));
   const ok = p.length === rank && p.every((a) => Number.isInteger(a) && a >= 0 && a < rank) && new Set(p).size === rank;
-  if (!ok) throw opError(op, `perm ${JSON.stringify(perm)} is not a permutation of the ${rank} axes of the input`);
+  if (!ok) throw opError(op, `perm ${fmtValue(perm)} is not a permutation of the ${rank} axes of the input`);
   return p;
 }
 

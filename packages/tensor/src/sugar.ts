@@ -1,11 +1,8 @@
 // Method sugar: `x.add(y)` for every op that has a natural receiver. The functions stay
-// the primary API; these are one-line forwards.
+// the primary API; these are one-line forwards to the public ops (api.ts).
 
 import { Tensor } from './tensor.ts';
-import * as E from './ops/elementwise.ts';
-import * as R from './ops/reduce.ts';
-import * as M from './ops/movement.ts';
-import { matmul } from './ops/linalg.ts';
+import * as A from './api.ts';
 import type { TensorLike } from './ops/creation.ts';
 import type { Axes } from './ops/reduce.ts';
 
@@ -28,22 +25,22 @@ declare module './tensor.ts' {
 
 const P = Tensor.prototype;
 for (const name of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'greater', 'less', 'equal'] as const) {
-  P[name] = function (this: Tensor, b: TensorLike) { return E[name](this, b); };
+  P[name] = function (this: Tensor, b: TensorLike) { return A[name](this, b); };
 }
 for (const name of ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'square', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'silu', 'gelu'] as const) {
-  P[name] = function (this: Tensor) { return E[name](this); };
+  P[name] = function (this: Tensor) { return A[name](this); };
 }
-P.clip = function (this: Tensor, lo: TensorLike, hi: TensorLike) { return E.clip(this, lo, hi); };
+P.clip = function (this: Tensor, lo: TensorLike, hi: TensorLike) { return A.clip(this, lo, hi); };
 for (const name of ['sum', 'mean', 'max', 'min'] as const) {
-  P[name] = function (this: Tensor, axes?: Axes, keepDims?: boolean) { return R[name](this, axes, keepDims); };
+  P[name] = function (this: Tensor, axes?: Axes, keepDims?: boolean) { return A[name](this, axes, keepDims); };
 }
-P.argmax = function (this: Tensor, axis?: number, keepDims?: boolean) { return R.argmax(this, axis, keepDims); };
-P.softmax = function (this: Tensor, axis?: number) { return R.softmax(this, axis); };
-P.logSoftmax = function (this: Tensor, axis?: number) { return R.logSoftmax(this, axis); };
-P.matmul = function (this: Tensor, b: Tensor) { return matmul(this, b); };
-P.transpose = function (this: Tensor, perm?: readonly number[]) { return M.transpose(this, perm); };
-P.reshape = function (this: Tensor, shape: readonly number[]) { return M.reshape(this, shape); };
-P.expandDims = function (this: Tensor, axis?: number) { return M.expandDims(this, axis); };
-P.squeeze = function (this: Tensor, axes?: number | readonly number[]) { return M.squeeze(this, axes); };
-P.flatten = function (this: Tensor) { return M.flatten(this); };
-P.broadcastTo = function (this: Tensor, shape: readonly number[]) { return M.broadcastTo(this, shape); };
+P.argmax = function (this: Tensor, axis?: number, keepDims?: boolean) { return A.argmax(this, axis, keepDims); };
+P.softmax = function (this: Tensor, axis?: number) { return A.softmax(this, axis); };
+P.logSoftmax = function (this: Tensor, axis?: number) { return A.logSoftmax(this, axis); };
+P.matmul = function (this: Tensor, b: Tensor) { return A.matmul(this, b); };
+P.transpose = function (this: Tensor, perm?: readonly number[]) { return A.transpose(this, perm); };
+P.reshape = function (this: Tensor, shape: readonly number[]) { return A.reshape(this, shape); };
+P.expandDims = function (this: Tensor, axis?: number) { return A.expandDims(this, axis); };
+P.squeeze = function (this: Tensor, axes?: number | readonly number[]) { return A.squeeze(this, axes); };
+P.flatten = function (this: Tensor) { return A.flatten(this); };
+P.broadcastTo = function (this: Tensor, shape: readonly number[]) { return A.broadcastTo(this, shape); };

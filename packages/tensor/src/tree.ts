@@ -2,46 +2,64 @@
 // not a plain object or array). Object keys are visited in sorted order, as in JAX, so a
 // tree's flattening does not depend on how its objects were built.
 
-import { opError } from './shape.ts';
+import { isPlainObject, opError } from './errors.ts';
 
 export type TreeDef =
   | { kind: 'leaf' }
   | { kind: 'array'; children: TreeDef[] }
   | { kind: 'object'; keys: string[]; children: TreeDef[] };
 
-const isPlainObject = (x: unknown): x is Record<string, unknown> =>
-  x !== null && typeof x === 'object' && (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null);
+
+/** Refuse a tree that contains itself (it has no flattening), naming the op and the path. */
+function enter(op: string, stack: unknown[], x: unknown, path: readonly string[]): void {
+  if (stack.includes(x)) {
+    throw opError(op, `the tree contains a cycle: ${path.length ? `'${path.join('.')}'` : 'the root'} contains one of its ancestors; expected a tree (nested arrays and plain objects without cycles)`);
+  }
+  stack.push(x);
+}
 
 /** Leaves in order and the structure to rebuild the tree from them. */
-export function treeFlatten(tree: unknown): [unknown[], TreeDef] {
+export function treeFlatten(tree: unknown, op = 'treeFlatten'): [unknown[], TreeDef] {
   const leaves: unknown[] = [];
-  const walk = (x: unknown): TreeDef => {
-    if (Array.isArray(x)) return { kind: 'array', children: x.map(walk) };
-    if (isPlainObject(x)) {
-      const keys = Object.keys(x).sort();
-      return { kind: 'object', keys, children: keys.map((k) => walk(x[k])) };
+  const stack: unknown[] = [];
+  const walk = (x: unknown, path: string[]): TreeDef => {
+    if (Array.isArray(x) || isPlainObject(x)) {
+      enter(op, stack, x, path);
+      try {
+        if (Array.isArray(x)) return { kind: 'array', children: x.map((v, i) => walk(v, [...path, String(i)])) };
+        const keys = Object.keys(x).sort();
+        return { kind: 'object', keys, children: keys.map((k) => walk(x[k], [...path, k])) };
+      } finally {
+        stack.pop();
+      }
     }
     leaves.push(x);
     return { kind: 'leaf' };
   };
-  const def = walk(tree);
+  const def = walk(tree, []);
   return [leaves, def];
 }
 
 /** Leaves with their paths, e.g. ['down.0.conv.weight', t] (keys joined with '.'). */
 export function treeFlattenWithPath(tree: unknown, sep = '.'): [string, unknown][] {
   const out: [string, unknown][] = [];
+  const stack: unknown[] = [];
   const walk = (x: unknown, path: string[]): void => {
+    if (!Array.isArray(x) && !isPlainObject(x)) {
+      out.push([path.join(sep), x]);
+      return;
+    }
+    enter('treeFlattenWithPath', stack, x, path);
     if (Array.isArray(x)) x.forEach((v, i) => walk(v, [...path, String(i)]));
-    else if (isPlainObject(x)) for (const k of Object.keys(x).sort()) walk(x[k], [...path, k]);
-    else out.push([path.join(sep), x]);
+    else for (const k of Object.keys(x).sort()) walk(x[k], [...path, k]);
+    stack.pop();
   };
   walk(tree, []);
   return out;
 }
 
 export function treeLeaves(tree: unknown): unknown[] {
-  return treeFlatten(tree)[0];
+  return treeFlatten(tree, 'treeLeaves')[0];
 }
 
 export function treeUnflatten<T = unknown>(def: TreeDef, leaves: readonly unknown[]): T {
@@ -64,9 +82,9 @@ export function treeUnflatten<T = unknown>(def: TreeDef, leaves: readonly unknow
 
 /** Apply `fn` to corresponding leaves of `tree` and of `rest` (same structure). */
 export function treeMap<R = unknown>(fn: (leaf: any, ...rest: any[]) => unknown, tree: unknown, ...rest: unknown[]): R { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const [leaves, def] = treeFlatten(tree);
+  const [leaves, def] = treeFlatten(tree, 'treeMap');
   const others = rest.map((r, k) => {
-    const [l, d] = treeFlatten(r);
+    const [l, d] = treeFlatten(r, 'treeMap');
     if (!sameStructure(def, d)) throw opError('treeMap', `tree ${k + 1} does not have the structure of the first tree`);
     return l;
   });

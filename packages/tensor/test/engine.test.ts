@@ -537,3 +537,44 @@ describe('shape utilities, read-back and method sugar', () => {
     });
   });
 });
+
+describe('scopes: ill-typed arguments, null-prototype objects and cycles (issue 8 §5, §6)', () => {
+  it('tidy(5) and keep(5) are errors of the README form, not TypeErrors', () => {
+    expect(() => T.tidy(5 as never)).toThrow(/^tidy: fn must be a function, got the number 5$/);
+    expect(() => T.keep(null as never)).toThrow(/^keep: t must be a Tensor, got null$/);
+  });
+
+  it('dispose and tidy see the tensors of null-prototype objects (as loadSafetensors returns)', () => {
+    const before = T.memory();
+    const o = Object.create(null) as Record<string, T.Tensor>;
+    Object.defineProperty(o, '__proto__', { value: T.scalar(1), enumerable: true });
+    o.a = T.scalar(2);
+    T.dispose(o);
+    expect(T.memory()).toEqual(before);
+    const kept = T.tidy(() => {
+      const r = Object.create(null) as Record<string, T.Tensor>;
+      r.x = T.scalar(3);
+      return r;
+    });
+    expect(kept.x.isDisposed).toBe(false);
+    T.dispose(kept);
+    expect(T.memory()).toEqual(before);
+  });
+
+  it('a cyclic pytree is reported by dispose and by tidy (which still frees what it made)', () => {
+    const before = T.memory();
+    const t = T.scalar(1);
+    const cyc: unknown[] = [t];
+    cyc.push(cyc);
+    expect(() => T.dispose(cyc)).toThrow(/^dispose: the tree contains a cycle/);
+    expect(() =>
+      T.tidy(() => {
+        const inner: unknown[] = [T.scalar(2)];
+        inner.push({ back: inner });
+        return inner;
+      }),
+    ).toThrow(/^tidy: the tree contains a cycle/);
+    t.dispose();
+    expect(T.memory()).toEqual(before);
+  });
+});

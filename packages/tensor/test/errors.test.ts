@@ -141,7 +141,7 @@ describe('errors name the op and the offending shapes / values', () => {
     withTensors([a, b, c, s], () => {
       expect(messageOf(() => T.concat([a, b], 0))).toMatch(/^concat: shapes \[2,3\], \[2,4\] differ outside axis 0/);
       expect(messageOf(() => T.concat([a, c], 1))).toMatch(/^concat: shapes \[2,3\], \[2\] differ outside axis 1/);
-      expect(messageOf(() => T.concat([]))).toMatch(/^concat: expected a non-empty array of tensors/);
+      expect(messageOf(() => T.concat([]))).toMatch(/^concat: argument 'xs' must be a non-empty array of tensors, got an array \[\]$/);
       expect(messageOf(() => T.concat([s]))).toMatch(/^concat: cannot concatenate scalars/);
       expect(messageOf(() => T.stack([a, b]))).toMatch(/^stack: shapes \[2,3\], \[2,4\] differ; expected equal shapes/);
     });
@@ -187,24 +187,24 @@ describe('errors name the op and the offending shapes / values', () => {
     expect(messageOf(() => T.linspace(0, NaN, 5))).toMatch(/^linspace: stop must be a finite number, got NaN/);
     expect(messageOf(() => T.linspace(Infinity, 1, 5))).toMatch(/^linspace: start must be a finite number, got Infinity/);
     expect(messageOf(() => T.linspace(0, 1, 2.5))).toMatch(/^linspace: num must be a non-negative integer, got 2\.5/);
-    expect(messageOf(() => T.zeros([2, -1]))).toMatch(/^full: shape must be an array of non-negative integers, got \[2,-1\]/);
-    expect(messageOf(() => T.full([2], 'a' as unknown as number))).toMatch(/^full: fill value must be a number, got string/);
+    expect(messageOf(() => T.zeros([2, -1]))).toMatch(/^zeros: shape must be an array of non-negative integers, got \[2,-1\]/);
+    expect(messageOf(() => T.full([2], 'a' as unknown as number))).toMatch(/^full: fill value must be a number, got the string "a"/);
   });
 
   it('use of a disposed tensor', async () => {
     const t = T.ones([2]);
     t.dispose();
-    expect(messageOf(() => T.add(t, t))).toMatch(/^add: tensor #\d+ of shape \[2\] was already disposed; expected a live tensor/);
-    expect(messageOf(() => T.exp(t))).toMatch(/^exp: tensor #\d+ of shape \[2\] was already disposed/);
-    expect(messageOf(() => T.sum(t))).toMatch(/^sum: tensor #\d+ of shape \[2\] was already disposed/);
-    expect(messageOf(() => T.reshape(t, [2, 1]))).toMatch(/^reshape: tensor #\d+ of shape \[2\] was already disposed/);
-    expect(messageOf(() => T.keep(t))).toMatch(/^keep: tensor #\d+ of shape \[2\] was already disposed/);
+    expect(messageOf(() => T.add(t, t))).toMatch(/^add: a \(tensor #\d+ of shape \[2\]\) was already disposed; expected a live tensor/);
+    expect(messageOf(() => T.exp(t))).toMatch(/^exp: x \(tensor #\d+ of shape \[2\]\) was already disposed/);
+    expect(messageOf(() => T.sum(t))).toMatch(/^sum: x \(tensor #\d+ of shape \[2\]\) was already disposed/);
+    expect(messageOf(() => T.reshape(t, [2, 1]))).toMatch(/^reshape: x \(tensor #\d+ of shape \[2\]\) was already disposed/);
+    expect(messageOf(() => T.keep(t))).toMatch(/^keep: t \(tensor #\d+ of shape \[2\]\) was already disposed/);
     expect(messageOf(() => t.dataSync())).toMatch(/^dataSync: tensor #\d+ of shape \[2\] was already disposed/);
     await expect(t.data()).rejects.toThrow(/^data: tensor #\d+ of shape \[2\] was already disposed/);
     const live = T.ones([2]);
     withTensors([live], () => {
-      expect(messageOf(() => T.add(live, t))).toMatch(/^add: tensor #\d+ of shape \[2\] was already disposed/);
-      expect(messageOf(() => T.concat([live, t]))).toMatch(/^concat: tensor #\d+ of shape \[2\] was already disposed/);
+      expect(messageOf(() => T.add(live, t))).toMatch(/^add: b \(tensor #\d+ of shape \[2\]\) was already disposed/);
+      expect(messageOf(() => T.concat([live, t]))).toMatch(/^concat: xs\[1\] \(tensor #\d+ of shape \[2\]\) was already disposed/);
     });
   });
 
@@ -274,5 +274,96 @@ describe('errors name the op and the offending shapes / values', () => {
       expect(messageOf(() => T.treeUnflatten(def, [1, 2]))).toMatch(/^treeUnflatten: the structure needs more than the 2 leaves given/);
       expect(messageOf(() => T.treeUnflatten(def, [1, 2, 3, 4]))).toMatch(/^treeUnflatten: the structure has 3 leaves but 4 were given/);
     });
+  });
+});
+
+describe('issue 8 §6: every error starts with the op the user called', () => {
+  it('internal ops and the backend report under the public op (add past 2^24, conv2d padding, softmax of an empty axis)', () => {
+    // webasm: the backend refuses outputs above 2^24 elements
+    T.useBackend('webasm', () => {
+      const a = T.zeros([4097, 1]);
+      const b = T.zeros([1, 4097]); // the broadcast output has 4097^2 > 2^24 elements
+      const x = T.ones([1, 1, 1, 1]);
+      const w = T.ones([1, 1, 1, 1]);
+      const e = T.zeros([2, 0]);
+      withTensors([a, b, x, w, e], () => {
+        expect(messageOf(() => T.add(a, b))).toMatch(/^add: binary: a tensor of 16785409 elements exceeds 16777216 \(2\^24\)/);
+        expect(messageOf(() => a.add(b))).toMatch(/^add: binary: /);
+        // conv2d pre-pads its input: 1 + 2 * 2048 = 4097 per side
+        expect(messageOf(() => T.conv2d(x, w, { padding: 2048 }))).toMatch(/^conv2d: pad: a tensor of 16785409 elements exceeds/);
+        expect(messageOf(() => T.softmax(e, 1))).toMatch(/^softmax: max: cannot reduce over axis 1 of size 0 \(input shape \[2,0\]\)/);
+        expect(messageOf(() => e.logSoftmax(1))).toMatch(/^logSoftmax: logsumexp: max: cannot reduce over axis 1|^logSoftmax: max: cannot reduce/);
+        expect(messageOf(() => T.logsumexp(e, 1))).toMatch(/^logsumexp: max: cannot reduce over axis 1 of size 0/);
+      });
+    });
+  });
+
+  it('ill-typed arguments get the README form, not TypeErrors', () => {
+    const x = T.ones([2, 2]);
+    withTensors([x], () => {
+      const cases: [() => unknown, RegExp][] = [
+        [() => T.matmul(x, 5 as never), /^matmul: argument 'b' must be a Tensor, got the number 5$/],
+        [() => T.sum(null as never), /^sum: argument 'x' must be a Tensor, got null$/],
+        [() => T.softmax(undefined as never), /^softmax: argument 'x' must be a Tensor, got undefined$/],
+        [() => T.reshape('x' as never, [4]), /^reshape: argument 'x' must be a Tensor, got the string "x"$/],
+        [() => T.conv2d(x, { shape: [1] } as never), /^conv2d: argument 'w' must be a Tensor, got an object \{ shape: \[1\] \}$/],
+        [() => T.add(x, '1' as never), /^add: argument 'b' must be a Tensor or a number, got the string "1"$/],
+        [() => T.concat(x as never), /^concat: argument 'xs' must be a non-empty array of tensors, got Tensor\(shape=\[2,2\]/],
+        [() => T.stack([x, 1] as never), /^stack: xs\[1\] must be a Tensor, got the number 1$/],
+        [() => T.zerosLike([1, 2] as never), /^zerosLike: argument 't' must be a Tensor, got an array \[1,2\]$/],
+        [() => T.transpose(new Map() as never), /^transpose: argument 'x' must be a Tensor, got an object of class Map$/],
+      ];
+      for (const [fn, re] of cases) expect(messageOf(fn)).toMatch(re);
+    });
+  });
+
+  it('a missing required argument is an error (maxPool2d(x, undefined) used kernel 1)', () => {
+    const x = T.ones([1, 1, 2, 2]);
+    withTensors([x], () => {
+      expect(messageOf(() => T.maxPool2d(x, undefined as never))).toMatch(/^maxPool2d: argument 'kernel' \(position 1\) is missing; expected a value$/);
+      expect(messageOf(() => (T.avgPool2d as (x: T.Tensor) => T.Tensor)(x))).toMatch(/^avgPool2d: argument 'kernel' \(position 1\) is missing \(called with 1 argument\)/);
+      expect(messageOf(() => (T.reshape as (x: T.Tensor) => T.Tensor)(x))).toMatch(/^reshape: argument 'shape' \(position 1\) is missing/);
+      expect(messageOf(() => (T.full as unknown as (s: number[]) => T.Tensor)([2]))).toMatch(/^full: argument 'value' \(position 1\) is missing/);
+    });
+  });
+
+  it('creation ops check the size before allocating (T.zeros([1e5, 1e5]) was a raw RangeError)', () => {
+    expect(messageOf(() => T.zeros([1e5, 1e5]))).toMatch(/^zeros: shape \[100000,100000\] has 10000000000 elements; expected at most 16777216 on backend 'webasm'/);
+    expect(messageOf(() => T.ones([2 ** 24 + 1]))).toMatch(/^ones: shape \[16777217\] has 16777217 elements; expected at most 16777216/);
+    expect(messageOf(() => T.full([1e5, 1e5], 1))).toMatch(/^full: shape \[100000,100000\]/);
+    expect(messageOf(() => T.arange(0, 1e12))).toMatch(/^arange: arange\(0, 1000000000000, 1\) has 1000000000000 elements; expected at most/);
+    expect(messageOf(() => T.linspace(0, 1, 1e12))).toMatch(/^linspace: linspace\(0, 1, 1000000000000\) has 1000000000000 elements/);
+    expect(messageOf(() => T.useBackend('reference', () => T.zeros([1e5, 1e5])))).toMatch(/^zeros: shape \[100000,100000\] has 10000000000 elements; expected at most 2147483647 on backend 'reference'$/);
+    const k = T.randomKey(0);
+    // random ops check before hashing 1e9 counters on the host
+    expect(messageOf(() => T.randomNormal(k, [1e4, 1e5]))).toMatch(/^randomNormal: shape \[10000,100000\] has 1000000000 elements; expected at most 16777216/);
+    expect(messageOf(() => T.randomInt(k, [2 ** 24 + 1], 0, 2))).toMatch(/^randomInt: shape \[16777217\] has 16777217 elements/);
+  });
+
+  it('messages say what was passed: NaN, Infinity and -0 are printed as such (not null / 0)', () => {
+    expect(messageOf(() => T.zeros([NaN]))).toMatch(/^zeros: shape must be an array of non-negative integers, got \[NaN\]$/);
+    expect(messageOf(() => T.zeros([Infinity, 2]))).toMatch(/got \[Infinity,2\]$/);
+    expect(messageOf(() => T.full([2], '1' as never))).toMatch(/^full: fill value must be a number, got the string "1"$/);
+    expect(messageOf(() => T.linspace(0, 1, NaN))).toMatch(/^linspace: num must be a non-negative integer, got NaN$/);
+    const x = T.ones([2, 2]);
+    const img = T.ones([1, 1, 2, 2]);
+    const w = T.ones([1, 1, 1, 1]);
+    withTensors([x, img, w], () => {
+      expect(messageOf(() => T.reshape(x, [NaN, 4]))).toMatch(/^reshape: shape must be integers >= -1, got \[NaN,4\]$/);
+      expect(messageOf(() => T.pad(x, [[0, NaN], [0, 0]]))).toMatch(/^pad: pads \[\[0,NaN\],\[0,0\]\]/);
+      expect(messageOf(() => T.conv2d(img, w, { stride: NaN }))).toMatch(/^conv2d: stride must be an integer >= 1 or a pair of them, got NaN$/);
+    });
+  });
+
+  it('a cyclic pytree is an error naming the op and where the cycle is (was a stack overflow)', () => {
+    const t: Record<string, unknown> = { a: [1] };
+    (t.a as unknown[]).push(t);
+    expect(messageOf(() => T.treeFlatten(t))).toMatch(/^treeFlatten: the tree contains a cycle: 'a\.1' contains one of its ancestors/);
+    expect(messageOf(() => T.treeFlattenWithPath(t))).toMatch(/^treeFlattenWithPath: the tree contains a cycle: 'a\.1'/);
+    expect(messageOf(() => T.treeLeaves(t))).toMatch(/^treeLeaves: the tree contains a cycle/);
+    expect(messageOf(() => T.treeMap((v: number) => v, t))).toMatch(/^treeMap: the tree contains a cycle/);
+    // a shared (non-cyclic) subtree is fine
+    const shared = [1, 2];
+    expect(T.treeLeaves({ a: shared, b: shared })).toEqual([1, 2, 1, 2]);
   });
 });

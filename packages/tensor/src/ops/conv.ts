@@ -2,9 +2,12 @@
 // interoperate). Primitives: conv2d, convTranspose2d, conv2dFilterGrad, maxPool2dGather,
 // maxPool2dScatter. avgPool2d and upsampleNearest2d are composites.
 
+import { fmtValue } from '../errors.ts';
 import type { Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs } from '../backend.ts';
 import { fmtShape, opError, type Shape } from '../shape.ts';
-import { runPrimitive, tidy, type Tensor } from '../tensor.ts';
+import { runPrimitive } from '../dispatch.ts';
+import { tidy } from '../scope.ts';
+import type { Tensor } from '../tensor.ts';
 import { fromFlat, onBackendOf } from './creation.ts';
 import { broadcastTo, reshape } from './movement.ts';
 
@@ -29,7 +32,7 @@ export interface ConvTranspose2dOptions {
 function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
   const p = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
   if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
-    throw opError(op, `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+    throw opError(op, `${name} must be an integer >= ${min} or a pair of them, got ${fmtValue(v)}`);
   }
   return p as [number, number];
 }
@@ -57,7 +60,7 @@ export function conv2dPlan(op: string, xShape: Shape, wShape: Shape, opts: Conv2
   else if (opts.padding === 'same') {
     const tot = [dilation[0] * (KH - 1), dilation[1] * (KW - 1)];
     if (stride[0] !== 1 || stride[1] !== 1 || tot[0] % 2 || tot[1] % 2) {
-      throw opError(op, `padding 'same' needs stride 1 and an odd effective kernel size, got stride ${JSON.stringify(stride)}, kernel ${KH}x${KW}, dilation ${JSON.stringify(dilation)}`);
+      throw opError(op, `padding 'same' needs stride 1 and an odd effective kernel size, got stride ${fmtValue(stride)}, kernel ${KH}x${KW}, dilation ${fmtValue(dilation)}`);
     }
     padding = [tot[0] / 2, tot[1] / 2];
   } else padding = pair(op, 'padding', opts.padding, 0, 0);
@@ -98,7 +101,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, opts: ConvTranspose2dOptio
   if (Cw !== Cin) throw opError(op, `weight ${fmtShape(w.shape)} has ${Cw} input channels but x ${fmtShape(x.shape)} has ${Cin}; expected w of shape [Cin, Cout/groups, KH, KW]`);
   for (let k = 0; k < 2; k++) {
     if (outputPadding[k] >= Math.max(stride[k], dilation[k])) {
-      throw opError(op, `outputPadding ${JSON.stringify(outputPadding)} must be smaller than stride or dilation (${JSON.stringify(stride)}, ${JSON.stringify(dilation)})`);
+      throw opError(op, `outputPadding ${fmtValue(outputPadding)} must be smaller than stride or dilation (${fmtValue(stride)}, ${fmtValue(dilation)})`);
     }
   }
   const Ho = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (KH - 1) + outputPadding[0] + 1;
@@ -133,7 +136,7 @@ export function poolPlan(op: string, xShape: Shape, kernel: Pair, opts: Pool2dOp
   const stride = pair(op, 'stride', opts.stride ?? k, 1, 1);
   const padding = pair(op, 'padding', opts.padding, 0, 0);
   if (padding[0] * 2 > k[0] || padding[1] * 2 > k[1]) {
-    throw opError(op, `padding ${JSON.stringify(padding)} must be at most half the kernel ${JSON.stringify(k)}`);
+    throw opError(op, `padding ${fmtValue(padding)} must be at most half the kernel ${fmtValue(k)}`);
   }
   const [N, C, H, W] = xShape;
   const Ho = outSize(op, H, k[0], stride[0], padding[0], 1, 'height');

@@ -3,7 +3,8 @@
 
 import type { BinaryOp, UnaryOp } from '../backend.ts';
 import { broadcastShapes, opError } from '../shape.ts';
-import { runPrimitive, type Tensor } from '../tensor.ts';
+import { runPrimitive } from '../dispatch.ts';
+import type { Tensor } from '../tensor.ts';
 import { asTensors, type TensorLike } from './creation.ts';
 
 function unary(op: UnaryOp) {

@@ -1,7 +1,9 @@
 // Matrix products.
 
 import { broadcastShapes, fmtShape, opError } from '../shape.ts';
-import { runPrimitive, tidy, type Tensor } from '../tensor.ts';
+import { runPrimitive } from '../dispatch.ts';
+import { tidy } from '../scope.ts';
+import type { Tensor } from '../tensor.ts';
 import { reshape } from './movement.ts';
 
 /**

@@ -1,10 +1,13 @@
 // Shape and data movement: reshape (a view), transpose, broadcastTo, slice, concat, stack,
 // pad, gather / scatterAdd, oneHot, flatten, expandDims, squeeze.
 
+import { fmtValue } from '../errors.ts';
 import {
   broadcastShapes, checkPerm, checkShape, fmtShape, normalizeAxis, normalizeAxes, opError, shapesEqual, sizeOf,
 } from '../shape.ts';
-import { isTensor, runPrimitive, runView, tidy, type Tensor } from '../tensor.ts';
+import { runPrimitive, runView } from '../dispatch.ts';
+import { tidy } from '../scope.ts';
+import { isTensor, type Tensor } from '../tensor.ts';
 import { fromFlat, onBackendOf, tensor } from './creation.ts';
 import { equal } from './elementwise.ts';
 
@@ -12,7 +15,7 @@ import { equal } from './elementwise.ts';
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const op = 'reshape';
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= -1)) {
-    throw opError(op, `shape must be integers >= -1, got ${JSON.stringify(shape)}`);
+    throw opError(op, `shape must be integers >= -1, got ${fmtValue(shape)}`);
   }
   const unknown = shape.filter((d) => d === -1).length;
   if (unknown > 1) throw opError(op, `at most one dimension may be -1, got ${fmtShape(shape)}`);
@@ -84,7 +87,7 @@ export function slice(x: Tensor, begin: number | readonly number[], size?: numbe
   const s0 = size === undefined ? [] : typeof size === 'number' ? [size] : Array.from(size);
   const st0 = step === undefined ? [] : Array.from(step);
   if (b0.length > r || s0.length > r || st0.length > r) {
-    throw opError(op, `begin ${JSON.stringify(b0)} / size ${JSON.stringify(s0)} / step ${JSON.stringify(st0)} have more entries than the rank ${r} of ${fmtShape(x.shape)}`);
+    throw opError(op, `begin ${fmtValue(b0)} / size ${fmtValue(s0)} / step ${fmtValue(st0)} have more entries than the rank ${r} of ${fmtShape(x.shape)}`);
   }
   const bg: number[] = [];
   const sz: number[] = [];
@@ -144,7 +147,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 export function pad(x: Tensor, pads: readonly (readonly [number, number])[], value = 0): Tensor {
   const op = 'pad';
   const ok = Array.isArray(pads) && pads.length === x.rank && pads.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0));
-  if (!ok) throw opError(op, `pads ${JSON.stringify(pads)} must give [before, after] non-negative integers for each of the ${x.rank} axes of ${fmtShape(x.shape)}`);
+  if (!ok) throw opError(op, `pads ${fmtValue(pads)} must give [before, after] non-negative integers for each of the ${x.rank} axes of ${fmtShape(x.shape)}`);
   if (typeof value !== 'number') throw opError(op, `value must be a number, got ${typeof value}`);
   const p = pads.map((q) => [q[0], q[1]] as [number, number]);
   const out = x.shape.map((d, k) => d + p[k][0] + p[k][1]);

@@ -1,9 +1,12 @@
 // Reductions over any set of axes (keepDims optional), arg-reductions over one axis, and
 // the numerically stable composites built from them (mean, logsumexp, softmax, ...).
 
+import { fmtValue } from '../errors.ts';
 import type { ReduceOp } from '../backend.ts';
 import { opError, normalizeAxes, normalizeAxis, fmtShape } from '../shape.ts';
-import { markIntegerValued, runPrimitive, tidy, type Tensor } from '../tensor.ts';
+import { runPrimitive } from '../dispatch.ts';
+import { tidy } from '../scope.ts';
+import { markIntegerValued, type Tensor } from '../tensor.ts';
 import { reshape } from './movement.ts';
 import { abs, div, exp, less, log, mul, sub, add, square, where } from './elementwise.ts';
 
@@ -39,7 +42,7 @@ export const min = reduce('min');
 function count(op: string, x: Tensor, axes?: Axes): { ax: number[]; n: number } {
   const ax = normalizeAxes(op, axes, x.rank);
   const n = ax.reduce((p, a) => p * x.shape[a], 1);
-  if (n === 0) throw opError(op, `cannot average over an empty set of elements (input shape ${fmtShape(x.shape)}, axes ${JSON.stringify(ax)})`);
+  if (n === 0) throw opError(op, `cannot average over an empty set of elements (input shape ${fmtShape(x.shape)}, axes ${fmtValue(ax)})`);
   return { ax, n };
 }
 
