@@ -11,7 +11,7 @@ import { mlpDenoiser, type DenoiserConfig } from '../src/models/mlp.ts';
 import type { Denoiser } from '../src/models/denoiser.ts';
 import { toy2dSource } from '../src/data/toy2d.ts';
 import { arraySource, epochPermutation, nextBatchIndices } from '../src/train/data.ts';
-import { runKeys, train, TrainDivergedError, type StepMetrics } from '../src/train/train.ts';
+import { dropLabels, runKeys, train, TrainDivergedError, type StepMetrics } from '../src/train/train.ts';
 import type { TrainConfig } from '../src/train/config.ts';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, readCheckpointState } from '../src/train/checkpoint.ts';
 
@@ -122,5 +122,112 @@ describe('train', () => {
       expect(m.imagesPerSec).toBeGreaterThan(0);
     }
     T.dispose([full.params, full.emaParams, again.params, again.emaParams, rest.params, rest.emaParams]);
+  });
+});
+
+describe('train: failures keep the last good checkpoint', () => {
+  it('a non-finite loss stops training with the step and the last good checkpoint, which stays loadable', async () => {
+    const run = join(dir, 'nan');
+    // A model that diverges from its 5th call on (the 5th update): its output becomes NaN.
+    const inner = mlpDenoiser(MLP);
+    let calls = 0;
+    const diverging: Denoiser<MlpParams, DenoiserConfig> = {
+      init: inner.init,
+      apply: (p, x, t, o) => (++calls >= 5 ? T.tidy(() => T.mul(inner.apply(p, x, t, o), NaN)) : inner.apply(p, x, t, o)),
+    };
+    const err = await train<MlpParams, DenoiserConfig>(baseConfig({ model: diverging, checkpointEvery: 2, steps: 8 }), { runDir: run }).catch((e) => e);
+    expect(err).toBeInstanceOf(TrainDivergedError);
+    expect(err.message).toMatch(/^train: the loss became NaN at step 5; training stopped\. The last good checkpoint is .*step-000004 \(intact\)/);
+    expect(err.step).toBe(5);
+    expect(err.checkpoint).toBe(join(run, 'checkpoints', 'step-000004'));
+    expect(await latestCheckpoint(run)).toBe(join(run, 'checkpoints', 'step-000004'));
+    expect((await listCheckpoints(run)).map((d) => d.slice(-11))).toEqual(['step-000002', 'step-000004']);
+    const template = inner.init(randomKey(0), MLP);
+    const { state, tensors } = await loadCheckpoint(join(run, 'checkpoints', 'step-000004'), template);
+    expect(state.step).toBe(4);
+    expect(state.dataCursor).toEqual({ epoch: 1, index: 24 }); // 4 batches of 16 over 40 examples
+    for (const v of await values(tensors.params)) expect(v.every(Number.isFinite)).toBe(true);
+    T.dispose([template, tensors]);
+  });
+
+  it('keeps the newest K checkpoints and a latest pointer', async () => {
+    const run = join(dir, 'keep');
+    const r = await train<MlpParams, DenoiserConfig>(baseConfig({ steps: 5, checkpointEvery: 1, keepCheckpoints: 2 }), { runDir: run });
+    T.dispose([r.params, r.emaParams]);
+    expect((await listCheckpoints(run)).map((d) => d.slice(-11))).toEqual(['step-000004', 'step-000005']);
+    expect((await readFile(join(run, 'checkpoints', 'latest'), 'utf8')).trim()).toBe('step-000005');
+    expect((await readdir(join(run, 'checkpoints'))).filter((n) => n.startsWith('.tmp'))).toEqual([]);
+    const s = await readCheckpointState(join(run, 'checkpoints', 'step-000005'));
+    expect(s.config.modelKind).toBe('mlp');
+    expect(s.config.ema).toEqual({ maxDecay: 0.9999, invGamma: 1, power: 0.75 });
+    expect(s.optimizerStep).toBe(5);
+    expect(s.emaStep).toBe(5);
+  });
+
+  it('rejects corrupt, truncated and mismatched checkpoints naming the file and the tensor', async () => {
+    const run = join(dir, 'corrupt');
+    const cfg = (o: Partial<TrainConfig<DenoiserConfig>> = {}) => baseConfig({ warmupSteps: 1, ...o });
+    const r = await train<MlpParams, DenoiserConfig>(cfg({ steps: 2 }), { runDir: run });
+    T.dispose([r.params, r.emaParams]);
+    const ck = join(run, 'checkpoints', 'step-000002');
+    // A different model config: the params do not fit.
+    const wide = { ...MLP, hidden: 12 };
+    const e1 = await train(cfg({ model: mlpDenoiser(wide), modelConfig: wide }), { runDir: run, resume: true }).catch((e) => e);
+    expect(e1.message).toMatch(/^train: cannot resume from .*step-000002: the config differs from the checkpoint's in modelConfig\.hidden \(12 vs 16\)/);
+    const template = mlpDenoiser(wide).init(randomKey(0), wide);
+    const e2 = await loadCheckpoint(ck, template).catch((e) => e);
+    T.dispose(template);
+    expect(e2.message).toMatch(/^loadCheckpoint: \S*step-000002\/params\.safetensors: does not match .*shape of '0\.weight' is \[16,10\] in the file, \[12,10\] in the template/);
+    // A different learning rate is another run.
+    const e3 = await train(cfg({ lr: 1e-3 }), { runDir: run, resume: true }).catch((e) => e);
+    expect(e3.message).toMatch(/config differs .* lr \(0\.001 vs 0\.003\)/);
+    // Truncated tensors.
+    const opt = join(ck, 'optimizer.safetensors');
+    const bytes = await readFile(opt);
+    await truncate(opt, bytes.length - 10);
+    const e4 = await train(cfg(), { runDir: run, resume: true }).catch((e) => e);
+    expect(e4.message).toMatch(/^loadCheckpoint: .*optimizer\.safetensors/);
+    await writeFile(opt, bytes);
+    // Corrupt JSON.
+    const stateFile = join(ck, 'state.json');
+    const text = await readFile(stateFile, 'utf8');
+    await writeFile(stateFile, text.slice(0, text.length / 2));
+    const e5 = await train(cfg(), { runDir: run, resume: true }).catch((e) => e);
+    expect(e5.message).toMatch(/^loadCheckpoint: .*state\.json: not valid JSON/);
+    await writeFile(stateFile, text.replace('"step": 2', '"step": -1'));
+    const e6 = await train(cfg(), { runDir: run, resume: true }).catch((e) => e);
+    expect(e6.message).toMatch(/^loadCheckpoint: .*state\.json: step is -1; expected an integer >= 0/);
+    // A folder without checkpoints.
+    const e7 = await train(cfg(), { resume: join(dir, 'nowhere') }).catch((e) => e);
+    expect(e7.message).toMatch(/^loadCheckpoint: .*nowhere: no checkpoint found/);
+  });
+});
+
+describe('train: class-conditional data', () => {
+  it('drops labels to the null class at the configured rate and trains a conditional model', async () => {
+    const labels = Int32Array.from({ length: 4000 }, (_, i) => i % 3);
+    const got = dropLabels(labels, 0.25, 3, randomKey(5));
+    const dropped = got.filter((v) => v === 3).length / labels.length;
+    expect(Math.abs(dropped - 0.25)).toBeLessThan(0.03);
+    got.forEach((v, i) => { if (v !== 3) expect(v).toBe(labels[i]); });
+    expect(dropLabels(labels, 0, 3, randomKey(5))).toBe(labels);
+
+    const cond = { ...MLP, numClasses: 3 };
+    const x = Float32Array.from({ length: 24 }, (_, i) => (i % 2 ? 1 : -1) * (1 + (i % 3)));
+    const data = arraySource(x, [2], Int32Array.from({ length: 12 }, (_, i) => i % 3));
+    expect(data.numClasses).toBe(3);
+    const r = await train<MlpParams, DenoiserConfig>(baseConfig({ model: mlpDenoiser(cond), modelConfig: cond, data, batchSize: 6, steps: 3 }));
+    expect(r.config.labelDropout).toBe(0.1);
+    expect(r.config.data.numClasses).toBe(3);
+    expect(r.losses.length).toBe(3);
+    T.dispose([r.params, r.emaParams]);
+    await expect(train(baseConfig({ labelDropout: 0.2 }))).rejects.toThrow(/^train: config\.labelDropout is 0\.2 but the data has no classes/);
+  });
+
+  it('validates the config with the field name', async () => {
+    await expect(train(baseConfig({ steps: 0 }))).rejects.toThrow(/^train: config\.steps must be an integer >= 1, got 0/);
+    await expect(train(baseConfig({ gradClip: -1 }))).rejects.toThrow(/^train: config\.gradClip must be > 0/);
+    await expect(train(baseConfig({ lrSchedule: 'linear' as never }))).rejects.toThrow(/^train: config\.lrSchedule must be 'cosine' or 'constant'/);
+    await expect(train(baseConfig({ warmupSteps: 6 }))).rejects.toThrow(/warmupSteps \(6\) must be below steps \(6\)/);
   });
 });

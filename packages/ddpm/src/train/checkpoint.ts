@@ -189,7 +189,8 @@ async function loadTree<P>(fn: string, file: string, template: P): Promise<P> {
     return (await loadSafetensorsInto(file, template)).params;
   } catch (e) {
     if (e instanceof SafetensorsError || /safetensors/i.test((e as Error).message)) {
-      throw ddpmError(fn, `${file}: ${(e as Error).message}`);
+      const m = (e as Error).message.replace(/^\w+: /, '');
+      throw ddpmError(fn, m.includes(file) ? m : `${file}: ${m}`);
     }
     throw e;
   }

@@ -18,7 +18,7 @@ import { ddpmError } from '../process/coef.ts';
 import { configDifferences, resolveTrainConfig, scheduleOf, type ResolvedTrainConfig, type TrainConfig } from './config.ts';
 import type { Denoiser } from '../models/denoiser.ts';
 import { nextBatchIndices, type DataCursor } from './data.ts';
-import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState } from './checkpoint.ts';
+import { loadCheckpoint, readCheckpointState, resolveCheckpoint, saveCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState } from './checkpoint.ts';
 
 /** What onStep gets for every update (delivered in order, every logEvery steps). */
 export interface StepMetrics {
@@ -126,16 +126,13 @@ export async function train<P, C>(config: TrainConfig<C>, opts: TrainOptions = {
   try {
     if (opts.resume) {
       const dir = await resolveCheckpoint(typeof opts.resume === 'string' ? opts.resume : opts.runDir!);
+      const head = await readCheckpointState(dir);
+      const diff = configDifferences(cfg, head.config);
+      if (diff.length) throw ddpmError(fn, `cannot resume from ${dir}: the config differs from the checkpoint's in ${diff.join('; ')}`);
+      if (head.rngKey[0] !== root.words[0] || head.rngKey[1] !== root.words[1]) {
+        throw ddpmError(fn, `cannot resume from ${dir}: its RNG key ${JSON.stringify(head.rngKey)} is not randomKey(seed ${cfg.seed})`);
+      }
       const { state, tensors } = await loadCheckpoint(dir, params);
-      const diff = configDifferences(cfg, state.config);
-      if (diff.length) {
-        T.dispose([tensors.params, tensors.ema, tensors.optimizer]);
-        throw ddpmError(fn, `cannot resume from ${dir}: the config differs from the checkpoint's in ${diff.join('; ')}`);
-      }
-      if (state.rngKey[0] !== root.words[0] || state.rngKey[1] !== root.words[1]) {
-        T.dispose([tensors.params, tensors.ema, tensors.optimizer]);
-        throw ddpmError(fn, `cannot resume from ${dir}: its RNG key ${JSON.stringify(state.rngKey)} is not randomKey(seed ${cfg.seed})`);
-      }
       T.dispose(params);
       params = tensors.params;
       optState = { step: state.optimizerStep, mu: tensors.optimizer.mu, nu: tensors.optimizer.nu };
