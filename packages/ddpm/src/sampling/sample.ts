@@ -248,7 +248,7 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
             try {
               x0 = await dynamicThreshold(x0, clip);
             } catch (e) {
-              if (/non-finite/.test((e as Error).message)) throw ddpmError(fn, `the model output is not finite at ${at(i)} of sampler '${smp.name}' (dynamic thresholding read it back); the model diverged`);
+              if (/non-finite/.test((e as Error).message)) throw ddpmError(fn, `the model output is not finite (NaN or Inf) at ${at(i)} of sampler '${smp.name}'; the model diverged (found by dynamic thresholding, which reads x0 back)`);
               throw e;
             }
           }
