@@ -33,6 +33,9 @@ export {
 } from './train/checkpoint.ts';
 export { trainDenoiser, type TrainConfig as QuickTrainConfig, type TrainResult as QuickTrainResult } from './train/quick.ts';
 export { mmdRbf } from './eval/mmd.ts';
+export { energyDistance } from './eval/energy.ts';
+export { frechetDistance, frechetDistanceOfFeatures, featureStats, symmetricEigen, sqrtPsd } from './eval/frechet.ts';
+export { bitsPerDim, type BitsPerDimOptions } from './eval/bpd.ts';
 export {
   qSample, x0FromEps, epsFromX0, vFromX0Eps, x0FromV, epsFromV, predictionToX0Eps, predictionTarget, type PredictionType,
 } from './process/forward.ts';
