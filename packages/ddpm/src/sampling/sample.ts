@@ -220,7 +220,18 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
 
   let x: Tensor = opts.init ?? T.randomNormal(kInit, shape);
   let carry: Tensor | null = null;
-  const flags: Tensor[] = []; // per step: sum(out * 0), NaN iff the model output had a NaN / Inf
+  // Divergence check without a sync per step: flag_i = sum(out_i * 0) is 0, or NaN iff the output
+  // had a NaN / Inf; acc sums the flags on the device and is read back once at the end. The flags
+  // are kept (scalars) only to name the first bad step on the failure path.
+  const flags: Tensor[] = [];
+  let acc: Tensor | null = null;
+  const addFlag = (t: Tensor) => {
+    const f = T.tidy(() => T.sum(T.mul(t, 0)));
+    flags.push(f);
+    const next = acc === null ? T.clone(f) : T.add(acc, f);
+    acc?.dispose();
+    acc = next;
+  };
   const n = plan.timesteps.length;
   try {
     for (let i = 0; i < n; i++) {
@@ -238,7 +249,7 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
         const { out, created } = predict(x, t);
         if (created) temps.push(out);
         else if (out !== x && out !== carry) borrowed.add(out); // the model's own or the caller's tensor
-        if (checkFinite) flags.push(T.tidy(() => T.sum(T.mul(out, 0))));
+        if (checkFinite) addFlag(out);
         const est = predictionToX0Eps(prediction, x, out, abT);
         temps.push(est.x0, est.eps);
         let x0 = est.x0;
@@ -277,12 +288,12 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
       }
     }
     if (checkFinite) {
-      flags.push(T.tidy(() => T.sum(T.mul(x, 0))));
-      const all = T.stack(flags);
-      const v = await all.data();
-      all.dispose();
-      const bad = Array.prototype.findIndex.call(v, (f: number) => !Number.isFinite(f)) as number;
-      if (bad >= 0) {
+      addFlag(x);
+      if (!Number.isFinite((await acc!.data())[0]!)) {
+        let bad = flags.length - 1;
+        for (let i = 0; i < flags.length; i++) {
+          if (!Number.isFinite((await flags[i]!.data())[0]!)) { bad = i; break; }
+        }
         const what = bad < n ? `the model output is not finite (NaN or Inf) at ${at(bad)}` : `the samples are not finite (NaN or Inf) after the last step (t=${plan.timesteps[n - 1]})`;
         throw ddpmError(fn, `${what} of sampler '${smp.name}'; the model diverged (no samples returned: clipping would have hidden it)`);
       }
@@ -292,6 +303,6 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
     x = null as unknown as Tensor;
     return result;
   } finally {
-    release([x, carry, ...flags, nullCond], new Set(), borrowed);
+    release([x, carry, ...flags, acc, nullCond], new Set(), borrowed);
   }
 }
