@@ -15,9 +15,9 @@ export interface ScheduleSpec {
   options?: ScheduleOptions;
 }
 
-export interface TrainConfig<C = unknown> {
+export interface TrainConfig<C = unknown, P = unknown> {
   /** The denoiser family (mlpDenoiser(cfg), unet2d, ...): code, not serialized. */
-  model: Denoiser<unknown, C>;
+  model: Denoiser<P, C>;
   /** Its config (JSON-serializable): model.init(key, modelConfig). */
   modelConfig: C;
   /** A name for the family, written to checkpoints (e.g. 'mlp', 'unet2d'). Default 'custom'. */
@@ -106,7 +106,7 @@ function num(name: string, v: unknown, ok: (x: number) => boolean, expected: str
 const int = (name: string, v: unknown, min: number) => num(name, v, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
 
 /** Fill in the defaults and validate (errors name the field, the value and what was expected). */
-export function resolveTrainConfig(cfg: TrainConfig): ResolvedTrainConfig {
+export function resolveTrainConfig<C, P>(cfg: TrainConfig<C, P>): ResolvedTrainConfig {
   if (!cfg || typeof cfg !== 'object') throw ddpmError(FN, 'config is required');
   if (!cfg.model || typeof cfg.model.init !== 'function' || typeof cfg.model.apply !== 'function') {
     throw ddpmError(FN, 'config.model must be a Denoiser { init(key, config), apply(params, x, t, opts) } (mlpDenoiser(cfg), unet2d)');

@@ -95,10 +95,10 @@ export function dropLabels(labels: Int32Array, p: number, nullClass: number, key
  * disposes them). Throws TrainDivergedError on a non-finite loss (naming the step and the last
  * good checkpoint). See TrainConfig for every option and its default.
  */
-export async function train<P, C>(config: TrainConfig<C>, opts: TrainOptions = {}): Promise<TrainResult<P>> {
+export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions = {}): Promise<TrainResult<P>> {
   const fn = 'train';
-  const cfg = resolveTrainConfig(config as TrainConfig);
-  const model = config.model as unknown as Denoiser<P, C>;
+  const cfg = resolveTrainConfig(config);
+  const model = config.model;
   const data = config.data;
   const schedule = scheduleOf(cfg);
   const shape = cfg.data.shape;
