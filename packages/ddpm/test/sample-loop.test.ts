@@ -203,6 +203,9 @@ describe('class labels and classifier-free guidance with a learned null class', 
     });
     expect(out.shape).toEqual(SHAPE);
     expect(Array.from(await out.data()).every(Number.isFinite)).toBe(true);
-    T.dispose([out, labels, params]);
+    const x = T.zeros(SHAPE), t = T.tensor([1, 2, 3]);
+    expect(() => den.apply(params, x, t)).toThrow(/^mlpDenoiser\.apply: the model is class-conditional \(numClasses 3\); expected classLabels \[3\]/);
+    expect(() => mlpDenoiser({ ...cfg, numClasses: undefined }).apply(params, x, t, { classLabels: labels })).toThrow(/^mlpDenoiser\.apply: got classLabels but the model is unconditional/);
+    T.dispose([out, labels, params, x, t]);
   });
 });

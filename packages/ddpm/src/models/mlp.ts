@@ -10,6 +10,7 @@ import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import { mlp, sinusoidalEmbedding, type MlpParams } from '@tapegrad/nn';
 import type { Model } from './model.ts';
 import type { Denoiser, DenoiserApplyOptions } from './denoiser.ts';
+import { ddpmError } from '../process/coef.ts';
 
 export interface DenoiserConfig {
   /** Data dimension (2 for the toy sets). */
@@ -45,10 +46,10 @@ export function initDenoiser(key: RandomKey, cfg: DenoiserConfig = DEFAULT_DENOI
 /** The network output for x [B, dim] at 0-based timesteps t [B] (and class labels [B] when cfg.numClasses is set). */
 export function applyDenoiser(params: MlpParams, x: Tensor, t: Tensor, cfg: DenoiserConfig = DEFAULT_DENOISER, classLabels?: Tensor): Tensor {
   if (cfg.numClasses && classLabels === undefined) {
-    throw new Error(`mlpDenoiser.apply: the model is class-conditional (numClasses ${cfg.numClasses}); expected classLabels [${x.shape[0]}] (use ${cfg.numClasses}, the null class, for unconditional)`);
+    throw ddpmError('mlpDenoiser.apply', `the model is class-conditional (numClasses ${cfg.numClasses}); expected classLabels [${x.shape[0]}] (use ${cfg.numClasses}, the null class, for unconditional)`);
   }
   if (!cfg.numClasses && classLabels !== undefined) {
-    throw new Error(`mlpDenoiser.apply: got classLabels but the model is unconditional (config.numClasses is not set)`);
+    throw ddpmError('mlpDenoiser.apply', `got classLabels but the model is unconditional (config.numClasses is not set)`);
   }
   return T.tidy(() => {
     const emb = sinusoidalEmbedding(t, cfg.timeEmbedDim, { flipSinToCos: true, downscaleFreqShift: 0 });
