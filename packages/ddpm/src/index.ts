@@ -28,7 +28,7 @@ export {
 } from './train/config.ts';
 export { arraySource, epochPermutation, nextBatchIndices, type DataSource, type DataCursor } from './train/data.ts';
 export {
-  saveCheckpoint, loadCheckpoint, readCheckpointState, listCheckpoints, latestCheckpoint, resolveCheckpoint,
+  saveCheckpoint, loadCheckpoint, loadTrainedModel, readCheckpointState, listCheckpoints, latestCheckpoint, resolveCheckpoint,
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState, type CheckpointTensors,
 } from './train/checkpoint.ts';
 export { trainDenoiser, type TrainConfig as QuickTrainConfig, type TrainResult as QuickTrainResult } from './train/quick.ts';

@@ -13,7 +13,7 @@ import { toy2dSource } from '../src/data/toy2d.ts';
 import { arraySource, epochPermutation, nextBatchIndices } from '../src/train/data.ts';
 import { dropLabels, runKeys, train, TrainDivergedError, type StepMetrics } from '../src/train/train.ts';
 import type { TrainConfig } from '../src/train/config.ts';
-import { latestCheckpoint, listCheckpoints, loadCheckpoint, readCheckpointState } from '../src/train/checkpoint.ts';
+import { latestCheckpoint, listCheckpoints, loadCheckpoint, loadTrainedModel, readCheckpointState } from '../src/train/checkpoint.ts';
 
 const MLP: DenoiserConfig = { dim: 2, hidden: 16, layers: 2, timeEmbedDim: 8 };
 const SCHEDULE = { kind: 'linear' as const, T: 50 };
@@ -153,7 +153,6 @@ describe('train: failures keep the last good checkpoint', () => {
   it('keeps the newest K checkpoints and a latest pointer', async () => {
     const run = join(dir, 'keep');
     const r = await train(baseConfig({ steps: 5, checkpointEvery: 1, keepCheckpoints: 2 }), { runDir: run });
-    T.dispose([r.params, r.emaParams]);
     expect((await listCheckpoints(run)).map((d) => d.slice(-11))).toEqual(['step-000004', 'step-000005']);
     expect((await readFile(join(run, 'checkpoints', 'latest'), 'utf8')).trim()).toBe('step-000005');
     expect((await readdir(join(run, 'checkpoints'))).filter((n) => n.startsWith('.tmp'))).toEqual([]);
@@ -162,6 +161,12 @@ describe('train: failures keep the last good checkpoint', () => {
     expect(s.config.ema).toEqual({ maxDecay: 0.9999, invGamma: 1, power: 0.75 });
     expect(s.optimizerStep).toBe(5);
     expect(s.emaStep).toBe(5);
+    // What sample / export load: the run folder resolves to its latest checkpoint.
+    const m = await loadTrainedModel(run, mlpDenoiser(MLP));
+    expect(m.dir).toBe(join(run, 'checkpoints', 'step-000005'));
+    expect(await values(m.params)).toEqual(await values(r.params));
+    expect(await values(m.ema)).toEqual(await values(r.emaParams));
+    T.dispose([m.params, m.ema, r.params, r.emaParams]);
   });
 
   it('rejects corrupt, truncated and mismatched checkpoints naming the file and the tensor', async () => {

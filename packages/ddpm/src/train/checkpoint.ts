@@ -10,7 +10,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { dispose } from '@tapegrad/tensor';
+import { dispose, randomKey, type RandomKey } from '@tapegrad/tensor';
 import { loadSafetensorsInto, saveSafetensors, SafetensorsError } from '@tapegrad/nn';
 import { ddpmError } from '../process/coef.ts';
 import type { ResolvedTrainConfig } from './config.ts';
@@ -215,5 +215,24 @@ export async function loadCheckpoint<P>(dir: string, template: P): Promise<{ sta
   } catch (e) {
     dispose(made);
     throw e;
+  }
+}
+
+/**
+ * What `sample` / `export` need from a checkpoint (a run folder or a checkpoint folder): its
+ * state (with the resolved config) and the params and EMA params, loaded into the shapes of
+ * `model.init(key, state.config.modelConfig)`. The optimizer moments are not kept. The caller
+ * owns (disposes) params and ema.
+ */
+export async function loadTrainedModel<P>(path: string, model: { init(key: RandomKey, config: any): P }): Promise<{ dir: string; state: CheckpointState; params: P; ema: P | null }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const dir = await resolveCheckpoint(path);
+  const head = await readCheckpointState(dir);
+  const template = model.init(randomKey(0), head.config.modelConfig);
+  try {
+    const { state, tensors } = await loadCheckpoint(dir, template);
+    dispose(tensors.optimizer);
+    return { dir, state, params: tensors.params, ema: tensors.ema };
+  } finally {
+    dispose(template);
   }
 }
