@@ -72,14 +72,14 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: 'training never samples t >= 800 (sampleTimesteps)',
-    file: 'packages/ddpm/src/loss.ts',
+    file: 'packages/ddpm/src/process/loss.ts',
     find: '/ 2 ** 32) * T);',
     replace: '/ 2 ** 32) * Math.min(T, 800));',
     tests: ['packages/ddpm/test/timestep-sampling.test.ts', 'packages/ddpm/test/e2e.test.ts'],
   },
   {
     name: 'training never samples t >= 800 (the demo training loop)',
-    file: 'packages/ddpm/src/demo/train.ts',
+    file: 'packages/ddpm/src/train/quick.ts',
     find: 'sampleTimesteps(foldIn(kT, step), cfg.batch, cfg.schedule.T)',
     replace: 'sampleTimesteps(foldIn(kT, step), cfg.batch, Math.min(cfg.schedule.T, 800))',
     tests: ['packages/ddpm/test/timestep-sampling.test.ts', 'packages/ddpm/test/e2e.test.ts'],

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { randomKey } from '@tapegrad/tensor';
-import { DATASETS, hostNormal, hostUniform, makeDataset } from '../src/demo/datasets.ts';
-import { mmdRbf } from '../src/demo/mmd.ts';
+import { DATASETS, hostNormal, hostUniform, makeDataset } from '../src/data/toy2d.ts';
+import { mmdRbf } from '../src/eval/mmd.ts';
 import { Canvas, writePng } from '../src/demo/png.ts';
 import { grid, scatterPanel } from '../src/demo/plot.ts';
 import { glyph } from '../src/demo/font.ts';
@@ -67,7 +67,7 @@ describe('mmdRbf', () => {
     expect(mmdRbf([0, 0], [3, 4], 2)).toBeCloseTo(Math.sqrt(2 - 2 * Math.exp(-25 / 8)), 12);
   });
   it('rejects bad input', () => {
-    expect(() => mmdRbf([0, 0], [1, 1], 0)).toThrow('mmdRbf: bandwidth must be > 0, got 0');
+    expect(() => mmdRbf([0, 0], [1, 1], 0)).toThrow('mmdRbf: bandwidth must be a finite number > 0, got 0');
     expect(() => mmdRbf([0, 0, 1], [1, 1], 1)).toThrow(/whole 2-D points/);
     expect(() => mmdRbf([0, NaN], [1, 1], 1)).toThrow(/non-finite coordinate NaN/);
   });

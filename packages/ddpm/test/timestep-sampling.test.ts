@@ -8,14 +8,14 @@
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
-import { makeSchedule } from '../src/schedule.ts';
-import { sampleTimesteps } from '../src/loss.ts';
-import { hostNormal, hostUniform } from '../src/demo/datasets.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
+import { sampleTimesteps } from '../src/process/loss.ts';
+import { hostNormal, hostUniform } from '../src/data/toy2d.ts';
 
 // Record the timesteps the demo's training loop passes to diffusionLoss.
 const seenT: number[] = [];
-vi.mock('../src/loss.ts', async (importOriginal) => {
-  const orig = await importOriginal<typeof import('../src/loss.ts')>();
+vi.mock('../src/process/loss.ts', async (importOriginal) => {
+  const orig = await importOriginal<typeof import('../src/process/loss.ts')>();
   return {
     ...orig,
     diffusionLoss: (...args: Parameters<typeof orig.diffusionLoss>) => {
@@ -25,7 +25,7 @@ vi.mock('../src/loss.ts', async (importOriginal) => {
     },
   };
 });
-const { trainDenoiser } = await import('../src/demo/train.ts');
+const { trainDenoiser } = await import('../src/train/quick.ts');
 
 const fcSeed = process.env.FC_SEED !== undefined ? { seed: Number(process.env.FC_SEED) } : {};
 
