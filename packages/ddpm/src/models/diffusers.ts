@@ -226,7 +226,7 @@ export function scheduleFromDiffusers(json: Record<string, unknown>, fn = 'sched
     }
     return wrap(() => (rescale
       ? scheduleFromBetas(rescaleZeroTerminalSnr(trained as number[]), { allowTerminalBetaOne: true })
-      : scheduleFromBetas(trained as number[])));
+      : scheduleFromBetas(trained as number[], { allowTerminalBetaOne: true }))); // a rescaled schedule exported as trained_betas ends at 1
   }
   const name = fieldOf(fn, where, json, 'beta_schedule', (v) => typeof v === 'string', "'linear', 'scaled_linear', 'squaredcos_cap_v2' or 'sigmoid'", 'linear');
   const kind = (Object.entries(DIFFUSERS_BETA_SCHEDULE).find(([, d]) => d === name)?.[0]) as ScheduleKind | undefined;
