@@ -143,6 +143,7 @@ describe('exportDiffusers then importDiffusers', () => {
       expect(await messageOf(exportDiffusers(dir, { config: wrong, params, schedule }))).toMatch(/^exportDiffusers: params do not match the config \(\d+ problems?\): .*shape of 'down_blocks\.1\.resnets\.0\.conv1\.weight' is \[8,4,3,3\]; expected \[4,4,3,3\]/);
       expect(await messageOf(exportDiffusers(dir, { config: CONFIG, params, schedule, scheduler: { predictionType: 'x0' as never } }))).toMatch(/^exportDiffusers: scheduler: prediction_type = "x0" is not supported; expected 'epsilon', 'sample' or 'v_prediction'/);
       expect(await messageOf(exportDiffusers(dir, { config: CONFIG, params, schedule, scheduler: { clipSampel: true } as never }))).toMatch(/unknown scheduler option 'clipSampel'/);
+      expect(await messageOf(exportDiffusers(dir, { config: { ...CONFIG, sampleSize: null }, params, schedule }))).toMatch(/^exportDiffusers: config\.sampleSize is null; DDPMPipeline reads the image size from it/);
       expect(await readdir(tmp)).not.toContain('never-written');
     } finally {
       T.dispose(params);
@@ -184,6 +185,27 @@ describe('importDiffusers rejects corrupt or mismatched folders, naming file and
     expect(msg).toContain("missing 'down_blocks.1.attentions.0.to_k.weight' [4,4]");
     expect(msg).toContain("'conv_in.weight' has shape [2,1,9,1]; config.json implies [2,1,3,3]");
     expect(msg).toContain("unexpected 'extra.weight' [2]");
+  });
+
+  it('renames pre-0.14 attention tensors (query/key/value/proj_attn) as diffusers does', async () => {
+    const d = await copyTiny('deprecated-names');
+    await editTensors(d, (t) => {
+      for (const name of Object.keys(t)) {
+        const m = /^(.*\.attentions\.\d+)\.(to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name);
+        if (!m) continue;
+        t[`${m[1]}.${{ to_q: 'query', to_k: 'key', to_v: 'value', 'to_out.0': 'proj_attn' }[m[2]]}.${m[3]}`] = t[name];
+        delete t[name];
+      }
+      expect(Object.keys(t).some((n) => n.endsWith('.proj_attn.weight'))).toBe(true);
+    });
+    const [a, b] = [await importDiffusers(d), await importDiffusers(TINY_PIPELINE_DIR)];
+    try {
+      const [fa, fb] = [await flat(a.params), await flat(b.params)];
+      expect([...fa.keys()].sort()).toEqual([...fb.keys()].sort());
+      for (const [name, v] of fb) expect(fa.get(name), name).toEqual(v);
+    } finally {
+      T.dispose([a.params, b.params]);
+    }
   });
 
   it('a truncated safetensors file', async () => {

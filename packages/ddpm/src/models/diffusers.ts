@@ -299,6 +299,9 @@ export async function exportDiffusers(dir: string, input: ExportDiffusersInput):
   if (typeof dir !== 'string' || dir === '') throw unetError(EXPORT, `dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
   if (input === null || typeof input !== 'object') throw unetError(EXPORT, 'expected { config, params, schedule, scheduler? }');
   const config = resolveUNet2DConfig(input.config, EXPORT);
+  if (config.sampleSize === null) {
+    throw unetError(EXPORT, "config.sampleSize is null; DDPMPipeline reads the image size from it (unet.config.sample_size), so set it to the training resolution (a number or [height, width])");
+  }
   checkUNet2DParams(input.params, config, EXPORT);
   const schedulerConfig = diffusersSchedulerConfig(input.schedule, input.scheduler ?? {}, EXPORT);
   const unetConfig = toDiffusersUNetConfig(config, DIFFUSERS_FORMAT_VERSION);
@@ -329,6 +332,24 @@ export async function exportDiffusers(dir: string, input: ExportDiffusersInput):
 
 const fmtShape = (s: readonly number[]): string => `[${s.join(',')}]`;
 
+const DEPRECATED_ATTENTION: Record<string, string> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
+
+/**
+ * Checkpoints saved before diffusers 0.14 name the attention linears query / key / value /
+ * proj_attn; diffusers renames them on load (ModelMixin._convert_deprecated_attention_blocks),
+ * and so do we.
+ */
+function renameDeprecatedAttention(tensors: Record<string, Tensor>): void {
+  for (const name of Object.keys(tensors)) {
+    const m = /^(.*\.attentions\.\d+)\.(query|key|value|proj_attn)\.(weight|bias)$/.exec(name);
+    if (!m) continue;
+    const target = `${m[1]}.${DEPRECATED_ATTENTION[m[2]]}.${m[3]}`;
+    if (tensors[target] !== undefined) continue;
+    tensors[target] = tensors[name];
+    delete tensors[name];
+  }
+}
+
 async function importUNet(unetDir: string): Promise<{ config: ResolvedUNet2DConfig; params: UNet2DParams }> {
   const configPath = join(unetDir, 'config.json');
   const weightsPath = join(unetDir, WEIGHTS);
@@ -344,6 +365,7 @@ async function importUNet(unetDir: string): Promise<{ config: ResolvedUNet2DConf
   } catch (e) {
     throw unetError(IMPORT, (e as Error).message.replace(/^loadSafetensors: /, ''));
   }
+  renameDeprecatedAttention(tensors);
   const spec = unet2dParamSpec(config, IMPORT);
   const problems: string[] = [];
   const left = new Set(Object.keys(tensors));
