@@ -173,6 +173,28 @@ describe('unet2d as a @tapegrad/ddpm model', () => {
     }
   });
 
+  it('on webasm, a second forward and a second gradient step build no kernel', () => {
+    T.useBackend('webasm', () => {
+      const params = unet2d.init(T.randomKey(0), TINY_ATTN);
+      const x = T.randomNormal(T.randomKey(1), [2, 1, 4, 4]);
+      const vg = valueAndGrad((p: UNet2DParams, t: T.Tensor) => T.mean(T.square(unet2d.apply(p, x, t, { config: TINY_ATTN, classLabels: [0, 2] }))));
+      const step = (t: number[]) => {
+        const tt = T.tensor(t);
+        const [l, g] = vg(params, tt);
+        l.dataSync();
+        T.dispose([l, g, tt]);
+      };
+      try {
+        step([1, 2]);
+        const before = T.kernelBuilds();
+        step([500, 999]);
+        expect(T.kernelBuilds() - before).toBe(0);
+      } finally {
+        T.dispose([params, x]);
+      }
+    });
+  });
+
   it('module(config) binds the config: apply(params, x, t, { classLabels })', () => {
     const m = unet2d.module(TINY_ATTN);
     const params = m.init(T.randomKey(0));
