@@ -1,5 +1,6 @@
 // Forward (and forward + backward) time of unet2d on one backend:
-//   npx tsx packages/ddpm/scripts/bench-unet2d.ts [--backend webasm] [--batch 8] [--size 28] [--channels 32,64] [--runs 5] [--grad]
+//   npx tsx packages/ddpm/scripts/bench-unet2d.ts [--backend webasm] [--batch 8] [--size 28] [--channels 32,64]
+//       [--groups 32 (8 unless every width is a multiple of 32)] [--layers 2] [--runs 5] [--grad]
 // Config: diffusers' defaults except blockOutChannels, sampleSize, 1 in / 1 out channel, blocks
 // [DownBlock2D, AttnDownBlock2D] / [AttnUpBlock2D, UpBlock2D] (one attention level), 11 class embeddings.
 import { loadavg } from 'node:os';
@@ -17,13 +18,15 @@ const S = Number(arg('size', '28'));
 const channels = arg('channels', '32,64').split(',').map(Number);
 const runs = Number(arg('runs', '5'));
 const withGrad = process.argv.includes('--grad');
+const groups = Number(arg('groups', channels.every((c) => c % 32 === 0) ? '32' : '8'));
+const layers = Number(arg('layers', '2'));
 await T.setBackend(backend as 'webasm');
 const n = channels.length;
 const config: UNet2DConfig = {
   sampleSize: S, inChannels: 1, outChannels: 1, blockOutChannels: channels,
   downBlockTypes: ['DownBlock2D', ...Array(n - 1).fill('AttnDownBlock2D')],
   upBlockTypes: [...Array(n - 1).fill('AttnUpBlock2D'), 'UpBlock2D'],
-  numClassEmbeds: 11,
+  numClassEmbeds: 11, normNumGroups: groups, layersPerBlock: layers,
 };
 const params = unet2d.init(T.randomKey(0), config);
 const nParams = T.treeLeaves(params).reduce((a, t) => a + (t as T.Tensor).size, 0);
@@ -49,7 +52,7 @@ async function time(label: string, fn: () => Promise<void>): Promise<void> {
   console.log(`${label}: first call ${s(wall[0])} s wall (kernel builds); then over ${runs} runs median ${s(median(wall.slice(1)))} s wall [${wall.slice(1).map(s).join(', ')}], median ${s(median(cpu.slice(1)))} s CPU [${cpu.slice(1).map(s).join(', ')}]`);
 }
 
-console.log(`unet2d on ${T.getBackend()}: batch ${B}, ${S}x${S}, blockOutChannels [${channels}], ${nParams} parameters; load average ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
+console.log(`unet2d on ${T.getBackend()}: batch ${B}, ${S}x${S}, blockOutChannels [${channels}], layersPerBlock ${layers}, normNumGroups ${groups}, ${nParams} parameters; load average ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
 await time('forward', async () => {
   const y = unet2d.apply(params, x, t, { config, classLabels: labels });
   await y.data();
