@@ -63,3 +63,15 @@ export { ddpmSampler, type DdpmSamplerOptions } from './sampling/ddpm.ts';
 export { ddimSampler, type DdimSamplerOptions } from './sampling/ddim.ts';
 export { dpmSolverPlusPlusSampler } from './sampling/dpmsolver.ts';
 export { eulerSampler } from './sampling/euler.ts';
+export {
+  unet2d, checkUNet2DParams, type UNet2DParams, type UNet2DApplyOptions, type UNet2DModule, type UNet2DModel,
+  type ResnetBlock2DParams, type AttentionParams, type DownBlockParams, type UpBlockParams, type MidBlockParams,
+} from './models/unet2d.ts';
+export {
+  UNET2D_DEFAULTS, type UNet2DConfig, type ResolvedUNet2DConfig, type DownBlockType, type UpBlockType, type UNetActivation,
+} from './models/unet2d-config.ts';
+export {
+  exportDiffusers, importDiffusers, scheduleToDiffusers, scheduleFromDiffusers, diffusersSchedulerConfig, DIFFUSERS_FORMAT_VERSION,
+  type ExportDiffusersInput, type ImportedDiffusers, type DiffusersSchedulerOptions, type ResolvedSchedulerOptions,
+  type DiffusersSamplingOptions, type DiffusersPredictionType, type DiffusersVarianceType, type DiffusersSpacing,
+} from './models/diffusers.ts';
