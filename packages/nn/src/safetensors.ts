@@ -11,7 +11,7 @@
 //
 // Tensor names are pytree paths joined with '.' ({ out_proj: { weight } } -> 'out_proj.weight';
 // array entries by index: '0.weight'), so a tree of PyTorch-named params is a PyTorch
-// state_dict. We write F32; we read F32, F64, F16 and BF16 (converted to float32).
+// state_dict. We write F32 (F64 for float64 tensors); we read F32, F64, F16 and BF16.
 // Every problem is a SafetensorsError with a `code` (listed in SafetensorsErrorCode) and a
 // message naming the file and what is wrong.
 
@@ -57,8 +57,11 @@ const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2 };
 export interface SafetensorsEntry {
   name: string;
   shape: number[];
-  /** float32 values (F64 / F16 / BF16 files are converted). */
-  data: Float32Array;
+  /**
+   * The values: a Float64Array for F64 (written from, and read back into, float64 tensors of
+   * the reference backend), a Float32Array for every other dtype (F16 / BF16 are converted).
+   */
+  data: Float32Array | Float64Array;
   /** The dtype stored in the file. */
   dtype?: string;
 }
@@ -94,7 +97,7 @@ function checkMetadata(op: string, file: string, metadata: unknown): Record<stri
   return out;
 }
 
-/** Serialize entries (all written as F32) with optional string metadata. */
+/** Serialize entries (F64 for Float64Array data, F32 otherwise) with optional string metadata. */
 export function serializeSafetensors(entries: readonly SafetensorsEntry[], metadata: Record<string, string> = {}, file = '<bytes>'): Uint8Array {
   const op = 'saveSafetensors';
   const meta = checkMetadata(op, file, metadata ?? {});
@@ -109,8 +112,9 @@ export function serializeSafetensors(entries: readonly SafetensorsEntry[], metad
     seen.add(e.name);
     const n = e.shape.reduce((a, b) => a * b, 1);
     if (e.data.length !== n) throw stError('TREE_INVALID', op, file, `'${e.name}' has ${e.data.length} values for shape ${fmtShape(e.shape)}`);
-    header[e.name] = { dtype: 'F32', shape: e.shape.slice(), data_offsets: [offset, offset + 4 * n] };
-    offset += 4 * n;
+    const bpe = e.data instanceof Float64Array ? 8 : 4;
+    header[e.name] = { dtype: bpe === 8 ? 'F64' : 'F32', shape: e.shape.slice(), data_offsets: [offset, offset + bpe * n] };
+    offset += bpe * n;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -125,9 +129,11 @@ export function serializeSafetensors(entries: readonly SafetensorsEntry[], metad
   out.set(json, 8);
   let pos = 8 + json.length;
   for (const e of entries) {
+    const f64 = e.data instanceof Float64Array;
     if (LE) out.set(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength), pos);
+    else if (f64) for (let i = 0; i < e.data.length; i++) dv.setFloat64(pos + 8 * i, e.data[i], true);
     else for (let i = 0; i < e.data.length; i++) dv.setFloat32(pos + 4 * i, e.data[i], true);
-    pos += 4 * e.data.length;
+    pos += e.data.byteLength;
   }
   return out;
 }
@@ -211,9 +217,11 @@ export function parseSafetensors(bytes: Uint8Array, file = '<bytes>'): ParsedSaf
   const tensors = specs.map((s): SafetensorsEntry => {
     const count = s.shape.reduce((a, b) => a * b, 1);
     const at = bytes.byteOffset + base + s.begin;
-    let data: Float32Array;
+    let data: Float32Array | Float64Array;
     if (s.dtype === 'F32' && LE) {
       data = new Float32Array(bytes.buffer.slice(at, at + 4 * count));
+    } else if (s.dtype === 'F64') {
+      data = LE ? new Float64Array(bytes.buffer.slice(at, at + 8 * count)) : Float64Array.from({ length: count }, (_, i) => dv.getFloat64(base + s.begin + 8 * i, true));
     } else {
       data = new Float32Array(count);
       const o = base + s.begin;
@@ -244,16 +252,17 @@ export async function treeToEntries(tree: Tree, file = '<tree>'): Promise<Safete
     if (!isTensor(t)) throw stError('TREE_INVALID', op, file, `leaf '${name}' is ${t === null ? 'null' : typeof t}; expected a Tensor (store numbers in metadata)`);
     if (t.isDisposed) throw stError('TREE_INVALID', op, file, `leaf '${name}' (shape ${fmtShape(t.shape)}) was already disposed`);
     const d = await t.data();
-    out.push({ name, shape: t.shape.slice(), data: d instanceof Float32Array ? d : Float32Array.from(d) });
+    // float64 tensors (reference backend) are written as F64, so a checkpoint round-trips exactly
+    out.push({ name, shape: t.shape.slice(), data: d instanceof Float64Array ? d : d instanceof Float32Array ? d : Float32Array.from(d) });
   }
   return out;
 }
 
 /**
- * Write a tree of tensors as a safetensors file (F32), atomically: the bytes go to a
- * temporary file in the same directory, are flushed to disk, and the temporary file is
- * renamed over `path`. On any failure `path` is untouched and the temporary file removed.
- * Float64 (reference backend) values are rounded to float32.
+ * Write a tree of tensors as a safetensors file, atomically: the bytes go to a temporary
+ * file in the same directory, are flushed to disk, and the temporary file is renamed over
+ * `path`. On any failure `path` is untouched and the temporary file removed. float32
+ * tensors are written as F32, float64 tensors (the reference backend) as F64.
  */
 export async function saveSafetensors(path: string, tree: Tree, metadata: Record<string, string> = {}): Promise<void> {
   checkMetadata('saveSafetensors', path, metadata ?? {}); // before reading any tensor back

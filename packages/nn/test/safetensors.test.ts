@@ -91,7 +91,8 @@ describe('round trip', () => {
 
   it('layout: names are pytree paths joined with ".", F32 little-endian, header padded to 8 bytes, offsets contiguous', async () => {
     const k = T.randomKey(0);
-    const tree = { attn: nn.multiHeadSelfAttention.init(k, { dim: 2, heads: 1 }), seq: nn.sequential(nn.linear.module({ inFeatures: 2, outFeatures: 1 }), nn.relu).init(k) };
+    // float32 tensors (webasm) are written as F32, also when the suite runs on reference
+    const tree = T.useBackend('webasm', () => ({ attn: nn.multiHeadSelfAttention.init(k, { dim: 2, heads: 1 }), seq: nn.sequential(nn.linear.module({ inFeatures: 2, outFeatures: 1 }), nn.relu).init(k) }));
     const file = join(dir, 'layout.safetensors');
     await nn.saveSafetensors(file, tree);
     const bytes = new Uint8Array(await readFile(file));
@@ -149,7 +150,20 @@ describe('reading files written elsewhere', () => {
     expect(by.h.dtype).toBe('F16');
     expect(Array.from(by.h.data)).toEqual([1.5, -0.25, 65504]);
     expect(by.d.dtype).toBe('F64');
-    expect(Array.from(by.d.data)).toEqual([0, 3]); // 1e-300 underflows to 0 in float32
+    expect(by.d.data).toBeInstanceOf(Float64Array);
+    expect(Array.from(by.d.data)).toEqual([1e-300, 3]); // F64 is read exactly
+  });
+
+  it('float64 tensors (reference backend) are written as F64 and read back bit for bit', async () => {
+    const x = T.useBackend('reference', () => T.tensor([[1e-300, Math.PI, -1 / 3]]));
+    const file = join(dir, 'f64.safetensors');
+    await nn.saveSafetensors(file, { x });
+    const parsed = nn.parseSafetensors(new Uint8Array(await readFile(file)), file);
+    expect(parsed.tensors[0]).toMatchObject({ name: 'x', dtype: 'F64', shape: [1, 3] });
+    expect(Array.from(parsed.tensors[0].data)).toEqual([1e-300, Math.PI, -1 / 3]);
+    const back = T.useBackend('reference', () => T.tensor(parsed.tensors[0].data, [1, 3]));
+    expect(Array.from(await back.data())).toEqual([1e-300, Math.PI, -1 / 3]);
+    T.dispose([x, back]);
   });
   it('converts BF16 and F16 (including subnormals and infinities) to float32', () => {
     const json = '{"b":{"dtype":"BF16","shape":[3],"data_offsets":[0,6]},"h":{"dtype":"F16","shape":[3],"data_offsets":[6,12]}}';
