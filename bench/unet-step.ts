@@ -4,7 +4,7 @@
 // after warm-up.
 //
 //   npx tsx bench/unet-step.ts [--steps=N] [--warmup=W] [--batch=64] [--fwd-reps=R]
-//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu]] [--wasm-mt] [--quick]
+//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu]] [--wasm-mt] [--profile] [--quick]
 //
 // Contenders: `tapegrad` = webasm with the register-blocked kernels (the default),
 // `tapegrad-classic` = the same backend with TAPEGRAD_BLOCKED_KERNELS=0's one-output-per-thread
@@ -12,7 +12,7 @@
 // workaround, `tfjs-cpu` = tfjs-backend-cpu (about 80 s a step: opt-in). `--wasm-mt` adds
 // tfjs-wasm with 2 threads (shim: bench/tfjs/wasm_threads_node.cjs) run in a child process after
 // the others (tfjs-wasm cannot be started threaded and unthreaded in one process), so that one is
-// not interleaved.
+// not interleaved. `--profile` adds one tapegrad step with every backend call timed, by class.
 //
 // Per step: ms split into forward / backward / optimizer (tapegrad: vjp / vjpFn / adam.step;
 // tfjs: variableGrads is forward+backward in one call, its forward is estimated by the forward-only
@@ -176,6 +176,62 @@ async function tfjs(name: string, backend: 'wasm' | 'cpu'): Promise<Contender> {
   };
 }
 
+// ------------------------------------------------------------------ where the time goes
+/**
+ * One more tapegrad step with every backend method timed (outermost calls only: convTranspose2d
+ * calls conv2d inside), grouped by class. Wall time, so the split is exact but the total swings
+ * with the machine's load.
+ */
+async function profileStep(c: Contender): Promise<{ class: string; calls: number; ms: number; share: number }[]> {
+  const b = T.findBackend('webasm') as unknown as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(b) as Record<string, unknown>;
+  const methods = Object.getOwnPropertyNames(proto).filter((m) => typeof proto[m] === 'function' && !['constructor', 'describe', 'kernelClasses', 'kernelBuilds', 'destroy', 'flush', 'download'].includes(m) && !m.startsWith('exec') && !['kernelFor', 'checkSize', 'copy', 'padSpatial', 'strided'].includes(m));
+  const acc = new Map<string, { calls: number; ms: number }>();
+  let depth = 0;
+  const cls = (m: string, args: unknown[]) => {
+    if (m === 'unary') return `unary:${args[0]}`;
+    if (m === 'binary') return `binary:${args[0]}`;
+    if (m === 'reduce') return `reduce:${args[0]}`;
+    if (m === 'conv2d') {
+      const st = (args[4] as { stride: number[] }).stride;
+      const ws = args[3] as number[];
+      return `conv2d ${ws[2]}x${ws[3]}${st[0] > 1 ? ' stride ' + st[0] : ''}`;
+    }
+    if (m === 'conv2dFilterGrad') return `conv2dFilterGrad ${(args[5] as { stride: number[] }).stride[0] > 1 ? 'stride 2' : ''}`.trim();
+    if (m === 'convTranspose2d') return `convTranspose2d (conv dx)${(args[4] as { stride: number[] }).stride[0] > 1 ? ' stride 2' : ''}`;
+    return m;
+  };
+  for (const m of methods) {
+    const orig = proto[m] as (...a: unknown[]) => unknown;
+    b[m] = (...args: unknown[]) => {
+      if (depth > 0) return orig.apply(b, args);
+      depth++;
+      const t0 = performance.now();
+      try {
+        return orig.apply(b, args);
+      } finally {
+        const dt = performance.now() - t0;
+        depth--;
+        const k = cls(m, args);
+        const e = acc.get(k) ?? { calls: 0, ms: 0 };
+        e.calls++;
+        e.ms += dt;
+        acc.set(k, e);
+      }
+    };
+  }
+  const t0 = performance.now();
+  await c.step(-1);
+  const total = performance.now() - t0;
+  for (const m of methods) delete b[m];
+  const rows = [...acc].map(([k, v]) => ({ class: k, calls: v.calls, ms: +v.ms.toFixed(0), share: +(v.ms / total).toFixed(3) }));
+  const inKernels = rows.reduce((s, r) => s + r.ms, 0);
+  rows.sort((p, q) => q.ms - p.ms);
+  rows.push({ class: '(outside backend calls: JS, tape, allocation)', calls: 0, ms: +(total - inKernels).toFixed(0), share: +((total - inKernels) / total).toFixed(3) });
+  rows.push({ class: 'total step', calls: 0, ms: +total.toFixed(0), share: 1 });
+  return rows;
+}
+
 // ------------------------------------------------------------------ run
 if (only === 'tfjs-wasm-mt') require('./tfjs/wasm_threads_node.cjs').enable(tf, 2);
 const load0 = os.loadavg();
@@ -205,6 +261,7 @@ for (let i = 0; i < FWD_REPS; i++) {
   }
 }
 const load1 = os.loadavg();
+const profile = argv.includes('--profile') && contenders.find((c) => c.name === 'tapegrad') ? await profileStep(contenders.find((c) => c.name === 'tapegrad')!) : null;
 
 interface Row { contender: string; params: number; steps: number; 'step ms': number; 'img/s': number; 'fwd ms': number; 'bwd ms': number; 'opt ms': number; cores: number; 'builds after step 1': number; 'tensors first/last': string; 'fwd b64 ms': number; 'DDPM-1000 s': number; 'DDIM-50 s': number; note?: string }
 const rows: Row[] = contenders.map((c) => {
@@ -274,6 +331,7 @@ const md = [
   '',
   '`cores` = process CPU time / wall time during the step (1.0 = one full core). `builds after step 1` must be 0. DDPM-1000 s = 1000 forwards at this batch, DDIM-50 s = 50.',
   '',
+  ...(profile ? ['## Where the tapegrad step goes (one extra step, backend calls timed, wall ms)', '', table(profile), ''] : []),
   `Command: \`${cmd}\``,
   '',
 ].join('\n');
@@ -281,7 +339,7 @@ console.log(md);
 if (!quick) {
   const stamp = date.replace(/:\d\d\.\d+Z$/, 'Z').replace(/[-:]/g, '');
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync(`bench/results/unet-step-${stamp}.json`, JSON.stringify({ date, git: gitRev + (dirty ? '+dirty' : ''), command: cmd, batch: B, steps: STEPS, warmup: WARMUP, load0, load1, peakRssMB: vmHWM(), rows, ratios, perStep: Object.fromEntries(recs), forwardMs: Object.fromEntries(fwds) }, null, 1));
+  writeFileSync(`bench/results/unet-step-${stamp}.json`, JSON.stringify({ date, git: gitRev + (dirty ? '+dirty' : ''), command: cmd, batch: B, steps: STEPS, warmup: WARMUP, load0, load1, peakRssMB: vmHWM(), rows, ratios, profile, perStep: Object.fromEntries(recs), forwardMs: Object.fromEntries(fwds) }, null, 1));
   writeFileSync(`bench/results/unet-step-${stamp}.md`, md);
 }
 const tg = ref('tapegrad');
