@@ -1,10 +1,15 @@
 // Old (one output per thread) vs new (register-blocked Array(4)) webasm kernels, side by side
 // in one process, interleaved reps, medians; GFLOP/s of process CPU time (the box is shared:
 // wall time swings 5x under load, CPU time much less) and the ratio new/old.
-// Run: npx tsx bench/micro/blocked-vs-classic.ts [--reps=5] [--batch=64] [--quick]
+// Run: npx tsx bench/micro/blocked-vs-classic.ts [--reps=5] [--batch=64] [--quick] [--patched=gpu.js-h7]
+// --patched=<dir under node_modules>: also load a second copy of gpu.js from there (e.g. one with
+// H7's code-generator patch applied: cp -r node_modules/gpu.js node_modules/gpu.js-h7 &&
+// patch -d node_modules/gpu.js-h7 -p3 < patches/gpu.js+2.24.1.patch) and time old and new kernels
+// on it too, in the same process.
 // Writes bench/results/blocked-vs-classic-<UTC>.{json,md}.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { createRequire } from 'node:module';
 import { GpuJsBackend } from '../../packages/tensor/src/backends/gpujs.ts';
 
 const arg = (k: string, d: number) => Number(process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d);
@@ -15,6 +20,28 @@ const old = new GpuJsBackend('webasm');
 old.blocked = false;
 const neu = new GpuJsBackend('webasm');
 neu.blocked = true;
+const patchedDir = process.argv.find((a) => a.startsWith('--patched='))?.split('=')[1];
+const contenders: [string, GpuJsBackend][] = [['old', old], ['new', neu]];
+if (patchedDir) {
+  // a second module instance of gpujs.ts whose require('gpu.js') resolves to the patched copy
+  const Module = createRequire(import.meta.url)('node:module') as { _resolveFilename: (r: string, ...a: unknown[]) => string };
+  const orig = Module._resolveFilename;
+  Module._resolveFilename = function (this: unknown, r: string, ...a: unknown[]) {
+    return orig.call(this, r === 'gpu.js' ? patchedDir : r, ...a);
+  };
+  const spec = '../../packages/tensor/src/backends/gpujs.ts?patched';
+  const mod = (await import(spec)) as typeof import('../../packages/tensor/src/backends/gpujs.ts');
+  Module._resolveFilename = orig;
+  const req = createRequire(import.meta.url);
+  const loaded = Object.keys(req.cache).filter((k) => k.includes(`/node_modules/${patchedDir}/`)).length;
+  if (!loaded) throw new Error(`--patched=${patchedDir}: no module was loaded from node_modules/${patchedDir}`);
+  console.log(`# +patch: ${loaded} modules loaded from node_modules/${patchedDir}`);
+  const po = new mod.GpuJsBackend('webasm');
+  po.blocked = false;
+  const pn = new mod.GpuJsBackend('webasm');
+  pn.blocked = true;
+  contenders.push(['old+patch', po as unknown as GpuJsBackend], ['new+patch', pn as unknown as GpuJsBackend]);
+}
 const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 type Case = { name: string; flops: number; run: (b: GpuJsBackend) => Float32Array };
 const cases: Case[] = [];
@@ -38,32 +65,40 @@ const rows: Record<string, unknown>[] = [];
 const load0 = loadavg();
 for (const c of cases) {
   const r0 = c.run(old);
-  const r1 = c.run(neu);
+  const t: Record<string, number[]> = Object.fromEntries(contenders.map(([k]) => [k, []]));
   let err = 0;
-  let mx = 0;
-  for (let i = 0; i < r0.length; i++) { err = Math.max(err, Math.abs(r0[i] - r1[i])); mx = Math.max(mx, Math.abs(r0[i])); }
-  if (r0.length !== r1.length || !(err <= 1e-3 * Math.max(1, mx))) throw new Error(`${c.name}: old and new differ (max abs ${err}, lengths ${r0.length} vs ${r1.length})`);
-  const t: Record<string, number[]> = { old: [], new: [] };
+  for (const [k, be] of contenders.slice(1)) {
+    const r1 = c.run(be);
+    let e = 0;
+    let mx = 0;
+    for (let i = 0; i < r0.length; i++) { e = Math.max(e, Math.abs(r0[i] - r1[i])); mx = Math.max(mx, Math.abs(r0[i])); }
+    if (r0.length !== r1.length || !(e <= 1e-3 * Math.max(1, mx))) throw new Error(`${c.name}: old and ${k} differ (max abs ${e}, lengths ${r0.length} vs ${r1.length})`);
+    err = Math.max(err, e);
+  }
   for (let r = 0; r < reps; r++) {
-    for (const [k, be] of [['old', old], ['new', neu]] as const) {
+    for (const [k, be] of contenders) {
       const t0 = process.cpuUsage();
       c.run(be);
       const d = process.cpuUsage(t0);
       t[k].push((d.user + d.system) / 1000);
     }
   }
-  const mo = med(t.old), mn = med(t.new);
-  const row = { case: c.name, 'old ms': +mo.toFixed(1), 'new ms': +mn.toFixed(1), 'old GFLOP/s': +(c.flops / mo / 1e6).toFixed(2), 'new GFLOP/s': +(c.flops / mn / 1e6).toFixed(2), 'new/old speed': +(mo / mn).toFixed(2), 'max abs diff': +err.toExponential(1), load1: +loadavg()[0].toFixed(2) };
+  const mo = med(t.old);
+  const row: Record<string, unknown> = { case: c.name };
+  for (const [k] of contenders) row[`${k} GFLOP/s`] = +(c.flops / med(t[k]) / 1e6).toFixed(2);
+  for (const [k] of contenders.slice(1)) row[`${k} / old`] = +(mo / med(t[k])).toFixed(2);
+  row['max abs diff'] = +err.toExponential(1);
+  row.load1 = +loadavg()[0].toFixed(2);
   rows.push(row);
   console.log(JSON.stringify(row));
 }
 const load1 = loadavg();
 const stamp = new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/[-:]/g, '').replace('T', 'T');
 const cols = Object.keys(rows[0]);
-const md = [`# blocked vs classic webasm kernels, ${new Date().toISOString()}`, '', `batch ${NB}, ${reps} interleaved reps, medians of process CPU time; loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores shared)`, '', `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => r[c]).join(' | ')} |`), '', 'Command: `npx tsx bench/micro/blocked-vs-classic.ts' + (quick ? ' --quick' : '') + '`', ''].join('\n');
+const md = [`# blocked vs classic webasm kernels, ${new Date().toISOString()}`, '', `batch ${NB}, ${reps} interleaved reps${patchedDir ? `, '+patch' = gpu.js loaded from node_modules/${patchedDir}` : ''}, medians of process CPU time; loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores shared)`, '', `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => r[c]).join(' | ')} |`), '', 'Command: `npx tsx bench/micro/blocked-vs-classic.ts ' + process.argv.slice(2).join(' ') + '`', ''].join('\n');
 if (!quick) {
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync(`bench/results/blocked-vs-classic-${stamp}.json`, JSON.stringify({ batch: NB, reps, load0, load1, rows }, null, 1));
+  writeFileSync(`bench/results/blocked-vs-classic-${stamp}.json`, JSON.stringify({ batch: NB, reps, patched: patchedDir ?? null, load0, load1, rows }, null, 1));
   writeFileSync(`bench/results/blocked-vs-classic-${stamp}.md`, md);
 }
 console.log(md);
