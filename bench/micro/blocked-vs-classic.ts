@@ -23,24 +23,20 @@ neu.blocked = true;
 const patchedDir = process.argv.find((a) => a.startsWith('--patched='))?.split('=')[1];
 const contenders: [string, GpuJsBackend][] = [['old', old], ['new', neu]];
 if (patchedDir) {
-  // a second module instance of gpujs.ts whose require('gpu.js') resolves to the patched copy
-  const Module = createRequire(import.meta.url)('node:module') as { _resolveFilename: (r: string, ...a: unknown[]) => string };
-  const orig = Module._resolveFilename;
-  Module._resolveFilename = function (this: unknown, r: string, ...a: unknown[]) {
-    return orig.call(this, r === 'gpu.js' ? patchedDir : r, ...a);
-  };
-  const spec = '../../packages/tensor/src/backends/gpujs.ts?patched';
-  const mod = (await import(spec)) as typeof import('../../packages/tensor/src/backends/gpujs.ts');
-  Module._resolveFilename = orig;
+  // a second copy of gpu.js, loaded from node_modules/<patchedDir> (its own module instances)
+  const lib = createRequire(import.meta.url)(patchedDir);
   const req = createRequire(import.meta.url);
   const loaded = Object.keys(req.cache).filter((k) => k.includes(`/node_modules/${patchedDir}/`)).length;
-  if (!loaded) throw new Error(`--patched=${patchedDir}: no module was loaded from node_modules/${patchedDir}`);
-  console.log(`# +patch: ${loaded} modules loaded from node_modules/${patchedDir}`);
-  const po = new mod.GpuJsBackend('webasm');
+  if (!loaded || lib === req('gpu.js')) throw new Error(`--patched=${patchedDir}: no separate gpu.js was loaded from node_modules/${patchedDir}`);
+  const fnode = req(`${patchedDir}/src/backend/web-assembly/function-node.js`).WebAssemblyFunctionNode?.prototype ?? {};
+  const patched = ['isIntCounter', 'collectIntCounters', 'vContiguousRead'].every((m) => typeof fnode[m] === 'function');
+  console.log(`# +patch: ${loaded} modules loaded from node_modules/${patchedDir}; code-generator patch markers present: ${patched}`);
+  if (!patched) throw new Error(`--patched=${patchedDir}: that gpu.js lacks the patch's entry points`);
+  const po = new GpuJsBackend('webasm', '', lib);
   po.blocked = false;
-  const pn = new mod.GpuJsBackend('webasm');
+  const pn = new GpuJsBackend('webasm', '', lib);
   pn.blocked = true;
-  contenders.push(['old+patch', po as unknown as GpuJsBackend], ['new+patch', pn as unknown as GpuJsBackend]);
+  contenders.push(['old+patch', po], ['new+patch', pn]);
 }
 const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 type Case = { name: string; flops: number; run: (b: GpuJsBackend) => Float32Array };
