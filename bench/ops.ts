@@ -584,11 +584,13 @@ async function main() {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const stamp = started.toISOString().slice(0, 16).replace(':', '') + 'Z';
-  const base = path.join(dir, `ops-${QUICK ? 'quick-' : ''}${stamp}`);
+  const base = path.join(dir, `ops-${QUICK ? 'quick-' : ''}${CASES ? CASES.join('+') + '-' : ''}${stamp}`);
   writeFileSync(`${base}.json`, JSON.stringify(out, null, 1));
   writeFileSync(`${base}.md`, markdown(env, results));
-  if (!QUICK) for (const ext of ['json', 'md']) copyFileSync(`${base}.${ext}`, path.join(dir, `ops-latest.${ext}`));
-  console.log(`\nwrote ${base}.json and .md${QUICK ? '' : ' (+ ops-latest.*)'}`);
+  // only a full run (every case, every backend) replaces ops-latest
+  const full = !QUICK && !CASES && !argv.backends;
+  if (full) for (const ext of ['json', 'md']) copyFileSync(`${base}.${ext}`, path.join(dir, `ops-latest.${ext}`));
+  console.log(`\nwrote ${base}.json and .md${full ? ' (+ ops-latest.*)' : ''}`);
   for (const b of BACKENDS) if (TAPE.has(b)) await T.findBackend(b as T.BackendName).destroy();
   process.exit(0);
 }

@@ -70,7 +70,6 @@ interface Contender {
 // ------------------------------------------------------------------ tapegrad
 function tapegrad(name: string, blocked: boolean): Contender {
   const backend = () => T.currentBackend() as unknown as { blocked: boolean };
-  T.useBackend('webasm', () => void 0);
   let params: UNetParams = T.useBackend('webasm', () => unetInit(T.randomKey(1)));
   const adam = nn.adam({ learningRate: 2e-4 });
   let state = T.useBackend('webasm', () => adam.init(params));
@@ -292,7 +291,8 @@ const rows: Row[] = contenders.map((c) => {
 
 if (only) {
   // child of --wasm-mt: hand the row to the parent
-  process.stdout.write(JSON.stringify({ row: { ...rows[0], note: (rows[0].note ?? '') + '; separate process, after the others (not interleaved)' }, load0, load1 }) + '\n');
+  const threads = require('@tensorflow/tfjs-backend-wasm').getThreadsCount();
+  process.stdout.write(JSON.stringify({ row: { ...rows[0], note: (rows[0].note ?? '') + `; ${threads} wasm threads; separate process, after the others (not interleaved)` }, load0, load1 }) + '\n');
   process.exit(0);
 }
 if (argv.includes('--wasm-mt')) {
