@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import * as T from '../packages/tensor/src/index.ts';
+import * as nn from '../packages/nn/src/index.ts';
 
 // ------------------------------------------------------------------------------ options
 
@@ -29,7 +30,7 @@ const TAPE = new Set<Name>(['webasm', 'webgpu', 'cpu']);
 const argv = Object.fromEntries(
   process.argv.slice(2).map((a) => {
     const m = a.match(/^--([^=]+)(?:=(.*))?$/);
-    if (!m) throw new Error(`unknown argument ${a}; expected --quick, --backends=a,b or --reps=N`);
+    if (!m) throw new Error(`unknown argument ${a}; expected --quick, --backends=a,b or --reps=N, --ops=conv3x3,groupnorm,silu`);
     return [m[1], m[2] ?? 'true'];
   }),
 );
@@ -37,6 +38,7 @@ const QUICK = argv.quick === 'true';
 const BACKENDS = (argv.backends ? argv.backends.split(',') : ALL) as Name[];
 for (const b of BACKENDS) if (!ALL.includes(b)) throw new Error(`unknown backend ${b}; expected one of ${ALL.join(',')}`);
 const REPS = Number(argv.reps ?? (QUICK ? 3 : 5));
+const CASES = (argv.ops ? argv.ops.split(',') : null) as Op[] | null; // e.g. --ops=conv3x3,groupnorm,silu
 const WARMUP = 1; // timed-unit runs after the first (compiling, checked) call
 // skip a backend whose estimated time per rep (from the previous size) exceeds this
 const maxRepS = (b: Name) => (b === 'cpu' || b === 'js' ? 20 : 60);
@@ -160,7 +162,10 @@ function addJS(a: Float32Array, b: Float32Array): Float32Array {
 
 // ------------------------------------------------------------------------------ cases
 
-type Op = 'matmul' | 'conv2d' | 'add';
+type Op = 'matmul' | 'conv2d' | 'add' | 'conv3x3' | 'groupnorm' | 'silu';
+const OPS: Op[] = ['matmul', 'conv2d', 'add', 'conv3x3', 'groupnorm', 'silu'];
+/** ops with a plain-JS contender (the others check against tapegrad's float64 reference backend) */
+const JS_OPS = new Set<Op>(['matmul', 'conv2d', 'add']);
 interface Case {
   op: Op;
   label: string;
@@ -193,7 +198,7 @@ async function prepare(b: Name, c: Case): Promise<Prepared> {
     const name = b as T.BackendName;
     const [x, y] = c.inputs.map((i) => T.useBackend(name, () => T.tensor(i.data, i.shape)));
     const call =
-      c.op === 'matmul' ? () => T.matmul(x, y) : c.op === 'conv2d' ? () => T.conv2d(x, y, { padding: 1 }) : () => T.add(x, y);
+      c.op === 'matmul' ? () => T.matmul(x, y) : c.op === 'conv2d' ? () => T.conv2d(x, y, { padding: 1 }) : c.op === 'add' ? () => T.add(x, y) : unetOp(c, x, y);
     return {
       enter: async () => {},
       call,
@@ -213,7 +218,12 @@ async function prepare(b: Name, c: Case): Promise<Prepared> {
   let call: () => tf.Tensor;
   let toCanonical = id;
   let held: tf.Tensor[];
-  if (c.op === 'conv2d') {
+  if (!JS_OPS.has(c.op)) {
+    const u = tfjsUnetOp(c);
+    held = u.held;
+    call = u.call;
+    toCanonical = u.toCanonical;
+  } else if (c.op === 'conv2d') {
     const { N, C, H, W } = c.params;
     const x = tf.tensor4d(NCHWtoNHWC(xi.data, xi.shape), [N, H, W, C]);
     const w = tf.tensor4d(OIHWtoHWIO(wi.data, wi.shape), [3, 3, C, C]);
@@ -233,6 +243,91 @@ async function prepare(b: Name, c: Case): Promise<Prepared> {
     toCanonical,
     dispose: () => tf.dispose(held),
   };
+}
+
+// ------------------------------------------------------------------------------ UNet-size ops
+// conv3x3: kind 0 = forward conv2d(x, w), 1 = input gradient (convTranspose2d(dy, w)), 2 = weight
+// gradient (conv2dFilterGrad(x, dy)); pad 1, stride s. params {N, C, O, H, s, kind}.
+// groupnorm: 8 groups, no affine, over x [N, C, H, H]. silu: x * sigmoid(x).
+
+/** Input shapes of a UNet-size case (canonical NCHW / OIHW). */
+function unetShapes(op: Op, p: Record<string, number>): number[][] {
+  if (op === 'conv3x3') {
+    const Ho = Math.floor((p.H - 1) / p.s) + 1;
+    const x = [p.N, p.C, p.H, p.H], w = [p.O, p.C, 3, 3], dy = [p.N, p.O, Ho, Ho];
+    return p.kind === 0 ? [x, w] : p.kind === 1 ? [dy, w] : [x, dy];
+  }
+  return [[p.N, p.C, p.H, p.H]];
+}
+
+function unetOp(c: Case, x: T.Tensor, y: T.Tensor): () => T.Tensor {
+  const p = c.params;
+  if (c.op === 'conv3x3') {
+    const opts = { stride: p.s, padding: 1 };
+    if (p.kind === 0) return () => T.conv2d(x, y, opts);
+    if (p.kind === 1) return () => T.convTranspose2d(x, y, { ...opts, outputPadding: (p.H + 2 - 3) % p.s });
+    return () => T.conv2dFilterGrad(x, y, [p.O, p.C, 3, 3], opts);
+  }
+  if (c.op === 'groupnorm') return () => nn.groupNorm.apply({}, x, { groups: 8 });
+  return () => T.silu(x);
+}
+
+/** The same ops in tfjs, NHWC / HWIO, written as a user would (conv gradients through tf.conv2d: tfjs-wasm has no Conv2DBackpropFilter). */
+function tfjsUnetOp(c: Case): { held: tf.Tensor[]; call: () => tf.Tensor; toCanonical: (v: Float32Array) => Float32Array } {
+  const p = c.params;
+  const shapes = unetShapes(c.op, p);
+  const nhwc = (i: number) => tf.tensor4d(NCHWtoNHWC(c.inputs[i].data, shapes[i]), [shapes[i][0], shapes[i][2], shapes[i][3], shapes[i][1]]);
+  if (c.op === 'conv3x3') {
+    const { N, C, O, H, s } = p;
+    const Ho = Math.floor((H - 1) / s) + 1;
+    const pad1: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+    if (p.kind === 0) {
+      const x = nhwc(0), w = tf.tensor4d(OIHWtoHWIO(c.inputs[1].data, shapes[1]), [3, 3, C, O]);
+      return { held: [x, w], call: () => tf.conv2d(x, w, s, pad1), toCanonical: (v) => NHWCtoNCHW(v, [N, O, Ho, Ho]) };
+    }
+    if (p.kind === 1) {
+      const dy = nhwc(0), w = tf.tensor4d(OIHWtoHWIO(c.inputs[1].data, shapes[1]), [3, 3, C, O]);
+      const L = (Ho - 1) * s + 1;
+      const call = () => tf.tidy(() => {
+        let z: tf.Tensor4D = dy;
+        if (s > 1) z = <tf.Tensor4D>tf.slice(tf.reshape(tf.pad(tf.reshape(dy, [N, Ho, 1, Ho, 1, O]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]), [N, Ho * s, Ho * s, O]), [0, 0, 0, 0], [N, L, L, O]);
+        const zp = tf.pad(z, [[0, 0], [1, H + 1 - L], [1, H + 1 - L], [0, 0]]);
+        return tf.conv2d(zp, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]), 1, 'valid');
+      });
+      return { held: [dy, w], call, toCanonical: (v) => NHWCtoNCHW(v, [N, C, H, H]) };
+    }
+    const x = nhwc(0), dy = nhwc(1);
+    const call = () => tf.tidy(() => {
+      const xpT = tf.transpose(tf.pad(x, pad1), [3, 1, 2, 0]) as tf.Tensor4D; // [C, Hp, Wp, N]
+      const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Ho, Wo, N, O]
+      let dw = tf.conv2d(xpT, f, 1, 'valid', 'NHWC', s); // [C, K', K', O]
+      if (dw.shape[1] !== 3) dw = tf.slice(dw, [0, 0, 0, 0], [C, 3, 3, O]);
+      return tf.transpose(dw, [3, 0, 1, 2]); // OIHW
+    });
+    return { held: [x, dy], call, toCanonical: (v) => v };
+  }
+  const { N, C, H } = p;
+  const x = nhwc(0);
+  if (c.op === 'groupnorm') {
+    const call = () => tf.tidy(() => {
+      const xg = tf.reshape(x, [N, H, H, 8, C / 8]);
+      const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
+      return tf.reshape(tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, 1e-5))), [N, H, H, C]);
+    });
+    return { held: [x], call, toCanonical: (v) => NHWCtoNCHW(v, [N, C, H, H]) };
+  }
+  return { held: [x], call: () => tf.tidy(() => tf.mul(x, tf.sigmoid(x))), toCanonical: (v) => NHWCtoNCHW(v, [N, C, H, H]) };
+}
+
+/** The float64 reference backend's result of a UNet-size case (the correctness guard). */
+function unetRef(c: Case): Float32Array {
+  return T.useBackend('reference', () => {
+    const [x, y] = c.inputs.map((i) => T.tensor(i.data, i.shape));
+    const r = unetOp(c, x, y ?? x)();
+    const v = r.dataSync() as Float32Array;
+    T.dispose([x, y, r].filter(Boolean) as T.Tensor[]);
+    return Float32Array.from(v);
+  });
 }
 
 /** One timed unit: `m` op calls, keeping only the last result, then await its data(). */
@@ -276,13 +371,18 @@ const builds = (b: Name) => (TAPE.has(b) ? T.kernelBuilds(b as T.BackendName) : 
 
 async function runCase(c: Case, ref: Float32Array): Promise<{ rows: Row[]; load: ReturnType<ReturnType<typeof loadProbe>> }> {
   const refMax = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  const tol = 1e-4 * Math.max(1, refMax) * (c.op === 'add' ? 1 : 10);
+  const tol = 1e-4 * Math.max(1, refMax) * (c.op === 'add' || c.op === 'silu' ? 1 : 10);
   const live: { b: Name; p: Prepared; row: Row; times: number[]; m: number; reps: number }[] = [];
   const rows: Row[] = [];
   for (const b of BACKENDS) {
     const row: Row = { op: c.op, case: c.label, backend: b, status: 'ok' };
     rows.push(row);
-    const est = c.flop && gflopsSeen.has(`${c.op}|${b}`) ? c.flop / gflopsSeen.get(`${c.op}|${b}`)! / 1e9 : 0;
+    if (b === 'js' && !JS_OPS.has(c.op)) {
+      row.status = 'skipped';
+      row.note = 'no plain-JS version (checked against the float64 reference backend)';
+      continue;
+    }
+    const est = c.flop && gflopsSeen.has(`${c.op}|${b}`) ? c.flop / gflopsSeen.get(`${c.op}|${b}`)! / 1e9 : 0; // (conv3x3 kinds share one estimate)
     if (est > maxRepS(b)) {
       row.status = 'skipped';
       row.note = `estimated ${est.toFixed(0)} s per rep (> ${maxRepS(b)} s) from the previous size`;
@@ -433,10 +533,31 @@ async function main() {
     const a = rand(n, 5), b = rand(n, 6);
     cases.push({ c: { op: 'add', label: `${n} elements`, params: { n }, inputs: [{ data: a, shape: [n] }, { data: b, shape: [n] }] }, ref: () => addJS(a, b) });
   }
+  // UNet sizes (issue 11): conv 3x3 forward / input gradient / weight gradient, stride-2 convs, GroupNorm, SiLU
+  const NU = QUICK ? 4 : 64;
+  const convs = [{ C: 32, O: 32, H: 28, s: 1 }, { C: 64, O: 64, H: 14, s: 1 }, { C: 64, O: 64, H: 7, s: 1 }, { C: 32, O: 32, H: 28, s: 2 }, { C: 64, O: 64, H: 14, s: 2 }];
+  let seed = 10;
+  for (const { C, O, H, s } of convs) {
+    for (const kind of [0, 1, 2]) {
+      const params = { N: NU, C, O, H, s, kind };
+      const shapes = unetShapes('conv3x3', params);
+      const inputs = shapes.map((sh) => ({ data: rand(sh.reduce((a, b) => a * b, 1), seed++).map((v) => v * 0.5), shape: sh }));
+      const Ho = Math.floor((H - 1) / s) + 1;
+      const c: Case = { op: 'conv3x3', label: `${['fwd', 'dx', 'dw'][kind]} N${NU} ${C}->${O} ${H}x${H}${s > 1 ? ' stride 2' : ''}`, params, flop: 2 * NU * Ho * Ho * 9 * C * O, inputs };
+      cases.push({ c, ref: () => unetRef(c) });
+    }
+  }
+  for (const { C, H } of [{ C: 32, H: 28 }, { C: 64, H: 14 }, { C: 64, H: 7 }]) {
+    for (const op of ['groupnorm', 'silu'] as const) {
+      const params = { N: NU, C, H };
+      const c: Case = { op, label: `N${NU} C${C} ${H}x${H}`, params, inputs: [{ data: rand(NU * C * H * H, seed++).map((v) => v * 4), shape: [NU, C, H, H] }] };
+      cases.push({ c, ref: () => unetRef(c) });
+    }
+  }
 
   const results: (Row & { other_cores: number; self_cores: number })[] = [];
   const loads: Record<string, unknown>[] = [];
-  for (const { c, ref } of cases) {
+  for (const { c, ref } of cases.filter(({ c }) => !CASES || CASES.includes(c.op))) {
     const mem0 = T.memory().tensors, tf0 = tfTensors();
     const { rows, load } = await runCase(c, ref());
     loads.push({ op: c.op, case: c.label, ...load });
@@ -463,11 +584,13 @@ async function main() {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const stamp = started.toISOString().slice(0, 16).replace(':', '') + 'Z';
-  const base = path.join(dir, `ops-${QUICK ? 'quick-' : ''}${stamp}`);
+  const base = path.join(dir, `ops-${QUICK ? 'quick-' : ''}${CASES ? CASES.join('+') + '-' : ''}${stamp}`);
   writeFileSync(`${base}.json`, JSON.stringify(out, null, 1));
   writeFileSync(`${base}.md`, markdown(env, results));
-  if (!QUICK) for (const ext of ['json', 'md']) copyFileSync(`${base}.${ext}`, path.join(dir, `ops-latest.${ext}`));
-  console.log(`\nwrote ${base}.json and .md${QUICK ? '' : ' (+ ops-latest.*)'}`);
+  // only a full run (every case, every backend) replaces ops-latest
+  const full = !QUICK && !CASES && !argv.backends;
+  if (full) for (const ext of ['json', 'md']) copyFileSync(`${base}.${ext}`, path.join(dir, `ops-latest.${ext}`));
+  console.log(`\nwrote ${base}.json and .md${full ? ' (+ ops-latest.*)' : ''}`);
   for (const b of BACKENDS) if (TAPE.has(b)) await T.findBackend(b as T.BackendName).destroy();
   process.exit(0);
 }
@@ -494,17 +617,17 @@ function markdown(env: Record<string, unknown>, rows: (Row & { other_cores: numb
     '"builds" = tapegrad kernelBuilds() before the first call -> after warm-up -> after the timed reps (equal last two = nothing compiled while timed).',
     '',
   ];
-  const ops: Op[] = ['matmul', 'conv2d', 'add'];
+  const ops: Op[] = OPS;
   // headline: one row per case, one column per backend; then the same as time ratios
   const cases = ops.flatMap((op) => [...new Set(rows.filter((r) => r.op === op).map((r) => r.case))].map((c) => ({ op, c })));
   const get = (op: Op, c: string, b: Name) => rows.find((x) => x.op === op && x.case === c && x.backend === b)!;
   const sig = (x: number) => (x >= 100 ? Math.round(x).toString() : x.toPrecision(3));
   const head = (cols: string[]) => [`| op | case | ${cols.join(' | ')} | other cores |`, `|---|---|${cols.map(() => '---:').join('|')}|---:|`];
-  L.push('## Summary: GFLOP/s (matmul, conv2d) and µs per call (add), medians', '', ...head(BACKENDS));
+  L.push('## Summary: GFLOP/s (matmul, conv2d, conv3x3) and µs per call (add, groupnorm, silu), medians', '', ...head(BACKENDS));
   for (const { op, c } of cases) {
     const cell = (b: Name) => {
       const r = get(op, c, b);
-      return r.status !== 'ok' ? r.status : op === 'add' ? sig(r.us_per_call!) : sig(r.gflops!);
+      return r.status !== 'ok' ? r.status : r.gflops === undefined ? sig(r.us_per_call!) + ' µs' : sig(r.gflops);
     };
     L.push(`| ${op} | ${c} | ${BACKENDS.map(cell).join(' | ')} | ${get(op, c, BACKENDS[0]).other_cores} |`);
   }

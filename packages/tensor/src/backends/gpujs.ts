@@ -128,21 +128,32 @@ export class GpuJsBackend implements Backend {
   private live = 0;
   private tail: Promise<void> = Promise.resolve();
   private readonly gpuMode: boolean;
+  /**
+   * webasm: run matmul, conv2d (groups 1) and conv2dFilterGrad (groups 1) with the
+   * register-blocked Array(4) kernels (kernels.ts). On by default; TAPEGRAD_BLOCKED_KERNELS=0
+   * (or setting this to false) selects the one-output-per-thread kernels, which the cpu and
+   * webgpu modes always use.
+   */
+  blocked: boolean;
 
   constructor(
     readonly name: GpuJsMode,
     private readonly info = '',
+    /** The gpu.js module to build kernels with (benchmarks load a second, patched copy). */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    private readonly lib: any = gpujs,
   ) {
-    if (name === 'webasm') checkGpujsPatch();
-    this.gpu = new gpujs.GPU({ mode: name });
+    if (name === 'webasm' && lib === gpujs) checkGpujsPatch();
+    this.gpu = new lib.GPU({ mode: name });
     this.gpuMode = name === 'webgpu';
+    this.blocked = name === 'webasm' && process.env.TAPEGRAD_BLOCKED_KERNELS !== '0';
     if (!this.gpuMode) this.downloadSync = (s: Storage) => (s as Float32Array).slice();
   }
 
   describe(): string {
     const k = this.kernels.values().next().value;
     const cls = k?.kernel?.constructor?.name ?? '(no kernel built yet)';
-    return `${this.name}: gpu.js ${gpujs.GPU.version ?? '2.24.1'} mode '${this.gpu.mode}', kernel class ${cls}${this.info ? `, adapter ${this.info}` : ''}`;
+    return `${this.name}: gpu.js ${this.lib.GPU.version ?? '2.24.1'} mode '${this.gpu.mode}', kernel class ${cls}${this.info ? `, adapter ${this.info}` : ''}`;
   }
 
   /** The gpu.js kernel class and fallback reason of every kernel built so far. */
@@ -178,8 +189,15 @@ export class GpuJsBackend implements Backend {
       pipeline: this.gpuMode,
       immutable: this.gpuMode,
       precision: 'single',
+      ...(spec.returnType ? { returnType: spec.returnType } : {}),
     });
     const kern = k.kernel;
+    if (spec.returnType && kern && typeof kern._shapeOutput === 'function') {
+      // gpu.js shapes an Array(n) result into one subarray view per output cell (~100 ns
+      // each: 40 ms for a batch-64 conv); we de-interleave the flat buffer ourselves.
+      const orig = kern._shapeOutput.bind(kern);
+      kern._shapeOutput = (data: Float32Array, output: number[], n: number) => (n > 1 ? data : orig(data, output, n));
+    }
     if (this.name === 'webasm' && kern && typeof kern._instantiate === 'function') {
       // One module per size signature: count compilations, keep more of them alive than
       // gpu.js's default 8 so a training loop's few dozen shapes never thrash.
@@ -240,6 +258,33 @@ export class GpuJsBackend implements Backend {
       }
     });
     return out;
+  }
+
+  /**
+   * Run an Array(4) kernel (webasm) and return its raw result: [..dims reversed.., 4] in one
+   * Float32Array of sizeOf(dims) * 4 values (webasm lays the rows out in one buffer).
+   */
+  private execBlocked(spec: K.KernelSpec, dims: number[], args: Arg[]): Float32Array {
+    const size = sizeOf(dims);
+    const what = spec.key.replace(/Blocked.*/, '');
+    this.checkSize(what, size * 4);
+    const k = this.kernelFor(spec, dims.length);
+    if (args.some(isEmptyArg)) args = args.map((a) => (isEmptyArg(a) ? PLACEHOLDER : a));
+    k.setOutput(dims);
+    let r;
+    try {
+      r = k(...args);
+    } catch (e) {
+      throw opError(what, `gpu.js ${this.name} kernel '${spec.key}' failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+    // the caller turns this raw result into exactly one output storage (deinterleave4), freed by free()
+    this.live++;
+    if (r instanceof Float32Array && r.length === size * 4) return r; // flat (see kernelFor)
+    let first: unknown = r;
+    while (Array.isArray(first)) first = first[0];
+    const f = first as Float32Array;
+    if (f.buffer.byteLength - f.byteOffset >= size * 16) return new Float32Array(f.buffer, f.byteOffset, size * 4);
+    return flatten(r, size * 4); // rows in separate buffers: copy them together
   }
 
   private copy(x: Storage, size: number): Storage {
@@ -414,7 +459,17 @@ export class GpuJsBackend implements Backend {
     };
     const [pa, sa] = prep(a, aShape, M, K_);
     const [pb, sb] = prep(b, bShape, K_, N);
-    const out = this.exec(K.matmulKernel(), [N, M, B], [pa, pb, K_, N, sa, sb]);
+    let out: Storage;
+    if (this.blocked && M * N * B > 0 && K_ > 0) {
+      const W4 = K.pad4(N);
+      const Mb = Math.ceil(M / 4);
+      const buf = this.execBlocked(K.matmulBlockedKernel(), [W4, Mb, B], [pa, pb, K_, N, M, sa, sb]);
+      const res = new Float32Array(B * M * N);
+      K.deinterleave4(buf, res, B, W4, N, Mb, (z, y, q) => (y * 4 + q < M ? (z * M + y * 4 + q) * N : -1));
+      out = res;
+    } else {
+      out = this.exec(K.matmulKernel(), [N, M, B], [pa, pb, K_, N, sa, sb]);
+    }
     temps.forEach((t) => this.free(t));
     return out;
   }
@@ -444,7 +499,26 @@ export class GpuJsBackend implements Backend {
     const Wp = W + 2 * a.padding[1];
     const [, , Ho, Wo] = outShape;
     const { xp, owned } = this.padSpatial(x, xShape, a.padding[0], a.padding[1]);
-    const out = this.exec(K.conv2dKernel(KH, KW), [Wo, Ho, N * O], [xp, w, Cg, O / a.groups, O, C, Hp, Wp, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]]);
+    let out: Storage;
+    if (this.blocked && a.groups === 1 && N * O * Ho * Wo > 0 && C > 0) {
+      const [sh, sw] = a.stride;
+      const [dh, dw] = a.dilation;
+      const W4 = K.pad4(Wo);
+      const Hb = Math.ceil(Ho / 2);
+      const Ob = Math.ceil(O / 2);
+      const buf = this.execBlocked(K.conv2dBlockedKernel(KH, KW, sh, sw, dh, dw), [W4, Hb, N * Ob], [xp, w, O, C, Hp, Wp]);
+      const res = new Float32Array(N * O * Ho * Wo);
+      // lane q = 2 * (channel offset) + (row offset)
+      K.deinterleave4(buf, res, N * Ob, W4, Wo, Hb, (z, y, q) => {
+        const n = Math.floor(z / Ob);
+        const o = (z - n * Ob) * 2 + (q >> 1);
+        const yy = y * 2 + (q & 1);
+        return o < O && yy < Ho ? ((n * O + o) * Ho + yy) * Wo : -1;
+      });
+      out = res;
+    } else {
+      out = this.exec(K.conv2dKernel(KH, KW), [Wo, Ho, N * O], [xp, w, Cg, O / a.groups, O, C, Hp, Wp, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]]);
+    }
     if (owned) this.free(xp);
     return out;
   }
@@ -472,7 +546,20 @@ export class GpuJsBackend implements Backend {
     const [, O, Ho, Wo] = dyShape;
     const [, Cg, KH, KW] = wShape;
     const { xp, owned } = this.padSpatial(x, xShape, a.padding[0], a.padding[1]);
-    const out = this.exec(K.conv2dFilterGradKernel(), [O * Cg * KH * KW], [xp, dy, N, Ho, Wo, Cg, O / a.groups, O, C, H + 2 * a.padding[0], W + 2 * a.padding[1], a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], KH, KW]);
+    const Hp = H + 2 * a.padding[0];
+    const Wp = W + 2 * a.padding[1];
+    let out: Storage;
+    if (this.blocked && a.groups === 1 && O * Cg * KH * KW > 0 && N * Ho * Wo > 0) {
+      const L = Cg * KH * KW;
+      const W4 = K.pad4(L);
+      const Ob = Math.ceil(O / 4);
+      const buf = this.execBlocked(K.conv2dFilterGradBlockedKernel(KH, KW, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]), [W4, Ob], [xp, dy, N, Ho, Wo, O, C, Hp, Wp]);
+      const res = new Float32Array(O * L);
+      K.deinterleave4(buf, res, 1, W4, L, Ob, (_b, y, q) => (y * 4 + q < O ? (y * 4 + q) * L : -1));
+      out = res;
+    } else {
+      out = this.exec(K.conv2dFilterGradKernel(), [O * Cg * KH * KW], [xp, dy, N, Ho, Wo, Cg, O / a.groups, O, C, Hp, Wp, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], KH, KW]);
+    }
     if (owned) this.free(xp);
     return out;
   }

@@ -21,6 +21,8 @@ export interface KernelSpec {
   key: string;
   source: string;
   argumentTypes: string[];
+  /** 'Array(4)' for the register-blocked kernels; a plain number otherwise. */
+  returnType?: 'Array(4)';
 }
 
 const clampArg = (x: string, lo: number, hi: number) => `Math.min(Math.max(${x}, ${lo}), ${hi})`;
@@ -474,4 +476,223 @@ export function scatterAddKernel(): KernelSpec {
 
 export function copyKernel(): KernelSpec {
   return { key: 'copy', source: fn(['a'], 'return a[this.thread.x];'), argumentTypes: ['Array'] };
+}
+
+// ---------------------------------------------------------------- register-blocked kernels
+//
+// webasm only (gpujs.ts dispatches them there). gpu.js runs 4 adjacent `this.thread.x`
+// cells as one f32x4 SIMD quad, and every read whose index varies across those lanes is a
+// 4-lane gather (four clamped scalar loads) while a lane-uniform read is one scalar load.
+// These kernels return `Array(4)`: four outputs per thread that share each gathered read
+// (shared/gpujs-webasm-speed.md, "Kernel shapes that win"). Index expressions are built
+// from thread ids, Integer arguments and integer literals, with one strength-reduced flat
+// local per input stream, so each read pays one float->int truncation at most. The output
+// x extent is padded to a multiple of 4 (no scalar tail); lanes past the real width read
+// neighbouring (or, at the array's end, clamped) cells and their results are dropped.
+//
+// webasm returns an Array(4) result as one buffer laid out [.., x, 4]; gpujs.ts
+// de-interleaves it into the op's layout (`deinterleave4` below).
+
+/** Round up to a multiple of 4. */
+export const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
+
+/**
+ * Batched matmul, 4 rows per thread. Output dims [pad4(N), ceil(M/4), B], Array(4):
+ * thread (x, y, z) computes rows 4y..4y+3 (clamped to M-1) of column x of batch z.
+ * The `b` read (a gather across lanes) is shared by the four rows; the four `a` reads are
+ * lane-uniform.
+ */
+export function matmulBlockedKernel(): KernelSpec {
+  const body = `const z = this.thread.z;
+  const r0 = this.thread.y * 4;
+  const d1 = Math.min(r0 + 1, M - 1) - r0;
+  const d2 = Math.min(r0 + 2, M - 1) - r0;
+  const d3 = Math.min(r0 + 3, M - 1) - r0;
+  const o1 = d1 * K;
+  const o2 = d2 * K;
+  const o3 = d3 * K;
+  let ai = z * sa + r0 * K;
+  let bi = z * sb + this.thread.x;
+  let s0 = 0.0;
+  let s1 = 0.0;
+  let s2 = 0.0;
+  let s3 = 0.0;
+  for (let k = 0; k < K; k++) {
+    const bv = b[bi];
+    s0 += a[ai] * bv;
+    s1 += a[ai + o1] * bv;
+    s2 += a[ai + o2] * bv;
+    s3 += a[ai + o3] * bv;
+    ai += 1;
+    bi += N;
+  }
+  return [s0, s1, s2, s3];`;
+  return {
+    returnType: 'Array(4)',
+    key: 'matmulBlocked',
+    source: fn(['a', 'b', 'K', 'N', 'M', 'sa', 'sb'], body),
+    argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer', 'Integer'],
+  };
+}
+
+/**
+ * Direct conv2d (groups = 1) over a pre-padded NCHW input, OIHW weights, 2 output rows x
+ * 2 output channels per thread. Output dims [pad4(Wo), ceil(Ho/2), N * ceil(O/2)], Array(4)
+ * = [(o, y), (o, y+1), (o+1, y), (o+1, y+1)] for o = 2 * (z % ceil(O/2)), y = 2 * thread.y.
+ * Kernel size, stride and dilation are baked in (cache key), so the taps of the two rows
+ * that read the same input pixel share one gathered read.
+ */
+export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: number, dh: number, dw: number): KernelSpec {
+  const args = ['xp', 'w', 'O', 'Cin', 'Hp', 'Wp'];
+  // distinct (input row, input col) offsets read by output rows r = 0, 1
+  const reads = new Map<string, { rr: number; cc: number }>();
+  const taps: { r: number; k: number; v: string }[] = [];
+  for (let r = 0; r < 2; r++) {
+    for (let ky = 0; ky < KH; ky++) {
+      for (let kx = 0; kx < KW; kx++) {
+        const rr = r * sh + ky * dh;
+        const cc = kx * dw;
+        const v = `v${rr}_${cc}`;
+        reads.set(v, { rr, cc });
+        taps.push({ r, k: ky * KW + kx, v });
+      }
+    }
+  }
+  const rows = [...new Set([...reads.values()].map((q) => q.rr))].filter((rr) => rr > 0);
+  const KK = KH * KW;
+  const lines: string[] = [];
+  for (const [v, { rr, cc }] of reads) {
+    const off = [rr ? `R${rr}` : '', cc ? `${cc}` : ''].filter(Boolean).join(' + ');
+    lines.push(`const ${v} = xp[xb${off ? ' + ' + off : ''}];`);
+  }
+  for (let k = 0; k < KK; k++) {
+    lines.push(`const wa${k} = w[wb${k ? ' + ' + k : ''}];`);
+    lines.push(`const wc${k} = w[wb + wo1${k ? ' + ' + k : ''}];`);
+  }
+  const acc = (o: string, r: number) =>
+    taps.filter((t) => t.r === r).map((t) => `${t.v} * w${o}${t.k}`).join(' + ');
+  const body = `const z = this.thread.z;
+  const Ob = Math.floor((O + 1) / 2);
+  const ob = z % Ob;
+  const n = (z - ob) / Ob;
+  const o0 = ob * 2;
+  const wo1 = (Math.min(o0 + 1, O - 1) - o0) * Cin * ${KK};
+  ${rows.map((rr) => `const R${rr} = Wp * ${rr};`).join('\n  ')}
+  const plane = Hp * Wp;
+  let xb = (n * Cin * Hp + this.thread.y * ${2 * sh}) * Wp + this.thread.x * ${sw};
+  let wb = o0 * Cin * ${KK};
+  let s00 = 0.0;
+  let s01 = 0.0;
+  let s10 = 0.0;
+  let s11 = 0.0;
+  for (let c = 0; c < Cin; c++) {
+    ${lines.join('\n    ')}
+    s00 += ${acc('a', 0)};
+    s01 += ${acc('a', 1)};
+    s10 += ${acc('c', 0)};
+    s11 += ${acc('c', 1)};
+    xb += plane;
+    wb += ${KK};
+  }
+  return [s00, s01, s10, s11];`;
+  return {
+    returnType: 'Array(4)',
+    key: `conv2dBlocked:${KH}x${KW}:s${sh},${sw}:d${dh},${dw}`,
+    source: fn(args, body),
+    argumentTypes: ['Array', 'Array', ...ints(args.length - 2)],
+  };
+}
+
+/**
+ * dL/dw of a groups = 1 conv2d, 4 output channels per thread. Output dims
+ * [pad4(Cin*KH*KW), ceil(O/4)], Array(4): thread (x, y) computes w[4y+q, c, ky, kx] for
+ * x = (c * KH + ky) * KW + kx. The input read (a gather across lanes) is shared by the 4
+ * channels; the 4 dy reads are lane-uniform.
+ */
+export function conv2dFilterGradBlockedKernel(KH: number, KW: number, sh: number, sw: number, dh: number, dw: number): KernelSpec {
+  const args = ['xp', 'dy', 'N', 'Ho', 'Wo', 'O', 'Cin', 'Hp', 'Wp'];
+  const body = `const kx = this.thread.x % ${KW};
+  const r = (this.thread.x - kx) / ${KW};
+  const ky = r % ${KH};
+  const c = (r - ky) / ${KH};
+  const o0 = this.thread.y * 4;
+  const P = Ho * Wo;
+  const e1 = (Math.min(o0 + 1, O - 1) - o0) * P;
+  const e2 = (Math.min(o0 + 2, O - 1) - o0) * P;
+  const e3 = (Math.min(o0 + 3, O - 1) - o0) * P;
+  const rowStep = Wp * ${sh};
+  const plane = Cin * Hp * Wp;
+  const dplane = O * P;
+  let xn = (c * Hp + ky * ${dh}) * Wp + kx * ${dw};
+  let dn = o0 * P;
+  let s0 = 0.0;
+  let s1 = 0.0;
+  let s2 = 0.0;
+  let s3 = 0.0;
+  for (let n = 0; n < N; n++) {
+    let p0 = 0.0;
+    let p1 = 0.0;
+    let p2 = 0.0;
+    let p3 = 0.0;
+    let xr = xn;
+    let di = dn;
+    for (let y = 0; y < Ho; y++) {
+      let xi = xr;
+      for (let x = 0; x < Wo; x++) {
+        const v = xp[xi];
+        p0 += v * dy[di];
+        p1 += v * dy[di + e1];
+        p2 += v * dy[di + e2];
+        p3 += v * dy[di + e3];
+        xi += ${sw};
+        di += 1;
+      }
+      xr += rowStep;
+    }
+    s0 += p0;
+    s1 += p1;
+    s2 += p2;
+    s3 += p3;
+    xn += plane;
+    dn += dplane;
+  }
+  return [s0, s1, s2, s3];`;
+  return {
+    returnType: 'Array(4)',
+    key: `conv2dFilterGradBlocked:${KH}x${KW}:s${sh},${sw}:d${dh},${dw}`,
+    source: fn(args, body),
+    argumentTypes: ['Array', 'Array', ...ints(args.length - 2)],
+  };
+}
+
+/**
+ * Undo the interleave of an Array(4) result. The buffer is [nb, Hb, W4, 4] (x padded to W4);
+ * the value of lane q at (block b, row y, column x < W) goes to out[dest(b, y, q) + x], and
+ * nowhere when dest returns -1 (rows and channels that were clamped duplicates).
+ */
+export function deinterleave4(
+  buf: Float32Array,
+  out: Float32Array,
+  nb: number,
+  W4: number,
+  W: number,
+  Hb: number,
+  dest: (b: number, y: number, q: number) => number,
+): void {
+  let i = 0;
+  for (let b = 0; b < nb; b++) {
+    for (let y = 0; y < Hb; y++) {
+      const d0 = dest(b, y, 0);
+      const d1 = dest(b, y, 1);
+      const d2 = dest(b, y, 2);
+      const d3 = dest(b, y, 3);
+      for (let x = 0; x < W4; x++, i += 4) {
+        if (x >= W) continue;
+        if (d0 >= 0) out[d0 + x] = buf[i];
+        if (d1 >= 0) out[d1 + x] = buf[i + 1];
+        if (d2 >= 0) out[d2 + x] = buf[i + 2];
+        if (d3 >= 0) out[d3 + x] = buf[i + 3];
+      }
+    }
+  }
 }

@@ -1,0 +1,108 @@
+// The register-blocked webasm kernels (kernels.ts: matmulBlocked, conv2dBlocked,
+// conv2dFilterGradBlocked; 4 outputs per thread, padded widths, clamped edge blocks) against
+// the float64 reference backend, at shapes chosen to hit every edge: M, O, Ho not multiples of
+// the block, widths not multiples of 4, strides and dilations of 1..3, 1x1 to 3x3 kernels, and
+// more than one block in every direction. The op suite covers the same ops at small random
+// shapes; this file makes the block edges certain and checks the blocked path really ran.
+
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { GpuJsBackend } from '../src/backends/gpujs.ts';
+import { ReferenceBackend } from '../src/backends/reference.ts';
+
+const blocked = new GpuJsBackend('webasm');
+blocked.blocked = true;
+const ref = new ReferenceBackend();
+
+function values(seed: number, n: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32) * 2 - 1;
+  });
+}
+const refUp = (v: Float32Array) => ref.upload(v, v.length);
+const refDown = (s: unknown) => Float64Array.from(ref.downloadSync!(s as never));
+
+/** max |a - b| <= tol * (1 + sum of |terms|) per element, with the term magnitude bound given. */
+function expectClose(got: Float32Array, want: Float64Array, bound: number, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < got.length; i++) {
+    const e = Math.abs(got[i] - want[i]);
+    if (!(e <= worst)) {
+      worst = e;
+      at = i;
+    }
+  }
+  // float32 accumulation of `bound` products of magnitude <= 1
+  expect(worst, `${what}: worst error at ${at} (got ${got[at]}, want ${want[at]})`).toBeLessThanOrEqual(4e-7 * bound + 1e-6);
+}
+
+describe('register-blocked webasm kernels vs reference', () => {
+  it('matmul: batched, M and N not multiples of 4, broadcast batch operand', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 11 }), fc.boolean(), fc.integer(), (B, M, K, N, shareB, seed) => {
+        const a = values(seed, B * M * K);
+        const b = values(seed + 1, (shareB ? 1 : B) * K * N);
+        const bShape = shareB ? [K, N] : [B, K, N];
+        const got = blocked.matmul(a, [B, M, K], b, bShape, [B, M, N]) as Float32Array;
+        const want = refDown(ref.matmul(refUp(a), [B, M, K], refUp(b), bShape, [B, M, N]));
+        expectClose(got, want, K, `matmul B=${B} M=${M} K=${K} N=${N} shareB=${shareB}`);
+      }),
+      { numRuns: 40 },
+    );
+    expect(blocked.kernelClasses().some((k) => k.key.startsWith('matmulBlocked'))).toBe(true);
+  });
+
+  it('conv2d and conv2dFilterGrad: odd channels and sizes, strides and dilations 1..3, kernels 1..3', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 5 }), O: fc.integer({ min: 1, max: 9 }),
+          H: fc.integer({ min: 1, max: 11 }), W: fc.integer({ min: 1, max: 11 }), KH: fc.integer({ min: 1, max: 3 }), KW: fc.integer({ min: 1, max: 3 }),
+          sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }), dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 2 }),
+          ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }), seed: fc.integer(),
+        }),
+        (s) => {
+          const Ho = Math.floor((s.H + 2 * s.ph - s.dh * (s.KH - 1) - 1) / s.sh) + 1;
+          const Wo = Math.floor((s.W + 2 * s.pw - s.dw * (s.KW - 1) - 1) / s.sw) + 1;
+          fc.pre(Ho >= 1 && Wo >= 1);
+          const attrs = { stride: [s.sh, s.sw] as [number, number], padding: [s.ph, s.pw] as [number, number], dilation: [s.dh, s.dw] as [number, number], groups: 1 };
+          const xShape = [s.N, s.C, s.H, s.W];
+          const wShape = [s.O, s.C, s.KH, s.KW];
+          const yShape = [s.N, s.O, Ho, Wo];
+          const x = values(s.seed, s.N * s.C * s.H * s.W);
+          const w = values(s.seed + 1, s.O * s.C * s.KH * s.KW);
+          const dy = values(s.seed + 2, s.N * s.O * Ho * Wo);
+          const tag = JSON.stringify(s);
+          const y = blocked.conv2d(x, xShape, w, wShape, attrs, yShape) as Float32Array;
+          expectClose(y, refDown(ref.conv2d(refUp(x), xShape, refUp(w), wShape, attrs, yShape)), s.C * s.KH * s.KW, `conv2d ${tag}`);
+          const g = blocked.conv2dFilterGrad(x, xShape, dy, yShape, wShape, attrs, wShape) as Float32Array;
+          expectClose(g, refDown(ref.conv2dFilterGrad(refUp(x), xShape, refUp(dy), yShape, wShape, attrs, wShape)), s.N * Ho * Wo, `conv2dFilterGrad ${tag}`);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    const keys = blocked.kernelClasses().map((k) => k.key);
+    expect(keys.some((k) => k.startsWith('conv2dBlocked'))).toBe(true);
+    expect(keys.some((k) => k.startsWith('conv2dFilterGradBlocked'))).toBe(true);
+  });
+
+  it('UNet-sized blocks: conv 3x3 at 14x14 C16->12 (several blocks each way), stride 2, and matmul 37x50x29', () => {
+    const cases: [number, number, number, number, number][] = [[2, 16, 12, 14, 1], [2, 8, 6, 14, 2], [1, 3, 1, 9, 1]];
+    for (const [N, C, O, H, s] of cases) {
+      const attrs = { stride: [s, s] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number], groups: 1 };
+      const Ho = Math.floor((H - 1) / s) + 1;
+      const x = values(N * 7 + C, N * C * H * H);
+      const w = values(O, O * C * 9);
+      const dy = values(H, N * O * Ho * Ho);
+      expectClose(blocked.conv2d(x, [N, C, H, H], w, [O, C, 3, 3], attrs, [N, O, Ho, Ho]) as Float32Array, refDown(ref.conv2d(refUp(x), [N, C, H, H], refUp(w), [O, C, 3, 3], attrs, [N, O, Ho, Ho])), C * 9, `conv ${N},${C},${O},${H},s${s}`);
+      expectClose(blocked.conv2dFilterGrad(x, [N, C, H, H], dy, [N, O, Ho, Ho], [O, C, 3, 3], attrs, [O, C, 3, 3]) as Float32Array, refDown(ref.conv2dFilterGrad(refUp(x), [N, C, H, H], refUp(dy), [N, O, Ho, Ho], [O, C, 3, 3], attrs, [O, C, 3, 3])), N * Ho * Ho, `dw ${N},${C},${O},${H},s${s}`);
+    }
+    const a = values(3, 37 * 50);
+    const b = values(4, 50 * 29);
+    expectClose(blocked.matmul(a, [37, 50], b, [50, 29], [37, 29]) as Float32Array, refDown(ref.matmul(refUp(a), [37, 50], refUp(b), [50, 29], [37, 29])), 50, 'matmul 37x50x29');
+  });
+});
