@@ -3,10 +3,10 @@
 // so a key gives the same points on every machine. Each set is scaled to roughly unit variance
 // per axis with fixed constants, so the same model and MMD bandwidth suit all three.
 
+import { opError } from '@tapegrad/tensor';
 import { foldIn, threefry2x32, type RandomKey } from '@tapegrad/tensor';
 
 import { arraySource, type DataSource } from '../train/data.ts';
-import { ddpmError } from '../process/coef.ts';
 
 export type DatasetName = 'moons' | 'swissroll' | '8gaussians' | 'ring';
 export const DATASETS: readonly DatasetName[] = ['moons', 'swissroll', '8gaussians', 'ring'];
@@ -106,14 +106,14 @@ export function ring(key: RandomKey, n: number, noise = 0.05): Float64Array {
 
 /** n points of the named data set as a flat [n, 2] row-major Float64Array. */
 export function makeDataset(name: DatasetName, key: RandomKey, n: number): Float64Array {
-  if (!Number.isInteger(n) || n < 1) throw ddpmError('makeDataset', `n must be an integer >= 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw opError('makeDataset', `n must be an integer >= 1, got ${n}`);
   switch (name) {
     case 'moons': return twoMoons(key, n);
     case 'swissroll': return swissRoll(key, n);
     case '8gaussians': return eightGaussians(key, n);
     case 'ring': return ring(key, n);
     default:
-      throw ddpmError('makeDataset', `unknown data set '${String(name)}', expected one of ${DATASETS.map((d) => `'${d}'`).join(', ')}`);
+      throw opError('makeDataset', `unknown data set '${String(name)}', expected one of ${DATASETS.map((d) => `'${d}'`).join(', ')}`);
   }
 }
 

@@ -1,13 +1,14 @@
 // Bits/dim of a data set under the model's variational bound (improved-diffusion calc_bpd_loop,
 // averaged over examples), batch by batch.
 
+import { opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import { foldIn, type RandomKey } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 import type { DdpmVarianceType } from '../f64/formulas.ts';
 import type { PredictionType } from '../process/forward.ts';
 import { variationalBound } from '../process/vlb.ts';
-import { ddpmError } from '../process/coef.ts';
+
 import type { Model } from '../models/model.ts';
 import type { DataSource } from '../train/data.ts';
 
@@ -38,13 +39,13 @@ export interface BitsPerDimOptions {
 export async function bitsPerDim(model: Model, data: DataSource, opts: BitsPerDimOptions): Promise<{ bitsPerDim: number; stdErr: number; n: number; perExample: Float64Array }> {
   const fn = 'bitsPerDim';
   const bs = opts.batchSize ?? 64;
-  if (!Number.isInteger(bs) || bs < 1) throw ddpmError(fn, `batchSize must be an integer >= 1, got ${bs}`);
+  if (!Number.isInteger(bs) || bs < 1) throw opError(fn, `batchSize must be an integer >= 1, got ${bs}`);
   const n = opts.limit ?? data.size;
-  if (!Number.isInteger(n) || n < 1 || n > data.size) throw ddpmError(fn, `limit must be an integer in [1, ${data.size}], got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > data.size) throw opError(fn, `limit must be an integer in [1, ${data.size}], got ${n}`);
   if (opts.labels !== undefined && opts.labels !== 'data' && !(Number.isInteger(opts.labels) && opts.labels >= 0)) {
-    throw ddpmError(fn, `labels must be 'data' or a class index >= 0, got ${JSON.stringify(opts.labels)}`);
+    throw opError(fn, `labels must be 'data' or a class index >= 0, got ${JSON.stringify(opts.labels)}`);
   }
-  if (opts.labels === 'data' && data.numClasses === undefined) throw ddpmError(fn, "labels: 'data' needs a data source with classes (numClasses)");
+  if (opts.labels === 'data' && data.numClasses === undefined) throw opError(fn, "labels: 'data' needs a data source with classes (numClasses)");
   const out = new Float64Array(n);
   for (let start = 0, b = 0; start < n; start += bs, b++) {
     const m = Math.min(bs, n - start);
@@ -59,7 +60,7 @@ export async function bitsPerDim(model: Model, data: DataSource, opts: BitsPerDi
       r.prior.dispose(); r.terms.dispose();
       const v = await total.data();
       for (let i = 0; i < m; i++) {
-        if (!Number.isFinite(v[i]!)) throw ddpmError(fn, `the bound of example ${start + i} (batch ${b}) is ${v[i]}; the model output is not finite`);
+        if (!Number.isFinite(v[i]!)) throw opError(fn, `the bound of example ${start + i} (batch ${b}) is ${v[i]}; the model output is not finite`);
         out[start + i] = v[i]!;
       }
     } finally {

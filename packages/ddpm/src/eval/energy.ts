@@ -1,6 +1,6 @@
 // Energy distance (Szekely & Rizzo) between two point clouds, host float64, O(n m) distances.
 
-import { ddpmError } from '../process/coef.ts';
+import { opError } from '@tapegrad/tensor';
 import { checkPoints } from './mmd.ts';
 
 /** Mean Euclidean distance between the rows of a [na, dim] and b [nb, dim] (every pair, i = j included). */
@@ -28,6 +28,6 @@ export function energyDistance(x: ArrayLike<number>, y: ArrayLike<number>, dim =
   const fn = 'energyDistance';
   const [n, m] = checkPoints(fn, x, y, dim);
   const v = 2 * meanDist(x, n, y, m, dim) - meanDist(x, n, x, n, dim) - meanDist(y, m, y, m, dim);
-  if (v < -1e-9 * (1 + Math.abs(v))) throw ddpmError(fn, `internal: negative squared distance ${v}`);
+  if (v < -1e-9 * (1 + Math.abs(v))) throw opError(fn, `internal: negative squared distance ${v}`);
   return Math.sqrt(Math.max(0, v));
 }

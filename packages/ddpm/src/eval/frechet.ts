@@ -3,8 +3,7 @@
 //   d^2 = |mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2)
 // The matrix square roots come from a symmetric eigendecomposition (cyclic Jacobi), exact for
 // PSD matrices up to rounding and fine for feature dimensions up to a few hundred.
-
-import { ddpmError } from '../process/coef.ts';
+import { opError } from '@tapegrad/tensor';
 
 /**
  * Eigen-decomposition of a symmetric n x n matrix (row-major): A = V diag(values) V^T, the
@@ -13,12 +12,12 @@ import { ddpmError } from '../process/coef.ts';
  */
 export function symmetricEigen(a: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
   const fn = 'symmetricEigen';
-  if (!Number.isInteger(n) || n < 1 || a.length !== n * n) throw ddpmError(fn, `expected an n x n matrix (n = ${n}) of ${n * n} values, got ${a.length}`);
+  if (!Number.isInteger(n) || n < 1 || a.length !== n * n) throw opError(fn, `expected an n x n matrix (n = ${n}) of ${n * n} values, got ${a.length}`);
   const A = Float64Array.from(a);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < i; j++) {
       const d = Math.abs(A[i * n + j]! - A[j * n + i]!);
-      if (!(d <= 1e-9 * (1 + Math.abs(A[i * n + j]!)))) throw ddpmError(fn, `the matrix is not symmetric: A[${i}][${j}] = ${A[i * n + j]} but A[${j}][${i}] = ${A[j * n + i]}`);
+      if (!(d <= 1e-9 * (1 + Math.abs(A[i * n + j]!)))) throw opError(fn, `the matrix is not symmetric: A[${i}][${j}] = ${A[i * n + j]} but A[${j}][${i}] = ${A[j * n + i]}`);
     }
   }
   const V = new Float64Array(n * n);
@@ -77,13 +76,13 @@ export function sqrtPsd(a: ArrayLike<number>, n: number): Float64Array {
 /** Mean and covariance (n - 1 normalisation, as numpy.cov / pytorch-fid) of n feature rows of dimension d. */
 export function featureStats(features: ArrayLike<number>, d: number): { mean: Float64Array; cov: Float64Array; n: number } {
   const fn = 'featureStats';
-  if (!Number.isInteger(d) || d < 1 || features.length % d) throw ddpmError(fn, `features must hold whole rows of dimension ${d}, got ${features.length} values`);
+  if (!Number.isInteger(d) || d < 1 || features.length % d) throw opError(fn, `features must hold whole rows of dimension ${d}, got ${features.length} values`);
   const n = features.length / d;
-  if (n < 2) throw ddpmError(fn, `needs at least 2 feature rows for a covariance, got ${n}`);
+  if (n < 2) throw opError(fn, `needs at least 2 feature rows for a covariance, got ${n}`);
   const mean = new Float64Array(d);
   for (let i = 0; i < features.length; i++) {
     const v = features[i]!;
-    if (!Number.isFinite(v)) throw ddpmError(fn, `feature ${i % d} of row ${Math.floor(i / d)} is ${v}; expected finite values`);
+    if (!Number.isFinite(v)) throw opError(fn, `feature ${i % d} of row ${Math.floor(i / d)} is ${v}; expected finite values`);
     mean[i % d] += v / n;
   }
   const cov = new Float64Array(d * d);
@@ -111,7 +110,7 @@ export function frechetDistance(mu1: ArrayLike<number>, cov1: ArrayLike<number>,
   const fn = 'frechetDistance';
   const d = mu1.length;
   if (mu2.length !== d || cov1.length !== d * d || cov2.length !== d * d) {
-    throw ddpmError(fn, `expected means of one length d and d x d covariances, got ${mu1.length}, ${mu2.length}, ${cov1.length}, ${cov2.length} values`);
+    throw opError(fn, `expected means of one length d and d x d covariances, got ${mu1.length}, ${mu2.length}, ${cov1.length}, ${cov2.length} values`);
   }
   let dm = 0;
   for (let i = 0; i < d; i++) dm += (mu1[i]! - mu2[i]!) ** 2;

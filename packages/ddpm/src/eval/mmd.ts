@@ -1,17 +1,16 @@
 // Maximum mean discrepancy with a Gaussian (RBF) kernel, k(x, y) = exp(-|x - y|^2 / (2 h^2)),
 // between two point clouds (host float64; O(n m) kernel evaluations).
-
-import { ddpmError } from '../process/coef.ts';
+import { opError } from '@tapegrad/tensor';
 
 /** Check two flat [n, dim] point sets (whole points, at least one each, finite); returns [n, m]. */
 export function checkPoints(fn: string, x: ArrayLike<number>, y: ArrayLike<number>, dim: number): [number, number] {
-  if (!Number.isInteger(dim) || dim < 1) throw ddpmError(fn, `dim must be an integer >= 1, got ${dim}`);
-  if (x.length % dim || y.length % dim) throw ddpmError(fn, `point arrays must hold whole ${dim}-D points, got lengths ${x.length} and ${y.length}`);
+  if (!Number.isInteger(dim) || dim < 1) throw opError(fn, `dim must be an integer >= 1, got ${dim}`);
+  if (x.length % dim || y.length % dim) throw opError(fn, `point arrays must hold whole ${dim}-D points, got lengths ${x.length} and ${y.length}`);
   const n = x.length / dim, m = y.length / dim;
-  if (n < 1 || m < 1) throw ddpmError(fn, `needs at least one point in each sample, got ${n} and ${m}`);
+  if (n < 1 || m < 1) throw opError(fn, `needs at least one point in each sample, got ${n} and ${m}`);
   for (const [name, arr] of [['x', x], ['y', y]] as const) {
     for (let i = 0; i < arr.length; i++) {
-      if (!Number.isFinite(arr[i]!)) throw ddpmError(fn, `${name} has a non-finite coordinate ${arr[i]} at index ${i} (point ${Math.floor(i / dim)})`);
+      if (!Number.isFinite(arr[i]!)) throw opError(fn, `${name} has a non-finite coordinate ${arr[i]} at index ${i} (point ${Math.floor(i / dim)})`);
     }
   }
   return [n, m];
@@ -24,7 +23,7 @@ export function checkPoints(fn: string, x: ArrayLike<number>, y: ArrayLike<numbe
  * positive "floor" that shrinks like 1/sqrt(n). x, y: flat [n, d] row-major.
  */
 export function mmdRbf(x: ArrayLike<number>, y: ArrayLike<number>, bandwidth: number, dim = 2): number {
-  if (!(bandwidth > 0) || !Number.isFinite(bandwidth)) throw ddpmError('mmdRbf', `bandwidth must be a finite number > 0, got ${bandwidth}`);
+  if (!(bandwidth > 0) || !Number.isFinite(bandwidth)) throw opError('mmdRbf', `bandwidth must be a finite number > 0, got ${bandwidth}`);
   const [n, m] = checkPoints('mmdRbf', x, y, dim);
   const g = 1 / (2 * bandwidth * bandwidth);
   const mean = (a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number): number => {

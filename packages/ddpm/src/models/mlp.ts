@@ -5,12 +5,12 @@
 // features, Tancik et al. 2020; tanelp/tiny-diffusion's "sinusoidal" input embedding), which
 // lets a small MLP resolve thin structures such as the moons.
 
+import { opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import { mlp, sinusoidalEmbedding, type MlpParams } from '@tapegrad/nn';
 import type { Model } from './model.ts';
 import type { Denoiser, DenoiserApplyOptions } from './denoiser.ts';
-import { ddpmError } from '../process/coef.ts';
 
 export interface DenoiserConfig {
   /** Data dimension (2 for the toy sets). */
@@ -46,10 +46,10 @@ export function initDenoiser(key: RandomKey, cfg: DenoiserConfig = DEFAULT_DENOI
 /** The network output for x [B, dim] at 0-based timesteps t [B] (and class labels [B] when cfg.numClasses is set). */
 export function applyDenoiser(params: MlpParams, x: Tensor, t: Tensor, cfg: DenoiserConfig = DEFAULT_DENOISER, classLabels?: Tensor): Tensor {
   if (cfg.numClasses && classLabels === undefined) {
-    throw ddpmError('mlpDenoiser.apply', `the model is class-conditional (numClasses ${cfg.numClasses}); expected classLabels [${x.shape[0]}] (use ${cfg.numClasses}, the null class, for unconditional)`);
+    throw opError('mlpDenoiser.apply', `the model is class-conditional (numClasses ${cfg.numClasses}); expected classLabels [${x.shape[0]}] (use ${cfg.numClasses}, the null class, for unconditional)`);
   }
   if (!cfg.numClasses && classLabels !== undefined) {
-    throw ddpmError('mlpDenoiser.apply', `got classLabels but the model is unconditional (config.numClasses is not set)`);
+    throw opError('mlpDenoiser.apply', `got classLabels but the model is unconditional (config.numClasses is not set)`);
   }
   return T.tidy(() => {
     const emb = sinusoidalEmbedding(t, cfg.timeEmbedDim, { flipSinToCos: true, downscaleFreqShift: 0 });

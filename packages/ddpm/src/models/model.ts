@@ -1,7 +1,8 @@
 // The denoiser contract shared by the training loss and every sampler.
 
+import { fmtShape, opError } from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
-import { checkSameShape, ddpmError, fmtShape } from '../process/coef.ts';
+import { checkSameShape } from '../process/coef.ts';
 
 /**
  * A denoiser: `model(x, t, cond?)` returns the prediction (eps, x0 or v, see PredictionType)
@@ -13,10 +14,10 @@ export type Model = (x: Tensor, t: Tensor, cond?: Tensor) => Tensor;
 
 /** Call the model and check that it returned a tensor of x's shape. */
 export function callModel(fn: string, model: Model, x: Tensor, t: Tensor, cond?: Tensor): Tensor {
-  if (typeof model !== 'function') throw ddpmError(fn, `model must be a function (x, t, cond?) => Tensor, got ${typeof model}`);
+  if (typeof model !== 'function') throw opError(fn, `model must be a function (x, t, cond?) => Tensor, got ${typeof model}`);
   const out = cond === undefined ? model(x, t) : model(x, t, cond);
   if (out === null || typeof out !== 'object' || typeof (out as Tensor).shape !== 'object') {
-    throw ddpmError(fn, `model returned ${out === null ? 'null' : typeof out}; expected a Tensor with the shape of x ${fmtShape(x.shape)}`);
+    throw opError(fn, `model returned ${out === null ? 'null' : typeof out}; expected a Tensor with the shape of x ${fmtShape(x.shape)}`);
   }
   try {
     checkSameShape(fn, 'x_t', x, 'model output', out);

@@ -4,6 +4,7 @@
 // that broadcasts against [B, ...] data; a coefficient shared by the whole batch stays a number.
 
 import * as T from '@tapegrad/tensor';
+import { opError, fmtShape } from '@tapegrad/tensor';
 import type { Tensor, TensorLike } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 
@@ -13,25 +14,10 @@ export type Timesteps = number | ArrayLike<number>;
 /** A coefficient: one number for the whole batch, or one per batch element. */
 export type Coef = number | ArrayLike<number>;
 
-export function ddpmError(fn: string, msg: string): Error {
-  return new Error(`${fn}: ${msg}`);
-}
-
-export const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
-
-/** Throw unless `x` is a live tensor. */
-export function checkTensor(fn: string, name: string, x: unknown): Tensor {
-  if (!T.isTensor(x)) {
-    throw ddpmError(fn, `${name} must be a Tensor, got ${x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x}`);
-  }
-  if (x.isDisposed) throw ddpmError(fn, `${name} (shape ${fmtShape(x.shape)}) was already disposed; expected a live tensor`);
-  return x;
-}
-
 /** Throw unless `a` and `b` have the same shape. */
 export function checkSameShape(fn: string, aName: string, a: Tensor, bName: string, b: Tensor): void {
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw ddpmError(fn, `${bName} has shape ${fmtShape(b.shape)} but ${aName} has shape ${fmtShape(a.shape)}; expected equal shapes`);
+    throw opError(fn, `${bName} has shape ${fmtShape(b.shape)} but ${aName} has shape ${fmtShape(a.shape)}; expected equal shapes`);
   }
 }
 
@@ -39,21 +25,21 @@ export function checkSameShape(fn: string, aName: string, a: Tensor, bName: stri
 export function checkTimesteps(fn: string, schedule: Schedule, t: Timesteps, batch: number): number | number[] {
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < schedule.T;
   if (typeof t === 'number') {
-    if (!ok(t)) throw ddpmError(fn, `t must be an integer in [0, ${schedule.T - 1}] (0-based), got ${String(t)}`);
+    if (!ok(t)) throw opError(fn, `t must be an integer in [0, ${schedule.T - 1}] (0-based), got ${String(t)}`);
     return t;
   }
   if (T.isTensor(t)) {
-    throw ddpmError(fn, `t must be host timesteps (a number or an array of numbers), got a Tensor; timesteps are chosen on the host, so pass that array`);
+    throw opError(fn, `t must be host timesteps (a number or an array of numbers), got a Tensor; timesteps are chosen on the host, so pass that array`);
   }
   if (t === null || typeof t !== 'object' || typeof (t as ArrayLike<number>).length !== 'number') {
-    throw ddpmError(fn, `t must be a number or an array of numbers, got ${t === null ? 'null' : typeof t}`);
+    throw opError(fn, `t must be a number or an array of numbers, got ${t === null ? 'null' : typeof t}`);
   }
   const arr = Array.from(t as ArrayLike<number>);
   if (arr.length !== batch) {
-    throw ddpmError(fn, `t has ${arr.length} entries but the batch has ${batch}; expected one timestep per batch element (or a single number)`);
+    throw opError(fn, `t has ${arr.length} entries but the batch has ${batch}; expected one timestep per batch element (or a single number)`);
   }
   const bad = arr.findIndex((v) => !ok(v));
-  if (bad >= 0) throw ddpmError(fn, `t[${bad}] must be an integer in [0, ${schedule.T - 1}] (0-based), got ${String(arr[bad])}`);
+  if (bad >= 0) throw opError(fn, `t[${bad}] must be an integer in [0, ${schedule.T - 1}] (0-based), got ${String(arr[bad])}`);
   return arr;
 }
 
@@ -72,13 +58,13 @@ export function mapCoef(c: Coef, f: (v: number) => number): Coef {
 export function checkCoef(fn: string, name: string, c: Coef, like: Tensor, valid: (v: number) => boolean, expected: string): void {
   const values = typeof c === 'number' ? [c] : Array.from(c as ArrayLike<number>);
   if (typeof c !== 'number') {
-    if (like.rank === 0) throw ddpmError(fn, `${name} has one value per sample but the data is a scalar tensor; expected a number`);
+    if (like.rank === 0) throw opError(fn, `${name} has one value per sample but the data is a scalar tensor; expected a number`);
     if (values.length !== like.shape[0]) {
-      throw ddpmError(fn, `${name} has ${values.length} values but the batch (first dimension of ${fmtShape(like.shape)}) has ${like.shape[0]}; expected one per batch element or a single number`);
+      throw opError(fn, `${name} has ${values.length} values but the batch (first dimension of ${fmtShape(like.shape)}) has ${like.shape[0]}; expected one per batch element or a single number`);
     }
   }
   const bad = values.findIndex((v) => typeof v !== 'number' || !valid(v));
-  if (bad >= 0) throw ddpmError(fn, `${name}${typeof c === 'number' ? '' : `[${bad}]`} must be ${expected}, got ${String(values[bad])}`);
+  if (bad >= 0) throw opError(fn, `${name}${typeof c === 'number' ? '' : `[${bad}]`} must be ${expected}, got ${String(values[bad])}`);
 }
 
 /**

@@ -7,13 +7,11 @@
 //   eps = (x_t - a x0)/s  = a v + s x_t
 // Every alphaBar argument is a Coef: one number for the batch or one per batch element.
 
+import { checkTensor, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
-import {
-  checkCoef, checkSameShape, checkTensor, checkTimesteps, coefArg, ddpmError, gatherCoef, mapCoef,
-  type Coef, type Timesteps,
-} from './coef.ts';
+import { checkCoef, checkSameShape, checkTimesteps, coefArg, gatherCoef, mapCoef, type Coef, type Timesteps } from './coef.ts';
 
 /** What the network predicts (diffusers' prediction_type names). 'v' is accepted for 'v_prediction'. */
 export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';
@@ -24,7 +22,7 @@ const PREDICTIONS: readonly string[] = ['epsilon', 'sample', 'v_prediction'];
 export function checkPrediction(fn: string, p: unknown): PredictionType {
   if (p === 'v') return 'v_prediction';
   if (typeof p !== 'string' || !PREDICTIONS.includes(p)) {
-    throw ddpmError(fn, `unknown prediction type ${typeof p === 'string' ? `'${p}'` : String(p)}, expected 'epsilon', 'sample' or 'v_prediction' ('v')`);
+    throw opError(fn, `unknown prediction type ${typeof p === 'string' ? `'${p}'` : String(p)}, expected 'epsilon', 'sample' or 'v_prediction' ('v')`);
   }
   return p as PredictionType;
 }

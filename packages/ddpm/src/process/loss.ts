@@ -1,11 +1,12 @@
 // Training losses: the simple loss of Ho et al. 2020 (eq. 14, L_simple) for eps-prediction and
 // its x0- and v-prediction counterparts, with optional Min-SNR-gamma weighting (Hang et al. 2023).
 
+import { checkTensor, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import { threefry2x32, type RandomKey, type Tensor } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 import { minSnrWeight } from '../f64/formulas.ts';
-import { checkTensor, checkTimesteps, coefArg, ddpmError, gatherCoef, type Timesteps } from './coef.ts';
+import { checkTimesteps, coefArg, gatherCoef, type Timesteps } from './coef.ts';
 import { checkPrediction, predictionTarget, qSample, type PredictionType } from './forward.ts';
 import { callModel, type Model } from '../models/model.ts';
 
@@ -15,8 +16,8 @@ import { callModel, type Model } from '../models/model.ts';
  */
 export function sampleTimesteps(key: RandomKey, n: number, T: number): Int32Array {
   const fn = 'sampleTimesteps';
-  if (!Number.isInteger(n) || n < 1) throw ddpmError(fn, `n must be an integer >= 1, got ${n}`);
-  if (!Number.isInteger(T) || T < 1) throw ddpmError(fn, `T must be an integer >= 1, got ${T}`);
+  if (!Number.isInteger(n) || n < 1) throw opError(fn, `n must be an integer >= 1, got ${n}`);
+  if (!Number.isInteger(T) || T < 1) throw opError(fn, `T must be an integer >= 1, got ${T}`);
   const [k0, k1] = key.words;
   const out = new Int32Array(n);
   for (let j = 0; j < n; j++) out[j] = Math.floor((threefry2x32(k0, k1, j, 2)[0] / 2 ** 32) * T);
@@ -60,15 +61,15 @@ export interface DiffusionLossOptions {
 export function diffusionLoss(model: Model, x0: Tensor, opts: DiffusionLossOptions): Tensor {
   const fn = 'diffusionLoss';
   checkTensor(fn, 'x0', x0);
-  if (!opts || typeof opts !== 'object' || !opts.schedule) throw ddpmError(fn, 'opts.schedule is required');
+  if (!opts || typeof opts !== 'object' || !opts.schedule) throw opError(fn, 'opts.schedule is required');
   const { schedule } = opts;
-  if (x0.rank < 2) throw ddpmError(fn, `x0 must have shape [B, ...features] (rank >= 2), got [${x0.shape.join(', ')}]`);
+  if (x0.rank < 2) throw opError(fn, `x0 must have shape [B, ...features] (rank >= 2), got [${x0.shape.join(', ')}]`);
   const B = x0.shape[0]!;
   const prediction = checkPrediction(fn, opts.prediction ?? 'epsilon');
   const reduction = opts.reduction ?? 'mean';
-  if (reduction !== 'mean' && reduction !== 'none') throw ddpmError(fn, `reduction must be 'mean' or 'none', got '${String(reduction)}'`);
+  if (reduction !== 'mean' && reduction !== 'none') throw opError(fn, `reduction must be 'mean' or 'none', got '${String(reduction)}'`);
   if ((opts.t === undefined || opts.noise === undefined) && opts.key === undefined) {
-    throw ddpmError(fn, 'opts.key is required unless both opts.t and opts.noise are given');
+    throw opError(fn, 'opts.key is required unless both opts.t and opts.noise are given');
   }
   const [kt, kn] = opts.key ? T.splitKey(opts.key, 2) : [undefined, undefined];
   const t = opts.t ?? sampleTimesteps(kt!, B, schedule.T);
@@ -77,13 +78,13 @@ export function diffusionLoss(model: Model, x0: Tensor, opts: DiffusionLossOptio
   if (opts.noise !== undefined) {
     checkTensor(fn, 'noise', opts.noise);
     if (opts.noise.shape.join() !== x0.shape.join()) {
-      throw ddpmError(fn, `noise has shape [${opts.noise.shape.join(', ')}] but x0 has shape [${x0.shape.join(', ')}]; expected equal shapes`);
+      throw opError(fn, `noise has shape [${opts.noise.shape.join(', ')}] but x0 has shape [${x0.shape.join(', ')}]; expected equal shapes`);
     }
   }
   let weights: Float64Array | null = null;
   if (opts.minSnrGamma !== undefined) {
     if (typeof opts.minSnrGamma !== 'number' || !(opts.minSnrGamma > 0) || !Number.isFinite(opts.minSnrGamma)) {
-      throw ddpmError(fn, `minSnrGamma must be a finite number > 0, got ${String(opts.minSnrGamma)}`);
+      throw opError(fn, `minSnrGamma must be a finite number > 0, got ${String(opts.minSnrGamma)}`);
     }
     weights = minSnrWeights(schedule, tList, opts.minSnrGamma, prediction);
   }

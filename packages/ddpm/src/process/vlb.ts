@@ -2,11 +2,12 @@
 // GaussianDiffusion._vb_terms_bpd / _prior_bpd / calc_bpd_loop, ported from hojonathanho), in
 // bits per dimension: KL per timestep, the discretized decoder NLL at t = 0, and the prior KL.
 
+import { checkTensor, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor, TensorLike } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 import type { DdpmVarianceType } from '../f64/formulas.ts';
-import { checkSameShape, checkTensor, checkTimesteps, coefArg, ddpmError, gatherCoef, timestepTensor, type Timesteps } from './coef.ts';
+import { checkSameShape, checkTimesteps, coefArg, gatherCoef, timestepTensor, type Timesteps } from './coef.ts';
 import { checkPrediction, predictionToX0Eps, qSample, type PredictionType } from './forward.ts';
 import { callModel, type Model } from '../models/model.ts';
 import { clipX0 } from '../sampling/guidance.ts';
@@ -15,7 +16,7 @@ const LN2 = Math.log(2);
 
 /** KL(N(m1, e^lv1) || N(m2, e^lv2)) = 0.5 (-1 + lv2 - lv1 + e^(lv1 - lv2) + (m1 - m2)^2 e^(-lv2)), nats, elementwise. */
 export function normalKl(mean1: TensorLike, logvar1: TensorLike, mean2: TensorLike, logvar2: TensorLike): Tensor {
-  if (![mean1, logvar1, mean2, logvar2].some(T.isTensor)) throw ddpmError('normalKl', 'at least one argument must be a Tensor');
+  if (![mean1, logvar1, mean2, logvar2].some(T.isTensor)) throw opError('normalKl', 'at least one argument must be a Tensor');
   if (typeof logvar1 === 'number' && typeof logvar2 === 'number') {
     // Both log-variances are host numbers (fixed variances): the variance part of the KL is a
     // float64 constant, which keeps its cancellation (-1 - x + e^x for small x) exact.
@@ -80,7 +81,7 @@ export function modelLogVariance(schedule: Schedule, t: number, variance: DdpmVa
     // log(append(posterior_variance[1], betas[1:])): beta_tilde_1 at t = 0, as improved-diffusion
     return Math.log(t === 0 ? (schedule.T > 1 ? schedule.posteriorVariance[1]! : schedule.betas[0]!) : schedule.betas[t]!);
   }
-  throw ddpmError('modelLogVariance', `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
+  throw opError('modelLogVariance', `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
 }
 
 /**

@@ -1,10 +1,11 @@
 // The DDIM sampler (Song et al. 2021; diffusers DDIMScheduler) and its single step.
 
+import { checkTensor, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { ddimPrevTimestep, timesteps as spacedTimesteps } from '../schedule/timesteps.ts';
 import { ddimCoefficients } from '../f64/formulas.ts';
-import { checkSameShape, checkTensor, ddpmError } from '../process/coef.ts';
+import { checkSameShape } from '../process/coef.ts';
 import { epsFromX0 } from '../process/forward.ts';
 import { alphaBarAt, type Sampler } from './sampler.ts';
 
@@ -21,10 +22,10 @@ export function ddimStep(args: {
   const { x0, eps, z, alphaBarT, alphaBarPrev } = args;
   checkTensor(fn, 'x0', x0); checkTensor(fn, 'eps', eps); checkSameShape(fn, 'x0', x0, 'eps', eps);
   const eta = args.eta ?? 0;
-  if (typeof eta !== 'number' || !(eta >= 0 && eta <= 1)) throw ddpmError(fn, `eta must be in [0, 1], got ${String(eta)}`);
+  if (typeof eta !== 'number' || !(eta >= 0 && eta <= 1)) throw opError(fn, `eta must be in [0, 1], got ${String(eta)}`);
   const c = ddimCoefficients(alphaBarT, alphaBarPrev, eta);
   if (c.sigma > 0) {
-    if (z === undefined) throw ddpmError(fn, `z (standard normal noise) is required when eta > 0 (sigma=${c.sigma})`);
+    if (z === undefined) throw opError(fn, `z (standard normal noise) is required when eta > 0 (sigma=${c.sigma})`);
     checkTensor(fn, 'z', z); checkSameShape(fn, 'x0', x0, 'z', z);
   }
   return T.tidy(() => {
@@ -47,7 +48,7 @@ export interface DdimSamplerOptions {
  */
 export function ddimSampler(opts: DdimSamplerOptions = {}): Sampler {
   const eta = opts.eta ?? 0;
-  if (typeof eta !== 'number' || !(eta >= 0 && eta <= 1)) throw ddpmError('sample', `eta must be in [0, 1], got ${String(eta)}`);
+  if (typeof eta !== 'number' || !(eta >= 0 && eta <= 1)) throw opError('sample', `eta must be in [0, 1], got ${String(eta)}`);
   return {
     name: 'ddim',
     defaultSpacing: 'leading',

@@ -3,17 +3,18 @@
 // numbers from the schedule (shared by the whole batch: a sampling loop visits one timestep at a
 // time); notation of f64/formulas.ts.
 
+import { checkTensor, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { respace, type Schedule } from '../schedule/schedule.ts';
 import { timesteps as spacedTimesteps } from '../schedule/timesteps.ts';
 import type { DdpmVarianceType } from '../f64/formulas.ts';
-import { checkSameShape, checkTensor, ddpmError } from '../process/coef.ts';
+import { checkSameShape } from '../process/coef.ts';
 import { alphaBarAt, nextListed, type Sampler } from './sampler.ts';
 
 function checkT(fn: string, s: Schedule, t: number): void {
   if (!Number.isInteger(t) || t < 0 || t >= s.T) {
-    throw ddpmError(fn, `t must be an integer in [0, ${s.T - 1}] (0-based), got ${String(t)}`);
+    throw opError(fn, `t must be an integer in [0, ${s.T - 1}] (0-based), got ${String(t)}`);
   }
 }
 
@@ -39,12 +40,12 @@ export function ddpmStep(
   const fn = 'ddpmStep';
   checkT(fn, schedule, t);
   if (variance !== 'fixed_small' && variance !== 'fixed_large') {
-    throw ddpmError(fn, `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
+    throw opError(fn, `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
   }
   const v = variance === 'fixed_small' ? schedule.posteriorVariance[t]! : schedule.betas[t]!;
   const std = t > 0 ? Math.sqrt(v) : 0;
   if (std > 0) {
-    if (z === undefined) throw ddpmError(fn, `z (standard normal noise) is required at t=${t} > 0`);
+    if (z === undefined) throw opError(fn, `z (standard normal noise) is required at t=${t} > 0`);
     checkTensor(fn, 'z', z); checkSameShape(fn, 'x_t', xt, 'z', z);
   }
   return T.tidy(() => {
@@ -67,7 +68,7 @@ export interface DdpmSamplerOptions {
 export function ddpmSampler(opts: DdpmSamplerOptions = {}): Sampler {
   const variance = opts.variance ?? 'fixed_small';
   if (variance !== 'fixed_small' && variance !== 'fixed_large') {
-    throw ddpmError('sample', `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
+    throw opError('sample', `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
   }
   return {
     name: 'ddpm',

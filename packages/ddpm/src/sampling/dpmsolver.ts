@@ -3,10 +3,11 @@
 // lower_order_final) and its single step. Notation: ab = alpha_bar, a = sqrt(ab),
 // sigma = sqrt(1 - ab), sigmaVe = sigma/a, lambda = log(a/sigma) = -log(sigmaVe).
 
+import { checkTensor, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { dpmSolverMultistepTimesteps } from '../schedule/timesteps.ts';
-import { checkSameShape, checkTensor, ddpmError } from '../process/coef.ts';
+import { checkSameShape } from '../process/coef.ts';
 import { checkAlphaBar as checkAb, nextListed, odeAlphaBarAt, type Sampler } from './sampler.ts';
 
 /**
@@ -23,7 +24,7 @@ export function dpmSolverPlusPlusCoefficients(alphaBarS0: number, alphaBarT: num
   const fn = 'dpmSolverPlusPlusCoefficients';
   checkAb(fn, 'alphaBarS0', alphaBarS0);
   checkAb(fn, 'alphaBarT', alphaBarT);
-  if (!(alphaBarS0 < 1)) throw ddpmError(fn, `alphaBarS0 must be < 1 (the current step must carry noise), got ${alphaBarS0}`);
+  if (!(alphaBarS0 < 1)) throw opError(fn, `alphaBarS0 must be < 1 (the current step must carry noise), got ${alphaBarS0}`);
   const ve = (ab: number) => Math.sqrt((1 - ab) / ab);
   const sigS0 = Math.sqrt(1 - alphaBarS0), sigT = Math.sqrt(1 - alphaBarT), aT = Math.sqrt(alphaBarT);
   const expNegH = ve(alphaBarT) / ve(alphaBarS0);
@@ -32,9 +33,9 @@ export function dpmSolverPlusPlusCoefficients(alphaBarS0: number, alphaBarT: num
   if (alphaBarS1 === undefined) return { xCoef, c0: phi, c1: 0 };
   checkAb(fn, 'alphaBarS1', alphaBarS1);
   if (!(alphaBarS1 < alphaBarS0 && alphaBarS0 < alphaBarT)) {
-    throw ddpmError(fn, `second order needs alpha_bar increasing along the solve (s1 -> s0 -> t), got ${alphaBarS1}, ${alphaBarS0}, ${alphaBarT}`);
+    throw opError(fn, `second order needs alpha_bar increasing along the solve (s1 -> s0 -> t), got ${alphaBarS1}, ${alphaBarS0}, ${alphaBarT}`);
   }
-  if (alphaBarT === 1) throw ddpmError(fn, 'the second-order update is undefined at the final sigma = 0 step (h is infinite); use the first-order update there');
+  if (alphaBarT === 1) throw opError(fn, 'the second-order update is undefined at the final sigma = 0 step (h is infinite); use the first-order update there');
   const h = Math.log(ve(alphaBarS0) / ve(alphaBarT));
   const h0 = Math.log(ve(alphaBarS1) / ve(alphaBarS0));
   const r0 = h0 / h;
@@ -49,7 +50,7 @@ export function dpmSolverPlusPlusStep(args: {
   const { x, x0, prevX0 } = args;
   checkTensor(fn, 'x', x); checkTensor(fn, 'x0', x0); checkSameShape(fn, 'x', x, 'x0', x0);
   if ((prevX0 === undefined) !== (args.alphaBarS1 === undefined)) {
-    throw ddpmError(fn, 'prevX0 and alphaBarS1 go together (second order needs both, first order neither)');
+    throw opError(fn, 'prevX0 and alphaBarS1 go together (second order needs both, first order neither)');
   }
   if (prevX0) { checkTensor(fn, 'prevX0', prevX0); checkSameShape(fn, 'x', x, 'prevX0', prevX0); }
   const c = dpmSolverPlusPlusCoefficients(args.alphaBarS0, args.alphaBarT, args.alphaBarS1);

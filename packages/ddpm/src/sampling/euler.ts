@@ -1,10 +1,11 @@
 // The Euler sampler of the probability-flow ODE (Karras et al. 2022; diffusers
 // EulerDiscreteScheduler without churn) and its single step.
 
+import { checkTensor, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { timesteps as spacedTimesteps } from '../schedule/timesteps.ts';
-import { checkSameShape, checkTensor, ddpmError } from '../process/coef.ts';
+import { checkSameShape } from '../process/coef.ts';
 import { checkAlphaBar as checkAb, nextListed, odeAlphaBarAt, type Sampler } from './sampler.ts';
 
 /**
@@ -19,7 +20,7 @@ export function eulerStep(args: { x: Tensor; x0: Tensor; alphaBarS: number; alph
   const { x, x0, alphaBarS, alphaBarT } = args;
   checkTensor(fn, 'x', x); checkTensor(fn, 'x0', x0); checkSameShape(fn, 'x', x, 'x0', x0);
   checkAb(fn, 'alphaBarS', alphaBarS); checkAb(fn, 'alphaBarT', alphaBarT);
-  if (!(alphaBarS < 1)) throw ddpmError(fn, `alphaBarS must be < 1, got ${alphaBarS}`);
+  if (!(alphaBarS < 1)) throw opError(fn, `alphaBarS must be < 1, got ${alphaBarS}`);
   const aS = Math.sqrt(alphaBarS), aT = Math.sqrt(alphaBarT);
   const sigS = Math.sqrt((1 - alphaBarS) / alphaBarS), sigT = Math.sqrt((1 - alphaBarT) / alphaBarT);
   const dt = sigT - sigS;

@@ -2,10 +2,11 @@
 // x0 clipping and dynamic thresholding (Saharia et al. 2022 Sec. 2.3), as tensor ops over a
 // batch [B, ...]: per-sample statistics are over all non-batch dimensions.
 
+import { checkTensor, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { quantileLinear } from '../f64/formulas.ts';
-import { checkSameShape, checkTensor, coefArg, ddpmError, fmtShape } from '../process/coef.ts';
+import { checkSameShape, coefArg } from '../process/coef.ts';
 
 function nonBatchAxes(x: Tensor): number[] {
   return x.shape.slice(1).map((_, i) => i + 1);
@@ -18,7 +19,7 @@ function nonBatchAxes(x: Tensor): number[] {
 export function classifierFreeGuidance(uncond: Tensor, cond: Tensor, scale: number): Tensor {
   const fn = 'classifierFreeGuidance';
   checkTensor(fn, 'uncond', uncond); checkTensor(fn, 'cond', cond); checkSameShape(fn, 'uncond', uncond, 'cond', cond);
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw ddpmError(fn, `scale must be a finite number, got ${String(scale)}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw opError(fn, `scale must be a finite number, got ${String(scale)}`);
   return T.tidy(() => T.add(uncond, T.mul(T.sub(cond, uncond), scale)));
 }
 
@@ -28,7 +29,7 @@ export function stdPerSample(x: Tensor): Tensor {
   checkTensor(fn, 'x', x);
   const axes = nonBatchAxes(x);
   const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
-  if (x.rank < 2 || n < 2) throw ddpmError(fn, `needs at least 2 elements per sample (shape [B, ...] with rank >= 2), got ${fmtShape(x.shape)}`);
+  if (x.rank < 2 || n < 2) throw opError(fn, `needs at least 2 elements per sample (shape [B, ...] with rank >= 2), got ${fmtShape(x.shape)}`);
   return T.tidy(() => T.sqrt(T.mul(T.variance(x, axes, true), n / (n - 1))));
 }
 
@@ -39,7 +40,7 @@ export function stdPerSample(x: Tensor): Tensor {
 export function rescaleNoiseCfg(guided: Tensor, cond: Tensor, phi: number): Tensor {
   const fn = 'rescaleNoiseCfg';
   checkTensor(fn, 'guided', guided); checkTensor(fn, 'cond', cond); checkSameShape(fn, 'guided', guided, 'cond', cond);
-  if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw ddpmError(fn, `phi must be in [0, 1], got ${String(phi)}`);
+  if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw opError(fn, `phi must be in [0, 1], got ${String(phi)}`);
   return T.tidy(() => {
     const ratio = T.div(stdPerSample(cond), stdPerSample(guided));
     const rescaled = T.mul(guided, ratio);
@@ -51,7 +52,7 @@ export function rescaleNoiseCfg(guided: Tensor, cond: Tensor, phi: number): Tens
 export function clipX0(x0: Tensor, range = 1): Tensor {
   const fn = 'clipX0';
   checkTensor(fn, 'x0', x0);
-  if (typeof range !== 'number' || !(range > 0) || !Number.isFinite(range)) throw ddpmError(fn, `range must be a finite number > 0, got ${String(range)}`);
+  if (typeof range !== 'number' || !(range > 0) || !Number.isFinite(range)) throw opError(fn, `range must be a finite number > 0, got ${String(range)}`);
   return T.clip(x0, -range, range);
 }
 
@@ -66,8 +67,8 @@ export interface DynamicThresholdOptions {
 export function checkThresholdOptions(fn: string, opts: DynamicThresholdOptions): { ratio: number; maxValue: number } {
   const ratio = opts.ratio ?? 0.995;
   const maxValue = opts.maxValue ?? 1;
-  if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) throw ddpmError(fn, `ratio must be in [0, 1], got ${String(ratio)}`);
-  if (typeof maxValue !== 'number' || !(maxValue >= 1) || !Number.isFinite(maxValue)) throw ddpmError(fn, `maxValue must be a finite number >= 1, got ${String(maxValue)}`);
+  if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) throw opError(fn, `ratio must be in [0, 1], got ${String(ratio)}`);
+  if (typeof maxValue !== 'number' || !(maxValue >= 1) || !Number.isFinite(maxValue)) throw opError(fn, `maxValue must be a finite number >= 1, got ${String(maxValue)}`);
   return { ratio, maxValue };
 }
 
@@ -80,7 +81,7 @@ export async function dynamicThresholdScales(x0: Tensor, opts: DynamicThresholdO
   const fn = 'dynamicThreshold';
   checkTensor(fn, 'x0', x0);
   const { ratio, maxValue } = checkThresholdOptions(fn, opts);
-  if (x0.rank < 1 || x0.size === 0) throw ddpmError(fn, `x0 must be a non-empty batch [B, ...], got ${fmtShape(x0.shape)}`);
+  if (x0.rank < 1 || x0.size === 0) throw opError(fn, `x0 must be a non-empty batch [B, ...], got ${fmtShape(x0.shape)}`);
   const B = x0.shape[0]!;
   const per = x0.size / B;
   const data = await x0.data();
@@ -90,7 +91,7 @@ export async function dynamicThresholdScales(x0: Tensor, opts: DynamicThresholdO
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < per; i++) abs[i] = Math.abs(data[b * per + i]!);
     quantile[b] = quantileLinear(abs, ratio);
-    if (!Number.isFinite(quantile[b]!)) throw ddpmError(fn, `sample ${b} of x0 has a non-finite value (quantile ${quantile[b]}); the model output diverged`);
+    if (!Number.isFinite(quantile[b]!)) throw opError(fn, `sample ${b} of x0 has a non-finite value (quantile ${quantile[b]}); the model output diverged`);
     s[b] = Math.min(Math.max(quantile[b]!, 1), maxValue);
   }
   return { quantile, s };

@@ -1,7 +1,8 @@
 // Sampler lookup by name and the validated plan (the timesteps a sampler visits).
 
+import { opError } from '@tapegrad/tensor';
 import type { Spacing } from '../schedule/timesteps.ts';
-import { ddpmError } from '../process/coef.ts';
+
 import { SAMPLERS, type Sampler, type SamplerName, type SamplingPlan } from './sampler.ts';
 import { ddpmSampler, type DdpmSamplerOptions } from './ddpm.ts';
 import { ddimSampler, type DdimSamplerOptions } from './ddim.ts';
@@ -13,7 +14,7 @@ const SPACINGS: readonly string[] = ['leading', 'trailing', 'linspace'];
 /** The sampler of a name, with the options that sampler takes (ddpm: variance; ddim: eta, useClippedModelOutput). */
 export function getSampler(name: SamplerName, opts: DdpmSamplerOptions & DdimSamplerOptions = {}, fn = 'sample'): Sampler {
   if (!(SAMPLERS as readonly string[]).includes(name)) {
-    throw ddpmError(fn, `unknown sampler ${typeof name === 'string' ? `'${name}'` : String(name)}, expected one of ${SAMPLERS.map((s) => `'${s}'`).join(', ')} or a Sampler object`);
+    throw opError(fn, `unknown sampler ${typeof name === 'string' ? `'${name}'` : String(name)}, expected one of ${SAMPLERS.map((s) => `'${s}'`).join(', ')} or a Sampler object`);
   }
   switch (name) {
     case 'ddpm': return ddpmSampler({ variance: opts.variance });
@@ -46,22 +47,22 @@ export function samplingPlan(sampler: SamplerName | Sampler, T: number, steps: n
   const fn = 'sample';
   const smp = resolveSampler(fn, sampler);
   if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > T) {
-    throw ddpmError(fn, `steps must be an integer in [1, T=${T}] (T = the schedule's number of training timesteps), got ${String(steps)}`);
+    throw opError(fn, `steps must be an integer in [1, T=${T}] (T = the schedule's number of training timesteps), got ${String(steps)}`);
   }
   const sp = spacing ?? smp.defaultSpacing;
   if (!SPACINGS.includes(sp as string)) {
-    throw ddpmError(fn, `unknown spacing ${typeof sp === 'string' ? `'${sp}'` : String(sp)}, expected one of 'leading', 'trailing', 'linspace'`);
+    throw opError(fn, `unknown spacing ${typeof sp === 'string' ? `'${sp}'` : String(sp)}, expected one of 'leading', 'trailing', 'linspace'`);
   }
   if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) {
-    throw ddpmError(fn, `offset (steps_offset) must be an integer >= 0, got ${String(offset)}`);
+    throw opError(fn, `offset (steps_offset) must be an integer >= 0, got ${String(offset)}`);
   }
   const plan = smp.plan(T, steps, sp, offset);
   const ts = plan.timesteps;
-  if (ts.length !== plan.prev.length) throw ddpmError(fn, `sampler '${smp.name}' planned ${ts.length} timesteps but ${plan.prev.length} targets; expected one target per timestep`);
+  if (ts.length !== plan.prev.length) throw opError(fn, `sampler '${smp.name}' planned ${ts.length} timesteps but ${plan.prev.length} targets; expected one target per timestep`);
   ts.forEach((t, i) => {
-    if (!Number.isInteger(t) || t < 0 || t >= T) throw ddpmError(fn, `spacing '${sp}' with offset ${offset} gives timestep ${t} outside [0, ${T - 1}] for steps=${steps}; lower the offset or the steps`);
+    if (!Number.isInteger(t) || t < 0 || t >= T) throw opError(fn, `spacing '${sp}' with offset ${offset} gives timestep ${t} outside [0, ${T - 1}] for steps=${steps}; lower the offset or the steps`);
     if (i > 0 && !(t < ts[i - 1]!)) {
-      throw ddpmError(fn, `spacing '${sp}' gives repeated timesteps for steps=${steps}, T=${T} (${ts[i - 1]} then ${t}); use fewer steps or another spacing`);
+      throw opError(fn, `spacing '${sp}' gives repeated timesteps for steps=${steps}, T=${T} (${ts[i - 1]} then ${t}); use fewer steps or another spacing`);
     }
   });
   return plan;

@@ -4,12 +4,13 @@
 // ownership (it frees only what it created) and the divergence check (a non-finite model output
 // is an error naming the sampler, the step and t, read back once at the end, not per step).
 
+import { checkTensor, fmtShape, opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 import type { Spacing } from '../schedule/timesteps.ts';
 import type { DdpmVarianceType } from '../f64/formulas.ts';
-import { checkTensor, ddpmError, fmtShape, timestepTensor } from '../process/coef.ts';
+import { timestepTensor } from '../process/coef.ts';
 import { checkPrediction, predictionToX0Eps, type PredictionType } from '../process/forward.ts';
 import { callModel, type Model } from '../models/model.ts';
 import { checkThresholdOptions, classifierFreeGuidance, clipX0, dynamicThreshold, rescaleNoiseCfg } from './guidance.ts';
@@ -102,13 +103,13 @@ function normClip(fn: string, clip: ClipOption | undefined): null | { kind: 'cli
   if (clip === true) return { kind: 'clip', range: 1 };
   if (typeof clip === 'object' && clip !== null && clip.kind === 'clip') {
     const range = clip.range ?? 1;
-    if (typeof range !== 'number' || !(range > 0) || !Number.isFinite(range)) throw ddpmError(fn, `clip.range must be a finite number > 0, got ${String(range)}`);
+    if (typeof range !== 'number' || !(range > 0) || !Number.isFinite(range)) throw opError(fn, `clip.range must be a finite number > 0, got ${String(range)}`);
     return { kind: 'clip', range };
   }
   if (typeof clip === 'object' && clip !== null && clip.kind === 'dynamic') {
     return { kind: 'dynamic', ...checkThresholdOptions(fn, clip) };
   }
-  throw ddpmError(fn, `clip must be a boolean, { kind: 'clip', range? } or { kind: 'dynamic', ratio?, maxValue? }, got ${JSON.stringify(clip)}`);
+  throw opError(fn, `clip must be a boolean, { kind: 'clip', range? } or { kind: 'dynamic', ratio?, maxValue? }, got ${JSON.stringify(clip)}`);
 }
 
 /** Free every tensor of `ts` that is not in `keep` or `borrowed` (each once). */
@@ -125,28 +126,28 @@ function release(ts: Iterable<Tensor | null | undefined>, keep: ReadonlySet<Tens
  */
 export async function sample(model: Model, opts: SampleOptions): Promise<Tensor> {
   const fn = 'sample';
-  if (typeof model !== 'function') throw ddpmError(fn, `model must be a function (x, t, cond?) => Tensor, got ${typeof model}`);
-  if (!opts || typeof opts !== 'object') throw ddpmError(fn, 'opts is required');
+  if (typeof model !== 'function') throw opError(fn, `model must be a function (x, t, cond?) => Tensor, got ${typeof model}`);
+  if (!opts || typeof opts !== 'object') throw opError(fn, 'opts is required');
   const { schedule } = opts;
-  if (!schedule || !(schedule.alphasCumprod instanceof Float64Array)) throw ddpmError(fn, 'opts.schedule must be a Schedule (makeSchedule / scheduleFromBetas)');
+  if (!schedule || !(schedule.alphasCumprod instanceof Float64Array)) throw opError(fn, 'opts.schedule must be a Schedule (makeSchedule / scheduleFromBetas)');
   const shape = opts.shape;
   if (!Array.isArray(shape) || shape.length < 1 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw ddpmError(fn, `shape must be [B, ...] with positive integer dimensions, got ${JSON.stringify(shape)}`);
+    throw opError(fn, `shape must be [B, ...] with positive integer dimensions, got ${JSON.stringify(shape)}`);
   }
   const B = shape[0]!;
   const Tn = schedule.T;
   let smp: Sampler;
   if (typeof opts.sampler === 'object' && opts.sampler !== null) {
     for (const k of ['eta', 'variance', 'useClippedModelOutput'] as const) {
-      if (opts[k] !== undefined) throw ddpmError(fn, `opts.${k} applies to a sampler given by name; pass it to the sampler's factory (ddimSampler({ eta }), ddpmSampler({ variance })) instead`);
+      if (opts[k] !== undefined) throw opError(fn, `opts.${k} applies to a sampler given by name; pass it to the sampler's factory (ddimSampler({ eta }), ddpmSampler({ variance })) instead`);
     }
     smp = opts.sampler;
   } else {
     if (!(SAMPLERS as readonly unknown[]).includes(opts.sampler)) smp = getSampler(opts.sampler, {}, fn); // throws the unknown-sampler error
-    if (opts.eta !== undefined && opts.sampler !== 'ddim') throw ddpmError(fn, `eta applies to the 'ddim' sampler only, got sampler '${opts.sampler}'`);
+    if (opts.eta !== undefined && opts.sampler !== 'ddim') throw opError(fn, `eta applies to the 'ddim' sampler only, got sampler '${opts.sampler}'`);
     const variance = opts.variance ?? 'fixed_small';
     if (variance !== 'fixed_small' && variance !== 'fixed_large') {
-      throw ddpmError(fn, `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
+      throw opError(fn, `unknown variance '${String(variance)}', expected 'fixed_small' or 'fixed_large'`);
     }
     smp = getSampler(opts.sampler, { eta: opts.eta, variance, useClippedModelOutput: opts.useClippedModelOutput }, fn);
   }
@@ -154,36 +155,36 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
   const plan = samplingPlan(smp, Tn, steps, opts.spacing, opts.offset ?? 0);
   const prediction = checkPrediction(fn, opts.prediction ?? 'epsilon');
   const clip = normClip(fn, opts.clip);
-  if (opts.key === undefined) throw ddpmError(fn, 'opts.key is required (randomKey(seed))');
+  if (opts.key === undefined) throw opError(fn, 'opts.key is required (randomKey(seed))');
   if (opts.init !== undefined) {
     checkTensor(fn, 'init', opts.init);
-    if (opts.init.shape.join() !== shape.join()) throw ddpmError(fn, `init has shape ${fmtShape(opts.init.shape)}; expected opts.shape ${fmtShape(shape)}`);
+    if (opts.init.shape.join() !== shape.join()) throw opError(fn, `init has shape ${fmtShape(opts.init.shape)}; expected opts.shape ${fmtShape(shape)}`);
   }
   if (opts.cond !== undefined) {
     checkTensor(fn, 'cond', opts.cond);
-    if (opts.cond.rank < 1 || opts.cond.shape[0] !== B) throw ddpmError(fn, `cond has shape ${fmtShape(opts.cond.shape)}; expected a batch of ${B} ([${B}, ...])`);
+    if (opts.cond.rank < 1 || opts.cond.shape[0] !== B) throw opError(fn, `cond has shape ${fmtShape(opts.cond.shape)}; expected a batch of ${B} ([${B}, ...])`);
   }
   const guidance = opts.guidance;
   if (guidance !== undefined) {
-    if (typeof guidance.scale !== 'number' || !Number.isFinite(guidance.scale)) throw ddpmError(fn, `guidance.scale must be a finite number, got ${String(guidance?.scale)}`);
+    if (typeof guidance.scale !== 'number' || !Number.isFinite(guidance.scale)) throw opError(fn, `guidance.scale must be a finite number, got ${String(guidance?.scale)}`);
     const phi = guidance.rescale ?? 0;
-    if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw ddpmError(fn, `guidance.rescale must be in [0, 1], got ${String(phi)}`);
-    if (opts.cond === undefined) throw ddpmError(fn, 'guidance needs opts.cond (the condition to guide towards)');
+    if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw opError(fn, `guidance.rescale must be in [0, 1], got ${String(phi)}`);
+    if (opts.cond === undefined) throw opError(fn, 'guidance needs opts.cond (the condition to guide towards)');
     if ((guidance.nullCond === undefined) === (guidance.nullClass === undefined)) {
-      throw ddpmError(fn, 'guidance needs exactly one of nullCond (a tensor) and nullClass (the null class index)');
+      throw opError(fn, 'guidance needs exactly one of nullCond (a tensor) and nullClass (the null class index)');
     }
     if (guidance.nullClass !== undefined) {
-      if (!Number.isInteger(guidance.nullClass) || guidance.nullClass < 0) throw ddpmError(fn, `guidance.nullClass must be an integer >= 0, got ${String(guidance.nullClass)}`);
-      if (opts.cond.rank !== 1) throw ddpmError(fn, `guidance.nullClass needs cond to be class labels of shape [${B}], got ${fmtShape(opts.cond.shape)}`);
+      if (!Number.isInteger(guidance.nullClass) || guidance.nullClass < 0) throw opError(fn, `guidance.nullClass must be an integer >= 0, got ${String(guidance.nullClass)}`);
+      if (opts.cond.rank !== 1) throw opError(fn, `guidance.nullClass needs cond to be class labels of shape [${B}], got ${fmtShape(opts.cond.shape)}`);
     } else {
       checkTensor(fn, 'guidance.nullCond', guidance.nullCond);
       const row = opts.cond.shape.slice(1);
       const nc = guidance.nullCond!.shape;
       const ok = nc.join() === opts.cond.shape.join() || nc.join() === row.join() || nc.join() === [1, ...row].join();
-      if (!ok) throw ddpmError(fn, `guidance.nullCond has shape ${fmtShape(nc)}; expected cond's shape ${fmtShape(opts.cond.shape)} or one row ${fmtShape(row)} / ${fmtShape([1, ...row])}`);
+      if (!ok) throw opError(fn, `guidance.nullCond has shape ${fmtShape(nc)}; expected cond's shape ${fmtShape(opts.cond.shape)} or one row ${fmtShape(row)} / ${fmtShape([1, ...row])}`);
     }
   }
-  if (opts.checkFinite !== undefined && typeof opts.checkFinite !== 'boolean') throw ddpmError(fn, `checkFinite must be a boolean, got ${String(opts.checkFinite)}`);
+  if (opts.checkFinite !== undefined && typeof opts.checkFinite !== 'boolean') throw opError(fn, `checkFinite must be a boolean, got ${String(opts.checkFinite)}`);
   const checkFinite = opts.checkFinite ?? true;
   const useGuidance = guidance !== undefined && guidance.scale !== 1;
   const run = smp.start(schedule, plan);
@@ -244,7 +245,7 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
       let done = false;
       try {
         if (prediction === 'epsilon' && abT === 0) {
-          throw ddpmError(fn, `prediction 'epsilon' cannot recover x0 at t=${t} where alpha_bar = 0 (a zero-terminal-SNR schedule); train with prediction 'v_prediction'`);
+          throw opError(fn, `prediction 'epsilon' cannot recover x0 at t=${t} where alpha_bar = 0 (a zero-terminal-SNR schedule); train with prediction 'v_prediction'`);
         }
         const { out, created } = predict(x, t);
         if (created) temps.push(out);
@@ -259,7 +260,7 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
             try {
               x0 = await dynamicThreshold(x0, clip);
             } catch (e) {
-              if (/non-finite/.test((e as Error).message)) throw ddpmError(fn, `the model output is not finite (NaN or Inf) at ${at(i)} of sampler '${smp.name}'; the model diverged (found by dynamic thresholding, which reads x0 back)`);
+              if (/non-finite/.test((e as Error).message)) throw opError(fn, `the model output is not finite (NaN or Inf) at ${at(i)} of sampler '${smp.name}'; the model diverged (found by dynamic thresholding, which reads x0 back)`);
               throw e;
             }
           }
@@ -274,7 +275,7 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
             return z;
           },
         });
-        if (!res || !T.isTensor(res.next)) throw ddpmError(fn, `sampler '${smp.name}' returned ${res === null ? 'null' : typeof res?.next} from step ${i + 1}; expected { next: Tensor, carry? }`);
+        if (!res || !T.isTensor(res.next)) throw opError(fn, `sampler '${smp.name}' returned ${res === null ? 'null' : typeof res?.next} from step ${i + 1}; expected { next: Tensor, carry? }`);
         keep = new Set([res.next, res.carry ?? null]);
         if (opts.onStep) await opts.onStep({ index: i, steps: n, t, prevT, x, x0, next: res.next });
         temps.push(x);
@@ -295,7 +296,7 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
           if (!Number.isFinite((await flags[i]!.data())[0]!)) { bad = i; break; }
         }
         const what = bad < n ? `the model output is not finite (NaN or Inf) at ${at(bad)}` : `the samples are not finite (NaN or Inf) after the last step (t=${plan.timesteps[n - 1]})`;
-        throw ddpmError(fn, `${what} of sampler '${smp.name}'; the model diverged (no samples returned: clipping would have hidden it)`);
+        throw opError(fn, `${what} of sampler '${smp.name}'; the model diverged (no samples returned: clipping would have hidden it)`);
       }
     }
     let result = x;

@@ -3,10 +3,10 @@
 // loop in sample.ts owns everything else: the model call, classifier-free guidance, x0 clipping /
 // dynamic thresholding, the random keys, tensor ownership and the divergence check.
 
+import { opError } from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 import type { Spacing } from '../schedule/timesteps.ts';
-import { ddpmError } from '../process/coef.ts';
 
 export type SamplerName = 'ddpm' | 'ddim' | 'dpmsolver++' | 'euler';
 export const SAMPLERS: readonly SamplerName[] = ['ddpm', 'ddim', 'dpmsolver++', 'euler'];
@@ -86,7 +86,7 @@ export function odeAlphaBarAt(schedule: Schedule, t: number): number {
 /** Throw unless v is an alpha_bar in (0, 1] (or [0, 1] with allowZero). */
 export function checkAlphaBar(fn: string, name: string, v: number, allowZero = false): void {
   if (typeof v !== 'number' || !(v <= 1 && (v > 0 || (allowZero && v === 0)))) {
-    throw ddpmError(fn, `${name} must be a number in ${allowZero ? '[0, 1]' : '(0, 1]'}, got ${String(v)}`);
+    throw opError(fn, `${name} must be a number in ${allowZero ? '[0, 1]' : '(0, 1]'}, got ${String(v)}`);
   }
 }
 

@@ -7,12 +7,13 @@
 // checkpoints and `latest` intact. Tensors are stored as float32 (exact for the webasm, cpu and
 // webgpu backends; the float64 reference backend is rounded).
 
+import { opError } from '@tapegrad/tensor';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { dispose, randomKey, type RandomKey } from '@tapegrad/tensor';
 import { loadSafetensorsInto, saveSafetensors, SafetensorsError } from '@tapegrad/nn';
-import { ddpmError } from '../process/coef.ts';
+
 import type { ResolvedTrainConfig } from './config.ts';
 import type { DataCursor } from './data.ts';
 
@@ -89,7 +90,7 @@ export async function latestCheckpoint(runDir: string): Promise<string | null> {
   const dir = join(runDir, 'checkpoints');
   try {
     const name = (await readFile(join(dir, 'latest'), 'utf8')).trim();
-    if (!STEP_RE.test(name)) throw ddpmError('loadCheckpoint', `${join(dir, 'latest')}: expected a folder name like step-000100, got ${JSON.stringify(name.slice(0, 40))}`);
+    if (!STEP_RE.test(name)) throw opError('loadCheckpoint', `${join(dir, 'latest')}: expected a folder name like step-000100, got ${JSON.stringify(name.slice(0, 40))}`);
     return join(dir, name);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
@@ -113,7 +114,7 @@ export async function resolveCheckpoint(path: string): Promise<string> {
     const c = await latestCheckpoint(join(path, '..'));
     if (c) return c;
   }
-  throw ddpmError(fn, `${path}: no checkpoint found (expected a run folder with checkpoints/, or a checkpoint folder with ${FILES.state})`);
+  throw opError(fn, `${path}: no checkpoint found (expected a run folder with checkpoints/, or a checkpoint folder with ${FILES.state})`);
 }
 
 /**
@@ -142,7 +143,7 @@ export async function saveCheckpoint<P>(runDir: string, state: CheckpointState, 
       await fsyncPath(dir);
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
-      throw ddpmError(fn, `${final}: cannot write the checkpoint (${(e as Error).message})`);
+      throw opError(fn, `${final}: cannot write the checkpoint (${(e as Error).message})`);
     }
   }
   const ptrTmp = join(dir, `.tmp-latest-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -162,18 +163,18 @@ export async function readCheckpointState(dir: string): Promise<CheckpointState>
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw ddpmError(fn, `${file}: cannot read (${(e as Error).message})`);
+    throw opError(fn, `${file}: cannot read (${(e as Error).message})`);
   }
   let s: CheckpointState;
   try {
     s = JSON.parse(text) as CheckpointState;
   } catch (e) {
-    throw ddpmError(fn, `${file}: not valid JSON (${(e as Error).message}); the checkpoint is corrupt or truncated`);
+    throw opError(fn, `${file}: not valid JSON (${(e as Error).message}); the checkpoint is corrupt or truncated`);
   }
-  if (!s || typeof s !== 'object' || s.format !== CHECKPOINT_FORMAT) throw ddpmError(fn, `${file}: format is ${JSON.stringify((s as { format?: unknown })?.format)}; expected '${CHECKPOINT_FORMAT}'`);
-  if (s.version !== CHECKPOINT_VERSION) throw ddpmError(fn, `${file}: version ${JSON.stringify(s.version)} is not supported; expected ${CHECKPOINT_VERSION}`);
+  if (!s || typeof s !== 'object' || s.format !== CHECKPOINT_FORMAT) throw opError(fn, `${file}: format is ${JSON.stringify((s as { format?: unknown })?.format)}; expected '${CHECKPOINT_FORMAT}'`);
+  if (s.version !== CHECKPOINT_VERSION) throw opError(fn, `${file}: version ${JSON.stringify(s.version)} is not supported; expected ${CHECKPOINT_VERSION}`);
   const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  const bad = (field: string, v: unknown, expected: string) => ddpmError(fn, `${file}: ${field} is ${JSON.stringify(v)}; expected ${expected}`);
+  const bad = (field: string, v: unknown, expected: string) => opError(fn, `${file}: ${field} is ${JSON.stringify(v)}; expected ${expected}`);
   if (!isInt(s.step)) throw bad('step', s.step, 'an integer >= 0');
   if (!Array.isArray(s.rngKey) || s.rngKey.length !== 2 || !s.rngKey.every((w) => isInt(w) && w < 2 ** 32)) throw bad('rngKey', s.rngKey, 'two 32-bit words');
   if (!s.dataCursor || !isInt(s.dataCursor.epoch) || !isInt(s.dataCursor.index)) throw bad('dataCursor', s.dataCursor, '{ epoch, index } (integers >= 0)');
@@ -190,7 +191,7 @@ async function loadTree<P>(fn: string, file: string, template: P): Promise<P> {
   } catch (e) {
     if (e instanceof SafetensorsError || /safetensors/i.test((e as Error).message)) {
       const m = (e as Error).message.replace(/^\w+: /, '');
-      throw ddpmError(fn, m.includes(file) ? m : `${file}: ${m}`);
+      throw opError(fn, m.includes(file) ? m : `${file}: ${m}`);
     }
     throw e;
   }

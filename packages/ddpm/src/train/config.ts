@@ -2,9 +2,10 @@
 // the data source) and its resolved, JSON-serializable form (every default filled in) that is
 // written into each checkpoint and compared on resume.
 
+import { opError } from '@tapegrad/tensor';
 import { makeSchedule, type Schedule, type ScheduleKind, type ScheduleOptions } from '../schedule/schedule.ts';
 import { checkPrediction, type PredictionType } from '../process/forward.ts';
-import { ddpmError } from '../process/coef.ts';
+
 import type { Denoiser } from '../models/denoiser.ts';
 import type { DataSource } from './data.ts';
 
@@ -100,20 +101,20 @@ export interface ResolvedTrainConfig {
 const FN = 'train';
 
 function num(name: string, v: unknown, ok: (x: number) => boolean, expected: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw ddpmError(FN, `config.${name} must be ${expected}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw opError(FN, `config.${name} must be ${expected}, got ${JSON.stringify(v)}`);
   return v;
 }
 const int = (name: string, v: unknown, min: number) => num(name, v, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
 
 /** Fill in the defaults and validate (errors name the field, the value and what was expected). */
 export function resolveTrainConfig<C, P>(cfg: TrainConfig<C, P>): ResolvedTrainConfig {
-  if (!cfg || typeof cfg !== 'object') throw ddpmError(FN, 'config is required');
+  if (!cfg || typeof cfg !== 'object') throw opError(FN, 'config is required');
   if (!cfg.model || typeof cfg.model.init !== 'function' || typeof cfg.model.apply !== 'function') {
-    throw ddpmError(FN, 'config.model must be a Denoiser { init(key, config), apply(params, x, t, opts) } (mlpDenoiser(cfg), unet2d)');
+    throw opError(FN, 'config.model must be a Denoiser { init(key, config), apply(params, x, t, opts) } (mlpDenoiser(cfg), unet2d)');
   }
   const d = cfg.data;
   if (!d || typeof d.get !== 'function' || !Number.isInteger(d.size) || d.size < 1 || !Array.isArray(d.shape)) {
-    throw ddpmError(FN, 'config.data must be a DataSource { size >= 1, shape, numClasses?, get(indices) }');
+    throw opError(FN, 'config.data must be a DataSource { size >= 1, shape, numClasses?, get(indices) }');
   }
   const numClasses = d.numClasses ?? null;
   if (numClasses !== null) int('data.numClasses', numClasses, 1);
@@ -121,11 +122,11 @@ export function resolveTrainConfig<C, P>(cfg: TrainConfig<C, P>): ResolvedTrainC
   const schedule = cfg.schedule ?? { kind: 'linear', T: 1000 };
   makeSchedule(schedule.kind, schedule.T, schedule.options ?? {}); // validates
   const lrSchedule = cfg.lrSchedule ?? 'cosine';
-  if (lrSchedule !== 'cosine' && lrSchedule !== 'constant') throw ddpmError(FN, `config.lrSchedule must be 'cosine' or 'constant', got ${JSON.stringify(lrSchedule)}`);
+  if (lrSchedule !== 'cosine' && lrSchedule !== 'constant') throw opError(FN, `config.lrSchedule must be 'cosine' or 'constant', got ${JSON.stringify(lrSchedule)}`);
   const warmupSteps = int('warmupSteps', cfg.warmupSteps ?? Math.min(500, Math.round(steps / 20)), 0);
-  if (lrSchedule === 'cosine' && warmupSteps >= steps) throw ddpmError(FN, `config.warmupSteps (${warmupSteps}) must be below steps (${steps}) for the cosine schedule`);
+  if (lrSchedule === 'cosine' && warmupSteps >= steps) throw opError(FN, `config.warmupSteps (${warmupSteps}) must be below steps (${steps}) for the cosine schedule`);
   const betas = cfg.adamBetas ?? [0.95, 0.999];
-  if (!Array.isArray(betas) || betas.length !== 2) throw ddpmError(FN, `config.adamBetas must be [beta1, beta2], got ${JSON.stringify(betas)}`);
+  if (!Array.isArray(betas) || betas.length !== 2) throw opError(FN, `config.adamBetas must be [beta1, beta2], got ${JSON.stringify(betas)}`);
   betas.forEach((b, i) => num(`adamBetas[${i}]`, b, (x) => x >= 0 && x < 1, 'in [0, 1)'));
   const e = cfg.ema === null ? null : {
     maxDecay: num('ema.maxDecay', cfg.ema?.maxDecay ?? 0.9999, (x) => x >= 0 && x <= 1, 'in [0, 1]'),
@@ -133,14 +134,14 @@ export function resolveTrainConfig<C, P>(cfg: TrainConfig<C, P>): ResolvedTrainC
     power: num('ema.power', cfg.ema?.power ?? 0.75, (x) => x > 0, '> 0'),
   };
   const labelDropout = num('labelDropout', cfg.labelDropout ?? (numClasses !== null ? 0.1 : 0), (x) => x >= 0 && x <= 1, 'in [0, 1]');
-  if (numClasses === null && labelDropout > 0) throw ddpmError(FN, `config.labelDropout is ${labelDropout} but the data has no classes (data.numClasses is not set); expected 0`);
+  if (numClasses === null && labelDropout > 0) throw opError(FN, `config.labelDropout is ${labelDropout} but the data has no classes (data.numClasses is not set); expected 0`);
   const gradClip = cfg.gradClip === null ? null : num('gradClip', cfg.gradClip ?? 1, (x) => x > 0, '> 0 (or null for no clipping)');
   const minSnrGamma = cfg.minSnrGamma === undefined || cfg.minSnrGamma === null ? null : num('minSnrGamma', cfg.minSnrGamma, (x) => x > 0, '> 0');
   let modelConfig: unknown;
   try {
     modelConfig = JSON.parse(JSON.stringify(cfg.modelConfig ?? null));
   } catch (err) {
-    throw ddpmError(FN, `config.modelConfig must be JSON-serializable (${(err as Error).message})`);
+    throw opError(FN, `config.modelConfig must be JSON-serializable (${(err as Error).message})`);
   }
   return {
     modelKind: cfg.modelKind ?? 'custom',

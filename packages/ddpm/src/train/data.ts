@@ -2,8 +2,8 @@
 // position in the epoch's permutation) is part of the resumable state: the permutation of epoch e
 // is a pure function of (key, e, size), so a resumed run draws exactly the batches it would have.
 
+import { opError } from '@tapegrad/tensor';
 import { foldIn, threefry2x32, type RandomKey } from '@tapegrad/tensor';
-import { ddpmError } from '../process/coef.ts';
 
 /** A finite data set the loop draws batches from. */
 export interface DataSource {
@@ -30,14 +30,14 @@ export interface DataCursor {
 export function arraySource(x: Float32Array | Float64Array, shape: readonly number[], labels?: Int32Array, numClasses?: number): DataSource {
   const fn = 'arraySource';
   const per = shape.reduce((a, b) => a * b, 1);
-  if (!shape.length || shape.some((d) => !Number.isInteger(d) || d < 1)) throw ddpmError(fn, `shape must be positive integers, got [${shape.join(', ')}]`);
-  if (x.length === 0 || x.length % per) throw ddpmError(fn, `x has ${x.length} values, not a positive multiple of prod(shape) = ${per} (shape [${shape.join(', ')}])`);
+  if (!shape.length || shape.some((d) => !Number.isInteger(d) || d < 1)) throw opError(fn, `shape must be positive integers, got [${shape.join(', ')}]`);
+  if (x.length === 0 || x.length % per) throw opError(fn, `x has ${x.length} values, not a positive multiple of prod(shape) = ${per} (shape [${shape.join(', ')}])`);
   const size = x.length / per;
   if (labels !== undefined) {
-    if (labels.length !== size) throw ddpmError(fn, `labels has ${labels.length} entries but x holds ${size} examples`);
+    if (labels.length !== size) throw opError(fn, `labels has ${labels.length} entries but x holds ${size} examples`);
     if (numClasses === undefined) numClasses = labels.reduce((m, v) => Math.max(m, v), -1) + 1;
     const bad = labels.findIndex((v) => !(v >= 0 && v < numClasses!));
-    if (bad >= 0) throw ddpmError(fn, `labels[${bad}] = ${labels[bad]} is outside [0, ${numClasses - 1}]`);
+    if (bad >= 0) throw opError(fn, `labels[${bad}] = ${labels[bad]} is outside [0, ${numClasses - 1}]`);
   }
   const data = x instanceof Float32Array ? x : Float32Array.from(x);
   return {

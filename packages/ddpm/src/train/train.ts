@@ -9,12 +9,13 @@
 // exactly as the uninterrupted run (params, EMA and AdamW moments are stored as float32, which
 // is exact for the float32 backends).
 
+import { opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import { foldIn, randomKey, RandomKey, splitKey, threefry2x32, type Tensor } from '@tapegrad/tensor';
 import { valueAndGrad } from '@tapegrad/autograd';
 import { adamw, clipByGlobalNorm, ema as makeEma, globalNorm, linearWarmup, warmupCosineDecay, type AdamState, type EmaState } from '@tapegrad/nn';
 import { diffusionLoss, sampleTimesteps } from '../process/loss.ts';
-import { ddpmError } from '../process/coef.ts';
+
 import { configDifferences, resolveTrainConfig, scheduleOf, type ResolvedTrainConfig, type TrainConfig } from './config.ts';
 import type { Denoiser } from '../models/denoiser.ts';
 import { nextBatchIndices, type DataCursor } from './data.ts';
@@ -105,7 +106,7 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions 
   const B = cfg.batchSize;
   const per = shape.reduce((a, b) => a * b, 1);
   const nullClass = cfg.data.numClasses ?? -1;
-  if (opts.resume && !opts.runDir && typeof opts.resume !== 'string') throw ddpmError(fn, 'resume: true needs opts.runDir');
+  if (opts.resume && !opts.runDir && typeof opts.resume !== 'string') throw opError(fn, 'resume: true needs opts.runDir');
   const root = randomKey(cfg.seed);
   const keys = runKeys(root);
 
@@ -128,9 +129,9 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions 
       const dir = await resolveCheckpoint(typeof opts.resume === 'string' ? opts.resume : opts.runDir!);
       const head = await readCheckpointState(dir);
       const diff = configDifferences(cfg, head.config);
-      if (diff.length) throw ddpmError(fn, `cannot resume from ${dir}: the config differs from the checkpoint's in ${diff.join('; ')}`);
+      if (diff.length) throw opError(fn, `cannot resume from ${dir}: the config differs from the checkpoint's in ${diff.join('; ')}`);
       if (head.rngKey[0] !== root.words[0] || head.rngKey[1] !== root.words[1]) {
-        throw ddpmError(fn, `cannot resume from ${dir}: its RNG key ${JSON.stringify(head.rngKey)} is not randomKey(seed ${cfg.seed})`);
+        throw opError(fn, `cannot resume from ${dir}: its RNG key ${JSON.stringify(head.rngKey)} is not randomKey(seed ${cfg.seed})`);
       }
       const { state, tensors } = await loadCheckpoint(dir, params);
       T.dispose(params);
@@ -211,10 +212,10 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions 
       cache = b.cache;
       const batch = data.get(b.indices);
       if (!batch || !(batch.x instanceof Float32Array) || batch.x.length !== B * per) {
-        throw ddpmError(fn, `data.get returned ${batch?.x?.length ?? 'no'} values for ${B} examples of shape [${shape.join(', ')}]; expected a Float32Array of ${B * per}`);
+        throw opError(fn, `data.get returned ${batch?.x?.length ?? 'no'} values for ${B} examples of shape [${shape.join(', ')}]; expected a Float32Array of ${B * per}`);
       }
       if (cfg.data.numClasses !== null && !(batch.labels instanceof Int32Array && batch.labels.length === B)) {
-        throw ddpmError(fn, `data.get returned no labels (or not ${B}) but the data has numClasses ${cfg.data.numClasses}; expected an Int32Array of ${B}`);
+        throw opError(fn, `data.get returned no labels (or not ${B}) but the data has numClasses ${cfg.data.numClasses}; expected an Int32Array of ${B}`);
       }
       const lr = opt.learningRate(optState.step);
       const x0 = T.tensor(batch.x, [B, ...shape]);
