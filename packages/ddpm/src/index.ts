@@ -5,30 +5,30 @@
 // `f64`: the float64 reference formulas (numbers / Float64Arrays, no tensors) that the tensor
 // code mirrors and that reproduce shared/ddpm-golden.json to 1e-12.
 
-export * from './schedule.ts';
-export * from './timesteps.ts';
-export { linspace, linspaceFloat32, roundHalfEven } from './numeric.ts';
-export * as f64 from './formulas.ts';
-export type { DdpmVarianceType } from './formulas.ts';
+export * from './schedule/schedule.ts';
+export * from './schedule/timesteps.ts';
+export { linspace, linspaceFloat32, roundHalfEven } from './schedule/numeric.ts';
+export * as f64 from './f64/formulas.ts';
+export type { DdpmVarianceType } from './f64/formulas.ts';
 
-export { type Timesteps, type Coef } from './coef.ts';
-export { type Model } from './model.ts';
+export { type Timesteps, type Coef } from './process/coef.ts';
+export { type Model } from './models/model.ts';
 export {
   qSample, x0FromEps, epsFromX0, vFromX0Eps, x0FromV, epsFromV, predictionToX0Eps, predictionTarget, type PredictionType,
-} from './forward.ts';
-export { diffusionLoss, minSnrWeights, sampleTimesteps, type DiffusionLossOptions } from './loss.ts';
+} from './process/forward.ts';
+export { diffusionLoss, minSnrWeights, sampleTimesteps, type DiffusionLossOptions } from './process/loss.ts';
 export {
   classifierFreeGuidance, rescaleNoiseCfg, stdPerSample, clipX0, dynamicThreshold, dynamicThresholdScales, applyThreshold,
   type DynamicThresholdOptions,
-} from './guidance.ts';
+} from './sampling/guidance.ts';
 export {
   posteriorMean, ddpmStep, ddimStep, dpmSolverPlusPlusCoefficients, dpmSolverPlusPlusStep, eulerStep,
-} from './steps.ts';
+} from './sampling/steps.ts';
 export {
   normalKl, approxStandardNormalCdf, discretizedGaussianLogLikelihood, priorBpd, vbTermBpd, variationalBound,
   learnedRangeLogVariance, modelLogVariance, type BoundOptions,
-} from './vlb.ts';
+} from './process/vlb.ts';
 export {
   sample, samplingPlan, SAMPLERS, type SamplerName, type SampleOptions, type StepInfo, type ClipOption, type GuidanceOptions,
   type SamplingPlan,
-} from './sample.ts';
+} from './sampling/sample.ts';

@@ -3,12 +3,12 @@
 // (RBF MMD) to fresh data than those of the untrained model.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tapegrad/tensor';
-import { makeSchedule } from '../src/schedule.ts';
-import { sample } from '../src/sample.ts';
-import { trainDenoiser } from '../src/demo/train.ts';
-import { denoiserModel, initDenoiser, type DenoiserConfig } from '../src/demo/denoiser.ts';
-import { makeDataset } from '../src/demo/datasets.ts';
-import { mmdRbf } from '../src/demo/mmd.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
+import { sample } from '../src/sampling/sample.ts';
+import { trainDenoiser } from '../src/train/quick.ts';
+import { denoiserModel, initDenoiser, type DenoiserConfig } from '../src/models/mlp.ts';
+import { makeDataset } from '../src/data/toy2d.ts';
+import { mmdRbf } from '../src/eval/mmd.ts';
 
 beforeAll(async () => {
   await T.setBackend('webasm');

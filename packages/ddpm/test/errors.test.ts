@@ -1,10 +1,10 @@
 // Bad input throws an Error whose message names the function, the offending value and what was expected.
 import { describe, expect, it } from 'vitest';
-import { betasFromAlphasCumprod, makeSchedule, rescaleZeroTerminalSnr, respace, scheduleFromBetas } from '../src/schedule.ts';
+import { betasFromAlphasCumprod, makeSchedule, rescaleZeroTerminalSnr, respace, scheduleFromBetas } from '../src/schedule/schedule.ts';
 import {
   ddimAlphaBarPrev, ddimCoefficients, ddimSigma, ddimStep, ddpmStep, dynamicThreshold, epsFromX0, minSnrWeight, qSample,
   quantileLinear, rescaleNoiseCfg, stdUnbiased, timestepEmbedding, x0FromEps,
-} from '../src/formulas.ts';
+} from '../src/f64/formulas.ts';
 
 describe('makeSchedule errors', () => {
   it('T', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { makeSchedule } from '../src/schedule.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
 import {
   approxStandardNormalCdf, cfgHoSalimans, classifierFreeGuidance, ddimAlphaBarPrev, ddimCoefficients, ddimStep,
   ddpmMeanEpsForm, ddpmStep, discretizedGaussianLogLikelihood, dynamicThreshold, epsFromV, learnedRangeLogVariance,
   minSnrWeight, normalKl, posteriorMean, priorBitsPerDim, qSample, quantileLinear, rescaleNoiseCfg, stdUnbiased,
   timestepEmbedding, vFromX0Eps, x0FromEps, x0FromV,
-} from '../src/formulas.ts';
+} from '../src/f64/formulas.ts';
 import { GOLDEN, close, closeArray, type Json } from './golden.ts';
 
 const linear = makeSchedule('linear', 1000);

@@ -1,9 +1,9 @@
 // Analytic denoisers for sampler tests: perfect predictors of simple data distributions.
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
-import type { Schedule } from '../src/schedule.ts';
-import type { Model } from '../src/model.ts';
-import type { PredictionType } from '../src/forward.ts';
+import type { Schedule } from '../src/schedule/schedule.ts';
+import type { Model } from '../src/models/model.ts';
+import type { PredictionType } from '../src/process/forward.ts';
 
 /** The 0-based timesteps a model was called with (host copy of its t tensor). */
 export function readT(t: Tensor): number[] {

@@ -1,11 +1,11 @@
 // Property tests: identities that hold for every valid input, derived independently of the code.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { makeSchedule, respace, type Schedule, type ScheduleOptions, type ScheduleKind } from '../src/schedule.ts';
+import { makeSchedule, respace, type Schedule, type ScheduleOptions, type ScheduleKind } from '../src/schedule/schedule.ts';
 import {
   cfgHoSalimans, classifierFreeGuidance, ddimSigma, ddpmMeanEpsForm, epsFromV, epsFromX0, posteriorMean, qSample,
   rescaleNoiseCfg, stdUnbiased, timestepEmbedding, vFromX0Eps, x0FromEps, x0FromV,
-} from '../src/formulas.ts';
+} from '../src/f64/formulas.ts';
 
 /** Random valid schedule configurations (ranges chosen so alpha_bar never underflows). */
 const scheduleConfig: fc.Arbitrary<{ kind: ScheduleKind; T: number; opts: ScheduleOptions }> = fc.oneof(

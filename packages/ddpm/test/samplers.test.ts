@@ -2,11 +2,11 @@
 // moments, the no-noise last step, and the training/sampling conventions (t indexing, parameterizations).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tapegrad/tensor';
-import { makeSchedule } from '../src/schedule.ts';
-import { sample, samplingPlan, type SamplerName, type StepInfo } from '../src/sample.ts';
-import { diffusionLoss } from '../src/loss.ts';
-import type { PredictionType } from '../src/forward.ts';
-import { rescaleNoiseCfg } from '../src/guidance.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
+import { sample, samplingPlan, type SamplerName, type StepInfo } from '../src/sampling/sample.ts';
+import { diffusionLoss } from '../src/process/loss.ts';
+import type { PredictionType } from '../src/process/forward.ts';
+import { rescaleNoiseCfg } from '../src/sampling/guidance.ts';
 import { deltaDenoiser, gaussianDenoiser, gaussianFlowEndpoint, maxAbsDiff, meanStd } from './models.ts';
 
 const linear = makeSchedule('linear', 1000);

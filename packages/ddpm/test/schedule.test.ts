@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { cosineAlphaBar, makeSchedule, respace, scheduleFromBetas, type Schedule } from '../src/schedule.ts';
-import { posteriorLogVarianceDiffusers } from '../src/formulas.ts';
-import { spaceTimesteps } from '../src/timesteps.ts';
+import { cosineAlphaBar, makeSchedule, respace, scheduleFromBetas, type Schedule } from '../src/schedule/schedule.ts';
+import { posteriorLogVarianceDiffusers } from '../src/f64/formulas.ts';
+import { spaceTimesteps } from '../src/schedule/timesteps.ts';
 import { GOLDEN, close, type Json } from './golden.ts';
 
 /** How each golden schedule group is built with our API. */

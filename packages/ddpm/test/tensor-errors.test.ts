@@ -2,13 +2,13 @@
 // expected) and leaks no tensor (test/setup.ts checks the live count after each test).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tapegrad/tensor';
-import { makeSchedule } from '../src/schedule.ts';
-import { sample, samplingPlan, type SampleOptions } from '../src/sample.ts';
-import { diffusionLoss, minSnrWeights } from '../src/loss.ts';
-import { predictionToX0Eps, qSample, x0FromEps } from '../src/forward.ts';
-import { dynamicThreshold, rescaleNoiseCfg, stdPerSample } from '../src/guidance.ts';
-import { ddimStep, ddpmStep, dpmSolverPlusPlusCoefficients, dpmSolverPlusPlusStep } from '../src/steps.ts';
-import type { Model } from '../src/model.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
+import { sample, samplingPlan, type SampleOptions } from '../src/sampling/sample.ts';
+import { diffusionLoss, minSnrWeights } from '../src/process/loss.ts';
+import { predictionToX0Eps, qSample, x0FromEps } from '../src/process/forward.ts';
+import { dynamicThreshold, rescaleNoiseCfg, stdPerSample } from '../src/sampling/guidance.ts';
+import { ddimStep, ddpmStep, dpmSolverPlusPlusCoefficients, dpmSolverPlusPlusStep } from '../src/sampling/steps.ts';
+import type { Model } from '../src/models/model.ts';
 
 const s = makeSchedule('linear', 1000);
 const zeroModel: Model = (x) => T.zerosLike(x);

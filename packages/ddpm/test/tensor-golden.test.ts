@@ -4,17 +4,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tapegrad/tensor';
 import { sinusoidalEmbedding } from '@tapegrad/nn';
-import { makeSchedule } from '../src/schedule.ts';
-import { ddimAlphaBarPrev } from '../src/formulas.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
+import { ddimAlphaBarPrev } from '../src/f64/formulas.ts';
 import {
   epsFromV, epsFromX0, predictionTarget, predictionToX0Eps, qSample, vFromX0Eps, x0FromEps, x0FromV,
-} from '../src/forward.ts';
-import { ddimStep, ddpmStep, posteriorMean } from '../src/steps.ts';
-import { diffusionLoss } from '../src/loss.ts';
+} from '../src/process/forward.ts';
+import { ddimStep, ddpmStep, posteriorMean } from '../src/sampling/steps.ts';
+import { diffusionLoss } from '../src/process/loss.ts';
 import {
   applyThreshold, classifierFreeGuidance, clipX0, dynamicThreshold, dynamicThresholdScales, rescaleNoiseCfg, stdPerSample,
-} from '../src/guidance.ts';
-import { approxStandardNormalCdf, discretizedGaussianLogLikelihood, learnedRangeLogVariance, normalKl, priorBpd } from '../src/vlb.ts';
+} from '../src/sampling/guidance.ts';
+import { approxStandardNormalCdf, discretizedGaussianLogLikelihood, learnedRangeLogVariance, normalKl, priorBpd } from '../src/process/vlb.ts';
 import { GOLDEN, type Json } from './golden.ts';
 
 const ABS = GOLDEN.meta.recommended_tolerances.float32_impl_vs_golden_abs_coefficients as number; // 1e-5

@@ -2,10 +2,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
-import { makeSchedule, type ScheduleKind } from '../src/schedule.ts';
-import { epsFromV, epsFromX0, predictionTarget, predictionToX0Eps, qSample, vFromX0Eps, x0FromEps, x0FromV } from '../src/forward.ts';
-import { dpmSolverPlusPlusCoefficients, ddimStep, dpmSolverPlusPlusStep, eulerStep, ddpmStep } from '../src/steps.ts';
-import { ddimCoefficients } from '../src/formulas.ts';
+import { makeSchedule, type ScheduleKind } from '../src/schedule/schedule.ts';
+import { epsFromV, epsFromX0, predictionTarget, predictionToX0Eps, qSample, vFromX0Eps, x0FromEps, x0FromV } from '../src/process/forward.ts';
+import { dpmSolverPlusPlusCoefficients, ddimStep, dpmSolverPlusPlusStep, eulerStep, ddpmStep } from '../src/sampling/steps.ts';
+import { ddimCoefficients } from '../src/f64/formulas.ts';
 
 const schedules = Object.fromEntries((['linear', 'cosine', 'scaled_linear', 'sigmoid'] as ScheduleKind[]).map((k) => [k, makeSchedule(k, 1000)]));
 const kind = fc.constantFrom<ScheduleKind>('linear', 'cosine', 'scaled_linear', 'sigmoid');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   ddimPrevTimestep, dpmSolverMultistepTimesteps, ermongroupTimesteps, lucidrainsDdimTimes, spaceTimesteps, timesteps,
-} from '../src/timesteps.ts';
+} from '../src/schedule/timesteps.ts';
 import { GOLDEN } from './golden.ts';
 
 const G = GOLDEN.timesteps;

@@ -1,9 +1,9 @@
 // The variational bound pieces against float64 evaluations of the same formulas.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as T from '@tapegrad/tensor';
-import { makeSchedule } from '../src/schedule.ts';
-import { discretizedGaussianLogLikelihood, normalKl, priorBitsPerDim, posteriorMean } from '../src/formulas.ts';
-import { variationalBound, vbTermBpd, priorBpd } from '../src/vlb.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
+import { discretizedGaussianLogLikelihood, normalKl, priorBitsPerDim, posteriorMean } from '../src/f64/formulas.ts';
+import { variationalBound, vbTermBpd, priorBpd } from '../src/process/vlb.ts';
 import { deltaDenoiser } from './models.ts';
 
 const s = makeSchedule('linear', 50, { scaleToT: true });

@@ -7,16 +7,16 @@ import { availableParallelism, cpus } from 'node:os';
 import * as T from '@tapegrad/tensor';
 import { randomKey, splitKey, type BackendName } from '@tapegrad/tensor';
 import { saveSafetensors } from '@tapegrad/nn';
-import { makeSchedule, type ScheduleKind } from '../schedule.ts';
-import { sample, SAMPLERS, type SamplerName, type StepInfo } from '../sample.ts';
-import type { Spacing } from '../timesteps.ts';
-import type { PredictionType } from '../forward.ts';
-import { DATASETS, makeDataset, type DatasetName } from './datasets.ts';
-import { mmdRbf } from './mmd.ts';
+import { makeSchedule, type ScheduleKind } from '../schedule/schedule.ts';
+import { sample, SAMPLERS, type SamplerName, type StepInfo } from '../sampling/sample.ts';
+import type { Spacing } from '../schedule/timesteps.ts';
+import type { PredictionType } from '../process/forward.ts';
+import { DATASETS, makeDataset, type DatasetName } from '../data/toy2d.ts';
+import { mmdRbf } from '../eval/mmd.ts';
 import { BLUE, GREEN, grid, ORANGE, PURPLE, scatterPanel } from './plot.ts';
 import { writeFileAtomic, writePng } from './png.ts';
-import { denoiserModel, initDenoiser, type DenoiserConfig } from './denoiser.ts';
-import { trainDenoiser } from './train.ts';
+import { denoiserModel, initDenoiser, type DenoiserConfig } from '../models/mlp.ts';
+import { trainDenoiser } from '../train/quick.ts';
 
 const HELP = `npm run demo -- [flags]
 

@@ -4,8 +4,8 @@
 
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
-import { quantileLinear } from './formulas.ts';
-import { checkSameShape, checkTensor, coefArg, ddpmError, fmtShape } from './coef.ts';
+import { quantileLinear } from '../f64/formulas.ts';
+import { checkSameShape, checkTensor, coefArg, ddpmError, fmtShape } from '../process/coef.ts';
 
 function nonBatchAxes(x: Tensor): number[] {
   return x.shape.slice(1).map((_, i) => i + 1);

@@ -5,7 +5,7 @@
 
 import * as T from '@tapegrad/tensor';
 import type { Tensor, TensorLike } from '@tapegrad/tensor';
-import type { Schedule } from './schedule.ts';
+import type { Schedule } from '../schedule/schedule.ts';
 
 /** One timestep for the whole batch, or one per batch element (0-based, 0..T-1). */
 export type Timesteps = number | ArrayLike<number>;

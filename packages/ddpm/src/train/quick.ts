@@ -5,11 +5,11 @@ import * as T from '@tapegrad/tensor';
 import { foldIn, randomKey, splitKey, type Tensor } from '@tapegrad/tensor';
 import { valueAndGrad } from '@tapegrad/autograd';
 import { adamw, ema, warmupCosineDecay, type MlpParams } from '@tapegrad/nn';
-import { diffusionLoss, sampleTimesteps } from '../loss.ts';
-import type { PredictionType } from '../forward.ts';
-import type { Schedule } from '../schedule.ts';
-import { applyDenoiser, DEFAULT_DENOISER, initDenoiser, type DenoiserConfig } from './denoiser.ts';
-import { makeDataset, type DatasetName } from './datasets.ts';
+import { diffusionLoss, sampleTimesteps } from '../process/loss.ts';
+import type { PredictionType } from '../process/forward.ts';
+import type { Schedule } from '../schedule/schedule.ts';
+import { applyDenoiser, DEFAULT_DENOISER, initDenoiser, type DenoiserConfig } from '../models/mlp.ts';
+import { makeDataset, type DatasetName } from '../data/toy2d.ts';
 
 export interface TrainConfig {
   dataset: DatasetName;

@@ -2,7 +2,7 @@
 // Elementwise functions take numbers or Float64Arrays (a number broadcasts against an array;
 // arrays must have equal lengths) and return the same kind. t is the 0-based index of schedule.ts.
 
-import type { Schedule } from './schedule.ts';
+import type { Schedule } from '../schedule/schedule.ts';
 
 export type Vec = number | Float64Array;
 

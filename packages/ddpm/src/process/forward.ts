@@ -9,7 +9,7 @@
 
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
-import type { Schedule } from './schedule.ts';
+import type { Schedule } from '../schedule/schedule.ts';
 import {
   checkCoef, checkSameShape, checkTensor, checkTimesteps, coefArg, ddpmError, gatherCoef, mapCoef,
   type Coef, type Timesteps,

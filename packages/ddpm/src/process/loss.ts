@@ -3,11 +3,11 @@
 
 import * as T from '@tapegrad/tensor';
 import { threefry2x32, type RandomKey, type Tensor } from '@tapegrad/tensor';
-import type { Schedule } from './schedule.ts';
-import { minSnrWeight } from './formulas.ts';
+import type { Schedule } from '../schedule/schedule.ts';
+import { minSnrWeight } from '../f64/formulas.ts';
 import { checkTensor, checkTimesteps, coefArg, ddpmError, gatherCoef, type Timesteps } from './coef.ts';
 import { checkPrediction, predictionTarget, qSample, type PredictionType } from './forward.ts';
-import { callModel, type Model } from './model.ts';
+import { callModel, type Model } from '../models/model.ts';
 
 /**
  * `n` timesteps uniform on 0..T-1, computed on the host from `key` (Threefry, the derivation of

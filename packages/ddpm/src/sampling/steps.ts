@@ -6,9 +6,9 @@
 
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
-import type { Schedule } from './schedule.ts';
-import { ddimCoefficients, type DdpmVarianceType } from './formulas.ts';
-import { checkSameShape, checkTensor, ddpmError } from './coef.ts';
+import type { Schedule } from '../schedule/schedule.ts';
+import { ddimCoefficients, type DdpmVarianceType } from '../f64/formulas.ts';
+import { checkSameShape, checkTensor, ddpmError } from '../process/coef.ts';
 
 function checkT(fn: string, s: Schedule, t: number): void {
   if (!Number.isInteger(t) || t < 0 || t >= s.T) {

@@ -4,12 +4,12 @@
 
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor, TensorLike } from '@tapegrad/tensor';
-import type { Schedule } from './schedule.ts';
-import type { DdpmVarianceType } from './formulas.ts';
+import type { Schedule } from '../schedule/schedule.ts';
+import type { DdpmVarianceType } from '../f64/formulas.ts';
 import { checkSameShape, checkTensor, checkTimesteps, coefArg, ddpmError, gatherCoef, timestepTensor, type Timesteps } from './coef.ts';
 import { checkPrediction, predictionToX0Eps, qSample, type PredictionType } from './forward.ts';
-import { callModel, type Model } from './model.ts';
-import { clipX0 } from './guidance.ts';
+import { callModel, type Model } from '../models/model.ts';
+import { clipX0 } from '../sampling/guidance.ts';
 
 const LN2 = Math.log(2);
 

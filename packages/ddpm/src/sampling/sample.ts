@@ -4,12 +4,12 @@
 
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
-import { respace, type Schedule } from './schedule.ts';
-import { ddimPrevTimestep, dpmSolverMultistepTimesteps, timesteps as spacedTimesteps, type Spacing } from './timesteps.ts';
-import type { DdpmVarianceType } from './formulas.ts';
-import { checkTensor, ddpmError, fmtShape, timestepTensor } from './coef.ts';
-import { checkPrediction, epsFromX0, predictionToX0Eps, type PredictionType } from './forward.ts';
-import { callModel, type Model } from './model.ts';
+import { respace, type Schedule } from '../schedule/schedule.ts';
+import { ddimPrevTimestep, dpmSolverMultistepTimesteps, timesteps as spacedTimesteps, type Spacing } from '../schedule/timesteps.ts';
+import type { DdpmVarianceType } from '../f64/formulas.ts';
+import { checkTensor, ddpmError, fmtShape, timestepTensor } from '../process/coef.ts';
+import { checkPrediction, epsFromX0, predictionToX0Eps, type PredictionType } from '../process/forward.ts';
+import { callModel, type Model } from '../models/model.ts';
 import { checkThresholdOptions, classifierFreeGuidance, clipX0, dynamicThreshold, rescaleNoiseCfg } from './guidance.ts';
 import { ddimStep, ddpmStep, dpmSolverPlusPlusStep, eulerStep } from './steps.ts';
 

@@ -8,7 +8,7 @@
 import * as T from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import { mlp, sinusoidalEmbedding, type MlpParams } from '@tapegrad/nn';
-import type { Model } from '../model.ts';
+import type { Model } from './model.ts';
 
 export interface DenoiserConfig {
   /** Data dimension (2 for the toy sets). */

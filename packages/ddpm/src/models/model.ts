@@ -1,7 +1,7 @@
 // The denoiser contract shared by the training loss and every sampler.
 
 import type { Tensor } from '@tapegrad/tensor';
-import { checkSameShape, ddpmError, fmtShape } from './coef.ts';
+import { checkSameShape, ddpmError, fmtShape } from '../process/coef.ts';
 
 /**
  * A denoiser: `model(x, t, cond?)` returns the prediction (eps, x0 or v, see PredictionType)
