@@ -32,3 +32,10 @@ export {
   sample, samplingPlan, SAMPLERS, type SamplerName, type SampleOptions, type StepInfo, type ClipOption, type GuidanceOptions,
   type SamplingPlan,
 } from './sampling/sample.ts';
+export {
+  unet2d, checkUNet2DParams, type UNet2DParams, type UNet2DApplyOptions, type UNet2DModule, type UNet2DModel,
+  type ResnetBlock2DParams, type AttentionParams, type DownBlockParams, type UpBlockParams, type MidBlockParams,
+} from './models/unet2d.ts';
+export {
+  UNET2D_DEFAULTS, type UNet2DConfig, type ResolvedUNet2DConfig, type DownBlockType, type UpBlockType, type UNetActivation,
+} from './models/unet2d-config.ts';
