@@ -8,7 +8,7 @@ import { SAMPLERS } from '@tapegrad/ddpm';
 import { UsageError } from './fsx.ts';
 import { processIo, type Io } from './io.ts';
 import { BACKENDS, choiceArg, intArg, numArg } from './options.ts';
-import { PRESETS, PRESET_NAMES } from './presets.ts';
+import { PRESET_NAMES } from './presets.ts';
 import { trainCommand } from './commands/train.ts';
 import { sampleCommand } from './commands/sample.ts';
 import { evalCommand } from './commands/eval.ts';
@@ -30,7 +30,7 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
   sub('train')
     .description('train a diffusion model; writes a run folder (config.json, metrics.csv, samples/, loss.svg, checkpoints/)')
     .option('--data <name>', `mnist | moons | swissroll | 8gaussians | ring | a folder of PNG images`)
-    .addOption(new Option('--preset <name>', `a named configuration: ${PRESET_NAMES.map((n) => `${n}${PRESETS[n]!.unavailable ? ' (not available yet)' : ''}`).join(', ')}`).argParser(choiceArg(PRESET_NAMES)))
+    .addOption(new Option('--preset <name>', `a named configuration: ${PRESET_NAMES.join(', ')} (their flags are listed in the README)`).argParser(choiceArg(PRESET_NAMES)))
     .option('--conditional', 'class-conditional training with label dropout (labelled image data)')
     .option('--steps <n>', 'optimizer steps', intArg(1))
     .option('--batch-size <n>', 'batch size', intArg(1))
@@ -45,7 +45,8 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
     .option('--sample-every <n>', 'write samples/step-NNNNNN from the EMA weights every n steps (0: never)', intArg(0))
     .option('--checkpoint-every <n>', 'write a checkpoint every n steps (and at the end)', intArg(1))
     .option('--keep <n>', 'checkpoints to keep (default 3)', intArg(1))
-    .option('--grad-clip <x>', 'clip gradients to this global L2 norm (default: off)', numArg(0))
+    .option('--grad-clip <x>', 'clip gradients to this global L2 norm (default: off for 2-D, 1 for images)', numArg(0))
+    .option('--unet-channels <list>', 'image runs: comma-separated blockOutChannels of the UNet, one per resolution, attention at the lowest (default 32,64)', listArg(intArg(1, 4096)))
     .option('--quiet', 'print only the summary')
     .action((opts) => run(trainCommand(opts, io)));
 

@@ -3,12 +3,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import type { MlpParams } from '@tapegrad/nn';
+import type { Tree } from '@tapegrad/nn';
 import { UsageError } from './fsx.ts';
 import { disposeState, latestCheckpoint, loadCheckpoint, readConfig, type RunConfig } from './run.ts';
 
 /** Read `--checkpoint RUN`: the config and the EMA params of its latest checkpoint (caller disposes). */
-export function openRun(path: string, flag = '--checkpoint'): { cfg: RunConfig; dir: string; ema: MlpParams; step: number; ckpt: string } {
+export function openRun(path: string, flag = '--checkpoint'): { cfg: RunConfig; dir: string; ema: Tree; step: number; ckpt: string } {
   const dir = resolve(path);
   if (existsSync(join(dir, 'model_index.json'))) {
     throw new Error(`${flag} '${path}' is a diffusers pipeline folder; reading diffusers folders needs importDiffusers, which is not part of this build yet`);

@@ -15,16 +15,35 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:
 import { join } from 'node:path';
 import * as T from '@tapegrad/tensor';
 import { randomKey, splitKey } from '@tapegrad/tensor';
-import { adamw, ema, parseSafetensors, serializeSafetensors, treeToEntries, entriesToTree, warmupCosineDecay, type AdamState, type MlpParams } from '@tapegrad/nn';
-import type { PredictionType, ScheduleKind } from '@tapegrad/ddpm';
+import { adamw, ema, parseSafetensors, serializeSafetensors, treeToEntries, entriesToTree, warmupCosineDecay, type AdamState, type Tree } from '@tapegrad/nn';
+import { unet2d, type PredictionType, type ScheduleKind, type UNet2DConfig } from '@tapegrad/ddpm';
 import { ensureDir, writeFileAtomic } from './fsx.ts';
-import type { DatasetName } from './twod/datasets.ts';
 import { initDenoiser, type DenoiserConfig } from './twod/denoiser.ts';
+
+/** The image part of a run's config (kind 'image'). */
+export interface ImageRunConfig {
+  /** 'mnist' or the absolute path of a PNG folder. */
+  source: string;
+  channels: number;
+  height: number;
+  width: number;
+  /** 10 for MNIST, 0 for an unlabelled folder. */
+  numClasses: number;
+  conditional: boolean;
+  /** Probability of replacing a label by the null class (index numClasses) in training. */
+  labelDropout: number;
+  /** diffusers UNet2DModel config (camelCase keys). */
+  unet: UNet2DConfig;
+  /** Guidance scale of the sample grids written during training. */
+  sampleGuidance: number;
+}
 
 export interface RunConfig {
   version: 1;
-  kind: '2d';
-  data: DatasetName;
+  kind: '2d' | 'image';
+  /** The --data value: a 2-D set name, 'mnist' or a folder. */
+  data: string;
+  image?: ImageRunConfig;
   preset: string | null;
   steps: number;
   batchSize: number;
@@ -38,7 +57,7 @@ export interface RunConfig {
   prediction: PredictionType;
   schedule: ScheduleKind;
   T: number;
-  denoiser: DenoiserConfig;
+  denoiser?: DenoiserConfig;
   /** Read the loss back (and write a metrics.csv row) every this many steps. */
   logEvery: number;
   sampleEvery: number;
@@ -47,8 +66,8 @@ export interface RunConfig {
 }
 
 export interface TrainState {
-  params: MlpParams;
-  ema: { step: number; params: MlpParams };
+  params: Tree;
+  ema: { step: number; params: Tree };
   opt: AdamState;
   /** Optimizer steps done. */
   step: number;
@@ -77,7 +96,7 @@ export function trainKeys(seed: number) {
 /** A fresh state at step 0. */
 export function initState(cfg: RunConfig): TrainState {
   const [kInit] = trainKeys(cfg.seed);
-  const params = initDenoiser(kInit, cfg.denoiser);
+  const params: Tree = cfg.kind === 'image' ? unet2d.init(kInit, cfg.image!.unet) : initDenoiser(kInit, cfg.denoiser!);
   const opt = optimizerFor(cfg).init(params);
   const e = emaFor(cfg).init(params);
   return { params, ema: e, opt, step: 0, losses: [] };
@@ -94,7 +113,7 @@ export async function saveCheckpoint(runDir: string, state: TrainState, keep: nu
   rmSync(tmp, { recursive: true, force: true });
   ensureDir(tmp);
   const entries = await treeToEntries({ params: state.params, ema: state.ema.params, mu: state.opt.mu, nu: state.opt.nu }, join(final, 'state.safetensors'));
-  writeFileAtomic(join(tmp, 'state.safetensors'), serializeSafetensors(entries, { format: 'tapegrad-2d-checkpoint' }));
+  writeFileAtomic(join(tmp, 'state.safetensors'), serializeSafetensors(entries, { format: `tapegrad-${state.params && 'conv_in' in state.params ? 'image' : '2d'}-checkpoint` }));
   writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ step: state.step, optStep: state.opt.step, emaStep: state.ema.step, losses: state.losses }, null, 1) + '\n');
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
@@ -113,7 +132,7 @@ export function readConfig(runDir: string): RunConfig {
   } catch (e) {
     throw new Error(`'${file}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (cfg.version !== 1 || cfg.kind !== '2d') throw new Error(`'${file}' has version ${String(cfg.version)} kind ${String(cfg.kind)}; this tapegrad reads version 1, kind '2d'`);
+  if (cfg.version !== 1 || (cfg.kind !== '2d' && cfg.kind !== 'image')) throw new Error(`'${file}' has version ${String(cfg.version)} kind ${String(cfg.kind)}; this tapegrad reads version 1, kind '2d' or 'image'`);
   return cfg;
 }
 

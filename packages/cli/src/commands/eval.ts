@@ -9,7 +9,7 @@ import { makeSchedule, sample, SAMPLERS, type SamplerName } from '@tapegrad/ddpm
 import { writeFileAtomic } from '../fsx.ts';
 import { resolveBackend, type BackendChoice } from '../options.ts';
 import { openRun } from '../model2d.ts';
-import { makeDataset } from '../twod/datasets.ts';
+import { makeDataset, type DatasetName } from '../twod/datasets.ts';
 import { denoiserModel, initDenoiser } from '../twod/denoiser.ts';
 import { energyDistance, mmdRbf } from '../twod/metrics.ts';
 import { scatterSvg, writeSvg, type ScatterPanel } from '../pictures/svg.ts';
@@ -29,14 +29,18 @@ export async function evalCommand(flags: EvalFlags, io: Io): Promise<number> {
   const backend = resolveBackend(flags.backend, io.env);
   await T.setBackend(backend);
   const run = openRun(flags.checkpoint);
+  if (run.cfg.kind === 'image') {
+    T.dispose(run.ema);
+    throw new Error(`eval: '${flags.checkpoint}' is an image run; its metrics (classifier accuracy, Frechet distance, bits/dim) need the MNIST classifier of 'tapegrad train-classifier', which is not part of this build yet`);
+  }
   try {
     const n = flags.n ?? 1000;
     const bw = flags.bandwidth ?? [0.5, 0.2];
     const samplers = flags.samplers ?? [...SAMPLERS];
     const schedule = makeSchedule(run.cfg.schedule, run.cfg.T);
     const [kSample, kData, kFloor, kUntrained] = splitKey(randomKey(run.cfg.seed + 1_000_003), 4);
-    const fresh = makeDataset(run.cfg.data, kData!, n);
-    const other = makeDataset(run.cfg.data, kFloor!, n);
+    const fresh = makeDataset(run.cfg.data as DatasetName, kData!, n);
+    const other = makeDataset(run.cfg.data as DatasetName, kFloor!, n);
     const score = (pts: ArrayLike<number>) => ({ mmd: bw.map((h) => mmdRbf(pts, fresh, h)), energy: energyDistance(pts, fresh) });
     const floor = score(other);
     const keys = splitKey(kSample!, SAMPLERS.length);
@@ -44,7 +48,7 @@ export async function evalCommand(flags: EvalFlags, io: Io): Promise<number> {
     const panels: ScatterPanel[] = [{ title: `data (fresh, n=${n})`, points: fresh, reference: null, color: '#555555' }];
     for (const s of samplers) {
       const t0 = performance.now();
-      const x = await sample(denoiserModel(run.ema, run.cfg.denoiser), {
+      const x = await sample(denoiserModel(run.ema, run.cfg.denoiser!), {
         shape: [n, 2], schedule, sampler: s, steps: EVAL_STEPS[s], key: keys[SAMPLERS.indexOf(s)]!, prediction: run.cfg.prediction, spacing: 'trailing',
       });
       const pts = await x.data();
@@ -54,10 +58,10 @@ export async function evalCommand(flags: EvalFlags, io: Io): Promise<number> {
       panels.push({ title: `${s}, ${EVAL_STEPS[s]} steps, MMD ${results.at(-1)!.mmd.map((v) => v.toFixed(4)).join(' | ')}`, points: pts, reference: fresh, color: '#1f77b4' });
     }
     const base: SamplerName = samplers.includes('ddim') ? 'ddim' : samplers[0]!;
-    const up = initDenoiser(kUntrained!, run.cfg.denoiser);
+    const up = initDenoiser(kUntrained!, run.cfg.denoiser!);
     let untrained;
     try {
-      const ux = await sample(denoiserModel(up, run.cfg.denoiser), {
+      const ux = await sample(denoiserModel(up, run.cfg.denoiser!), {
         shape: [n, 2], schedule, sampler: base, steps: EVAL_STEPS[base], key: kSample!, prediction: run.cfg.prediction, spacing: 'trailing',
       });
       const upts = await ux.data();

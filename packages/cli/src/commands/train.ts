@@ -3,23 +3,21 @@
 import { appendFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import { foldIn, randomKey, type Tensor } from '@tapegrad/tensor';
-import { valueAndGrad } from '@tapegrad/autograd';
-import { clipByGlobalNorm, globalNorm, type MlpParams } from '@tapegrad/nn';
-import { diffusionLoss, makeSchedule, sample, sampleTimesteps } from '@tapegrad/ddpm';
+import { foldIn, type Tensor } from '@tapegrad/tensor';
+import { clipByGlobalNorm, countParams, globalNorm } from '@tapegrad/nn';
+import { makeSchedule, sampleTimesteps, type UNet2DConfig } from '@tapegrad/ddpm';
 import { checkWritableDir, UsageError, writeFileAtomic } from '../fsx.ts';
 import { resolveBackend, type BackendChoice } from '../options.ts';
 import { PRESETS, PRESET_NAMES } from '../presets.ts';
 import { makeProgress } from '../progress.ts';
 import {
-  disposeState, emaFor, lrScheduleFor, initState, latestCheckpoint, loadCheckpoint, optimizerFor, readConfig, saveCheckpoint, stepName, trainKeys,
+  disposeState, emaFor, lrScheduleFor, initState, latestCheckpoint, loadCheckpoint, optimizerFor, readConfig, saveCheckpoint, trainKeys,
   type RunConfig, type TrainState,
 } from '../run.ts';
-import { DATASETS, makeDataset, type DatasetName } from '../twod/datasets.ts';
-import { applyDenoiser, denoiserModel } from '../twod/denoiser.ts';
-import { lossCurveSvg, scatterSvg, writeSvg } from '../pictures/svg.ts';
-import { loadMnist } from '../data/mnist.ts';
+import { DATASETS } from '../twod/datasets.ts';
+import { lossCurveSvg, writeSvg } from '../pictures/svg.ts';
 import { loadPngFolder } from '../data/png-folder.ts';
+import { imageTask, loadImageData, twoDTask, type Task } from '../tasks.ts';
 import type { Io } from '../io.ts';
 
 export interface TrainFlags {
@@ -40,6 +38,7 @@ export interface TrainFlags {
   keep?: number;
   gradClip?: number;
   overwrite?: boolean;
+  unetChannels?: number[];
   quiet?: boolean;
 }
 
@@ -53,24 +52,13 @@ export function resolveTrainConfig(flags: TrainFlags, env: NodeJS.ProcessEnv): {
   if (data === undefined) throw new UsageError(`--data is required (or a --preset); expected mnist, ${DATASETS.join(', ')} or a folder of PNG images`);
   const backend = resolveBackend(flags.backend ?? (preset?.backend as BackendChoice | undefined), env);
   const is2d = (DATASETS as readonly string[]).includes(data);
-  if (!is2d) {
-    // Validate the image data now (so a bad folder is reported), then say what is missing.
-    if (data === 'mnist') {
-      const size = flags.imageSize ?? preset?.imageSize ?? 28;
-      if (size !== 28 && size !== 14) throw new UsageError(`--image-size must be 28 or 14 for MNIST, got ${size}`);
-    } else {
-      if (!existsSync(data) || !statSync(data).isDirectory()) {
-        throw new UsageError(`--data '${data}' is neither a data set (mnist, ${DATASETS.join(', ')}) nor an existing folder of PNG images`);
-      }
-      try { loadPngFolder(data); } catch (e) { throw new UsageError(`--data: ${(e as Error).message}`); }
-    }
-    throw new Error(`train: --data ${data}: ${preset?.unavailable ?? PRESETS.mnist14!.unavailable}; only the 2-D sets (${DATASETS.join(', ')}) train in this build`);
-  }
+  if (!is2d) return resolveImageConfig(flags, data, backend);
   if (flags.conditional) throw new UsageError(`--conditional needs a labelled image set (mnist); the 2-D set '${data}' has no classes`);
+  if (flags.unetChannels !== undefined) throw new UsageError(`--unet-channels applies to image data (mnist, PNG folders), not to the 2-D set '${data}'`);
   if (flags.imageSize !== undefined) throw new UsageError(`--image-size applies to image data (mnist, PNG folders), not to the 2-D set '${data}'`);
   const steps = flags.steps ?? preset?.steps ?? 5000;
   const cfg: RunConfig = {
-    version: 1, kind: '2d', data: data as DatasetName, preset: flags.preset ?? null,
+    version: 1, kind: '2d', data, preset: flags.preset ?? null,
     steps, batchSize: flags.batchSize ?? preset?.batchSize ?? 256, lr: flags.lr ?? preset?.lr ?? 6e-3,
     weightDecay: 0, emaDecay: preset?.emaDecay ?? 0.995, gradClip: flags.gradClip ?? 0,
     seed: flags.seed ?? preset?.seed ?? 0, backend, prediction: 'epsilon', schedule: 'linear', T: 1000,
@@ -84,13 +72,65 @@ export function resolveTrainConfig(flags: TrainFlags, env: NodeJS.ProcessEnv): {
   return { cfg, out };
 }
 
+/** The smallest UNet that fits the size: two resolutions (attention at the lower), 32/64 channels. */
+export function defaultUnet(channels: number, size: number, numClassEmbeds: number | null, widths: readonly number[] = [32, 64]): UNet2DConfig {
+  const n = widths.length;
+  const groups = [8, 4, 2, 1].find((g) => widths.every((w) => w % g === 0))!;
+  return {
+    sampleSize: size, inChannels: channels, outChannels: channels, layersPerBlock: 1, blockOutChannels: [...widths],
+    downBlockTypes: widths.map((_, i) => (i === n - 1 && n > 1 ? 'AttnDownBlock2D' : 'DownBlock2D')),
+    upBlockTypes: widths.map((_, i) => (i === 0 && n > 1 ? 'AttnUpBlock2D' : 'UpBlock2D')),
+    normNumGroups: groups, numClassEmbeds,
+  };
+}
+
+function resolveImageConfig(flags: TrainFlags, data: string, backend: BackendChoice): { cfg: RunConfig; out: string } {
+  const preset = flags.preset === undefined ? undefined : PRESETS[flags.preset];
+  let channels: number, height: number, width: number, numClasses: number, source: string;
+  if (data === 'mnist') {
+    const size = flags.imageSize ?? preset?.imageSize ?? 28;
+    if (size !== 28 && size !== 14) throw new UsageError(`--image-size must be 28 or 14 for MNIST, got ${size}`);
+    [channels, height, width, numClasses, source] = [1, size, size, 10, 'mnist'];
+  } else {
+    if (!existsSync(data) || !statSync(data).isDirectory()) {
+      throw new UsageError(`--data '${data}' is neither a data set (mnist, ${DATASETS.join(', ')}) nor an existing folder of PNG images`);
+    }
+    let set;
+    try { set = loadPngFolder(data); } catch (e) { throw new UsageError(`--data: ${(e as Error).message}`); }
+    if (flags.imageSize !== undefined) throw new UsageError(`--image-size applies to MNIST; the images of '${data}' are used at their size ${set.height}x${set.width}`);
+    const levels = flags.unetChannels?.length ?? 2;
+    const f = 2 ** (levels - 1);
+    if (set.height % f || set.width % f) throw new UsageError(`--data '${data}': the images are ${set.height}x${set.width}; a UNet with ${levels} resolutions needs sizes divisible by ${f}`);
+    [channels, height, width, numClasses, source] = [set.channels, set.height, set.width, 0, resolve(data)];
+  }
+  const conditional = flags.conditional ?? preset?.conditional ?? false;
+  if (conditional && numClasses === 0) throw new UsageError(`--conditional needs a labelled image set (mnist); the folder '${data}' has no labels`);
+  const steps = flags.steps ?? preset?.steps ?? 10000;
+  const cfg: RunConfig = {
+    version: 1, kind: 'image', data, preset: flags.preset ?? null,
+    image: {
+      source, channels, height, width, numClasses, conditional, labelDropout: conditional ? 0.1 : 0,
+      unet: flags.unetChannels || !preset?.unet ? defaultUnet(channels, height, conditional ? numClasses + 1 : null, flags.unetChannels) : { ...preset.unet, numClassEmbeds: conditional ? numClasses + 1 : null }, sampleGuidance: conditional ? 3 : 1,
+    },
+    steps, batchSize: flags.batchSize ?? preset?.batchSize ?? 64, lr: flags.lr ?? preset?.lr ?? 1e-3,
+    weightDecay: 0, emaDecay: preset?.emaDecay ?? 0.999, gradClip: flags.gradClip ?? 1,
+    seed: flags.seed ?? preset?.seed ?? 0, backend, prediction: 'epsilon', schedule: 'linear', T: 1000,
+    logEvery: flags.logEvery ?? preset?.logEvery ?? Math.max(1, Math.min(50, Math.round(steps / 20))),
+    sampleEvery: flags.sampleEvery ?? preset?.sampleEvery ?? steps,
+    checkpointEvery: flags.checkpointEvery ?? preset?.checkpointEvery ?? Math.max(1, Math.min(500, Math.round(steps / 5))),
+    keepCheckpoints: flags.keep ?? 3,
+  };
+  const out = resolve(flags.out ?? join('runs', flags.preset ?? (data === 'mnist' ? `mnist${height}` : 'images')));
+  return { cfg, out };
+}
+
 const CSV_HEADER = 'step,loss,lr,grad_norm,images_per_s,wall_s\n';
 
 export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
   // ---- everything that can be wrong with the command line is found here, before any work
   let cfg: RunConfig, out: string, resumed = false;
   if (flags.resume !== undefined) {
-    const given = (['data', 'preset', 'conditional', 'steps', 'batchSize', 'lr', 'imageSize', 'seed', 'out', 'gradClip'] as const).filter((k) => flags[k] !== undefined);
+    const given = (['data', 'preset', 'conditional', 'steps', 'batchSize', 'lr', 'imageSize', 'seed', 'out', 'gradClip', 'unetChannels'] as const).filter((k) => flags[k] !== undefined);
     if (given.length) {
       const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
       throw new UsageError(`--resume continues a run with the configuration saved in it; drop ${given.map(flag).join(', ')}`);
@@ -134,7 +174,8 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
   }
   if (!flags.quiet) {
     io.stdout(`tapegrad train: ${cfg.data}, backend ${backend}, ${cfg.steps} steps x batch ${cfg.batchSize}, AdamW lr ${cfg.lr} (warm-up + cosine), EMA ${cfg.emaDecay}\n`);
-    io.stdout(`model: MLP ${cfg.denoiser.layers}x${cfg.denoiser.hidden} SiLU; schedule ${cfg.schedule} T=${cfg.T}; prediction ${cfg.prediction}; run folder ${out}\n`);
+    const arch = cfg.kind === 'image' ? `UNet2DModel ${JSON.stringify(cfg.image!.unet.blockOutChannels)} ${cfg.image!.unet.downBlockTypes!.join('/')}` : `MLP ${cfg.denoiser!.layers}x${cfg.denoiser!.hidden} SiLU`;
+    io.stdout(`model: ${arch}; schedule ${cfg.schedule} T=${cfg.T}; prediction ${cfg.prediction}; run folder ${out}\n`);
   }
   if (state.step >= cfg.steps) {
     io.stdout(`the run is complete (step ${state.step} of ${cfg.steps}); nothing to do\n`);
@@ -146,10 +187,13 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
   const opt = optimizerFor(cfg);
   const avg = emaFor(cfg);
   const lrAt = lrScheduleFor(cfg);
-  const [, kData, kT, kNoise] = trainKeys(cfg.seed);
-  const dcfg = cfg.denoiser;
-  const lossAndGrad = valueAndGrad((p: MlpParams, x0: Tensor, t: Int32Array, noise: Tensor) =>
-    diffusionLoss((x, tt) => applyDenoiser(p, x, tt, dcfg), x0, { schedule, t, noise, prediction: cfg.prediction }));
+  const [, , kT, kNoise] = trainKeys(cfg.seed);
+  let task: Task;
+  if (cfg.kind === 'image') {
+    const data = loadImageData(cfg);
+    task = imageTask(cfg, schedule, data);
+    if (!flags.quiet) io.stdout(`data: ${data.n} images ${data.channels}x${data.height}x${data.width}${cfg.image!.conditional ? `, ${data.numClasses} classes, label dropout ${cfg.image!.labelDropout}` : ''}; UNet2DModel ${countParams(state.params)} parameters\n`);
+  } else task = twoDTask(cfg, schedule);
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
   process.on('SIGINT', onSigint);
@@ -158,8 +202,6 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
   let windowStart = performance.now(), windowSteps = 0;
   let window: Tensor[] = [];
   let lastCkpt: string | null = ckptDir;
-  const sampleKey = foldIn(randomKey(cfg.seed + 1_000_003), 7);
-  const fixedData = makeDataset(cfg.data, foldIn(randomKey(cfg.seed + 1_000_003), 8), 500);
   try {
     while (state.step < cfg.steps) {
       // the tensor work is synchronous and read-backs resolve as microtasks: give the event loop a
@@ -172,12 +214,13 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
         return 130;
       }
       const step = state.step;
-      const x0 = T.tensor(makeDataset(cfg.data, foldIn(kData, step), cfg.batchSize), [cfg.batchSize, dcfg.dim]);
+      const { x0, cond } = task.batch(step);
       const t = sampleTimesteps(foldIn(kT, step), cfg.batchSize, schedule.T);
-      const noise = T.randomNormal(foldIn(kNoise, step), [cfg.batchSize, dcfg.dim]);
-      let [loss, grads] = lossAndGrad(state.params, x0, t, noise);
+      const noise = T.randomNormal(foldIn(kNoise, step), [cfg.batchSize, ...task.sampleShape]);
+      let [loss, grads] = task.lossAndGrad(state.params, x0, t, noise, cond);
       x0.dispose();
       noise.dispose();
+      cond?.dispose();
       const logNow = (step + 1) % cfg.logEvery === 0 || step + 1 === cfg.steps;
       let gnorm: Tensor | null = null;
       if (cfg.gradClip > 0) {
@@ -216,10 +259,7 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
       appendFileSync(metricsPath, `${state.step},${value},${lrUsed},${gn},${ips.toFixed(1)},${((now - t0) / 1000).toFixed(3)}\n`);
       progress.update(state.step, { loss: value, imagesPerSecond: ips });
       if (cfg.sampleEvery > 0 && (state.step % cfg.sampleEvery === 0 || state.step === cfg.steps)) {
-        const x = await sample(denoiserModel(state.ema.params, dcfg), { shape: [500, 2], schedule, sampler: 'ddim', steps: 50, key: sampleKey, prediction: cfg.prediction, spacing: 'trailing' });
-        const pts = await x.data();
-        x.dispose();
-        writeSvg(join(out, 'samples', `${stepName(state.step)}.svg`), scatterSvg([{ title: `EMA samples at step ${state.step} (DDIM, 50 steps)`, points: pts, reference: fixedData }], { cols: 1, size: 420 }));
+        await task.samplePicture(state.ema.params, state.step, out);
       }
       if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
         // the loss read above was computed before this step's update: check the updated weights too,

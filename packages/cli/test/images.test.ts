@@ -1,0 +1,85 @@
+// Image runs through the CLI at toy size: a folder of 4x4 PNGs, a 2-level UNet of 4/8 channels.
+// The run folder, the sample grid, resume bit for bit, and the image-specific flag checks.
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { randomKey } from '@tapegrad/tensor';
+import { cli, tmp } from './helpers.ts';
+import { permutation } from '../src/tasks.ts';
+
+function folderOfPngs(n: number, size: number): string {
+  const d = tmp('imgs');
+  for (let i = 0; i < n; i++) {
+    const png = new PNG({ width: size, height: size });
+    for (let p = 0; p < size * size; p++) {
+      const v = (p + i) % 2 ? 255 : 0;
+      png.data.set([v, v, v, 255], 4 * p);
+    }
+    writeFileSync(join(d, `img${i}.png`), PNG.sync.write(png));
+  }
+  return d;
+}
+
+describe('image runs (PNG folder, tiny UNet)', () => {
+  const root = tmp('imgrun');
+  const data = folderOfPngs(6, 4);
+  const run = join(root, 'a');
+
+  it('train writes config, metrics, a PNG sample grid and checkpoints; resume is bit-exact', async () => {
+    const r = await cli(['train', '--data', data, '--unet-channels', '4,8', '--steps', '4', '--batch-size', '4', '--out', run, '--log-every', '1', '--checkpoint-every', '2', '--sample-every', '4']);
+    expect(r.code, r.err).toBe(0);
+    const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
+    expect(cfg.kind).toBe('image');
+    expect(cfg.image).toMatchObject({ channels: 1, height: 4, width: 4, numClasses: 0, conditional: false });
+    expect(cfg.image.unet).toMatchObject({ blockOutChannels: [4, 8], normNumGroups: 4, downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D'] });
+    const png = PNG.sync.read(readFileSync(join(run, 'samples', 'step-000004.png')));
+    expect(png.width).toBeGreaterThan(16);
+    const b = join(root, 'b');
+    cpSync(run, b, { recursive: true });
+    rmSync(join(b, 'checkpoints', 'step-000004'), { recursive: true });
+    writeFileSync(join(b, 'checkpoints', 'latest'), 'step-000002\n');
+    const r2 = await cli(['train', '--resume', b, '--sample-every', '0']);
+    expect(r2.code, r2.err).toBe(0);
+    const rows = (p: string) => readFileSync(join(p, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 4).join());
+    expect(rows(b)).toEqual(rows(run));
+    expect(readFileSync(join(b, 'checkpoints', 'step-000004', 'state.safetensors')).equals(readFileSync(join(run, 'checkpoints', 'step-000004', 'state.safetensors')))).toBe(true);
+  });
+
+  it('sample writes a PNG grid; 2-D-only and class flags are refused', async () => {
+    const out = join(root, 'grid.png');
+    let r = await cli(['sample', '--checkpoint', run, '--sampler', 'ddim', '--steps', '3', '--n', '4', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    r = await cli(['sample', '--checkpoint', run, '--class', '3']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/is unconditional/);
+    r = await cli(['sample', '--checkpoint', run, '--out', join(root, 'x.svg')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/expected a path ending in \.png/);
+    r = await cli(['eval', '--checkpoint', run]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/is an image run; its metrics .* need the MNIST classifier/);
+  });
+
+  it('image flags are checked before training', async () => {
+    let r = await cli(['train', '--data', data, '--conditional', '--out', join(root, 'c')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--conditional needs a labelled image set \(mnist\); the folder .* has no labels/);
+    r = await cli(['train', '--data', data, '--unet-channels', '4,8,8,8', '--out', join(root, 'c')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/the images are 4x4; a UNet with 4 resolutions needs sizes divisible by 8/);
+    r = await cli(['train', '--data', 'moons', '--unet-channels', '4,8', '--out', join(root, 'c')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--unet-channels applies to image data/);
+    r = await cli(['train', '--data', data, '--image-size', '14', '--out', join(root, 'c')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--image-size applies to MNIST/);
+  });
+
+  it('the epoch permutation is a permutation, and differs between keys', () => {
+    const a = permutation(randomKey(1), 50), b = permutation(randomKey(2), 50);
+    expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect([...a]).not.toEqual([...b]);
+  });
+});
