@@ -56,7 +56,7 @@ export function twoDTask(cfg: RunConfig, schedule: Schedule): Task {
 }
 
 /** The training images of an image run (MNIST: the 'train' split). */
-export function loadImageData(cfg: RunConfig, split: 'train' | 'heldout' = 'train'): ImageSet {
+export function loadImageData(cfg: RunConfig, split: 'train' | 'test' = 'train'): ImageSet {
   const im = cfg.image!;
   return im.source === 'mnist' ? loadMnist({ split, imageSize: im.height }) : loadPngFolder(im.source);
 }

