@@ -60,7 +60,7 @@ describe('mmdRbf', () => {
     expect(mmdRbf([0, 0], [3, 4], 2)).toBeCloseTo(Math.sqrt(2 - 2 * Math.exp(-25 / 8)), 12);
   });
   it('rejects bad input', () => {
-    expect(() => mmdRbf([0, 0], [1, 1], 0)).toThrow('mmdRbf: bandwidth must be > 0, got 0');
+    expect(() => mmdRbf([0, 0], [1, 1], 0)).toThrow('mmdRbf: bandwidth must be a finite number > 0, got 0');
     expect(() => mmdRbf([0, 0, 1], [1, 1], 1)).toThrow(/whole 2-D points/);
     expect(() => mmdRbf([0, NaN], [1, 1], 1)).toThrow(/non-finite coordinate NaN/);
   });

@@ -1,12 +1,15 @@
-// Seeded 2-D toy data sets generated in code (no downloads): two moons, swiss roll, 8 Gaussians.
+// Seeded 2-D toy data sets generated in code (no downloads): two moons, swiss roll, 8 Gaussians, ring.
 // Randomness is host-side Threefry from @tapegrad/tensor keys (the derivations of random.ts),
 // so a key gives the same points on every machine. Each set is scaled to roughly unit variance
 // per axis with fixed constants, so the same model and MMD bandwidth suit all three.
 
 import { foldIn, threefry2x32, type RandomKey } from '@tapegrad/tensor';
 
-export type DatasetName = 'moons' | 'swissroll' | '8gaussians';
-export const DATASETS: readonly DatasetName[] = ['moons', 'swissroll', '8gaussians'];
+import { arraySource, type DataSource } from '../train/data.ts';
+import { ddpmError } from '../process/coef.ts';
+
+export type DatasetName = 'moons' | 'swissroll' | '8gaussians' | 'ring';
+export const DATASETS: readonly DatasetName[] = ['moons', 'swissroll', '8gaussians', 'ring'];
 
 const U24 = 2 ** -24;
 
@@ -84,14 +87,37 @@ export function eightGaussians(key: RandomKey, n: number, std = 0.1): Float64Arr
   return out;
 }
 
+/**
+ * A ring (annulus): angle theta ~ U(0, 2 pi), radius 1.5 + N(0, noise^2), so |x| ~ 1.5 like the
+ * 8 Gaussians.
+ */
+export function ring(key: RandomKey, n: number, noise = 0.05): Float64Array {
+  const u = hostUniform(foldIn(key, 0), n);
+  const z = hostNormal(foldIn(key, 1), n);
+  const out = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const th = 2 * Math.PI * u[i]!;
+    const r = 1.5 + noise * z[i]!;
+    out[2 * i] = r * Math.cos(th);
+    out[2 * i + 1] = r * Math.sin(th);
+  }
+  return out;
+}
+
 /** n points of the named data set as a flat [n, 2] row-major Float64Array. */
 export function makeDataset(name: DatasetName, key: RandomKey, n: number): Float64Array {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`makeDataset: n must be an integer >= 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw ddpmError('makeDataset', `n must be an integer >= 1, got ${n}`);
   switch (name) {
     case 'moons': return twoMoons(key, n);
     case 'swissroll': return swissRoll(key, n);
     case '8gaussians': return eightGaussians(key, n);
+    case 'ring': return ring(key, n);
     default:
-      throw new Error(`makeDataset: unknown data set '${String(name)}', expected one of ${DATASETS.map((d) => `'${d}'`).join(', ')}`);
+      throw ddpmError('makeDataset', `unknown data set '${String(name)}', expected one of ${DATASETS.map((d) => `'${d}'`).join(', ')}`);
   }
+}
+
+/** A fixed, seeded set of n points of the named data set as a DataSource (shape [2], no labels) for the train loop. */
+export function toy2dSource(name: DatasetName, key: RandomKey, n: number): DataSource {
+  return arraySource(Float32Array.from(makeDataset(name, key, n)), [2]);
 }

@@ -1,5 +1,21 @@
 // Maximum mean discrepancy with a Gaussian (RBF) kernel, k(x, y) = exp(-|x - y|^2 / (2 h^2)),
-// between two 2-D point clouds (host float64; O(n m) kernel evaluations).
+// between two point clouds (host float64; O(n m) kernel evaluations).
+
+import { ddpmError } from '../process/coef.ts';
+
+/** Check two flat [n, dim] point sets (whole points, at least one each, finite); returns [n, m]. */
+export function checkPoints(fn: string, x: ArrayLike<number>, y: ArrayLike<number>, dim: number): [number, number] {
+  if (!Number.isInteger(dim) || dim < 1) throw ddpmError(fn, `dim must be an integer >= 1, got ${dim}`);
+  if (x.length % dim || y.length % dim) throw ddpmError(fn, `point arrays must hold whole ${dim}-D points, got lengths ${x.length} and ${y.length}`);
+  const n = x.length / dim, m = y.length / dim;
+  if (n < 1 || m < 1) throw ddpmError(fn, `needs at least one point in each sample, got ${n} and ${m}`);
+  for (const [name, arr] of [['x', x], ['y', y]] as const) {
+    for (let i = 0; i < arr.length; i++) {
+      if (!Number.isFinite(arr[i]!)) throw ddpmError(fn, `${name} has a non-finite coordinate ${arr[i]} at index ${i} (point ${Math.floor(i / dim)})`);
+    }
+  }
+  return [n, m];
+}
 
 /**
  * The biased (V-statistic) estimate of MMD (Gretton et al. 2012, eq. 5), returned as
@@ -8,10 +24,8 @@
  * positive "floor" that shrinks like 1/sqrt(n). x, y: flat [n, d] row-major.
  */
 export function mmdRbf(x: ArrayLike<number>, y: ArrayLike<number>, bandwidth: number, dim = 2): number {
-  if (!(bandwidth > 0)) throw new Error(`mmdRbf: bandwidth must be > 0, got ${bandwidth}`);
-  if (x.length % dim || y.length % dim) throw new Error(`mmdRbf: point arrays must hold whole ${dim}-D points, got lengths ${x.length} and ${y.length}`);
-  const n = x.length / dim, m = y.length / dim;
-  if (n < 1 || m < 1) throw new Error('mmdRbf: needs at least one point in each sample');
+  if (!(bandwidth > 0) || !Number.isFinite(bandwidth)) throw ddpmError('mmdRbf', `bandwidth must be a finite number > 0, got ${bandwidth}`);
+  const [n, m] = checkPoints('mmdRbf', x, y, dim);
   const g = 1 / (2 * bandwidth * bandwidth);
   const mean = (a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number): number => {
     let s = 0;
@@ -27,11 +41,6 @@ export function mmdRbf(x: ArrayLike<number>, y: ArrayLike<number>, bandwidth: nu
     }
     return s / (na * nb);
   };
-  for (const arr of [x, y]) {
-    for (let i = 0; i < arr.length; i++) {
-      if (!Number.isFinite(arr[i]!)) throw new Error(`mmdRbf: non-finite coordinate ${arr[i]} at index ${i}`);
-    }
-  }
   const v = mean(x, n, x, n) + mean(y, m, y, m) - 2 * mean(x, n, y, m);
   return Math.sqrt(Math.max(0, v));
 }

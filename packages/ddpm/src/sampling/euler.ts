@@ -1,0 +1,50 @@
+// The Euler sampler of the probability-flow ODE (Karras et al. 2022; diffusers
+// EulerDiscreteScheduler without churn) and its single step.
+
+import * as T from '@tapegrad/tensor';
+import type { Tensor } from '@tapegrad/tensor';
+import { timesteps as spacedTimesteps } from '../schedule/timesteps.ts';
+import { checkSameShape, checkTensor, ddpmError } from '../process/coef.ts';
+import { checkAlphaBar as checkAb, nextListed, odeAlphaBarAt, type Sampler } from './sampler.ts';
+
+/**
+ * One Euler step of the probability-flow ODE in the variance-exploding coordinates of Karras et
+ * al. 2022 (diffusers EulerDiscreteScheduler, no churn): x~ = x/a_s, sigma = sigmaVe,
+ * d = (x~ - x0)/sigma, x~' = x~ + (sigma' - sigma) d, x' = a' x~' (diffusers keeps x~ and scales
+ * the model input by 1/sqrt(sigma^2 + 1) = a; here x stays in the VP scale the model sees).
+ * The same map as DDIM with eta = 0 and eps re-derived from x0, and as first-order DPM-Solver++.
+ */
+export function eulerStep(args: { x: Tensor; x0: Tensor; alphaBarS: number; alphaBarT: number }): Tensor {
+  const fn = 'eulerStep';
+  const { x, x0, alphaBarS, alphaBarT } = args;
+  checkTensor(fn, 'x', x); checkTensor(fn, 'x0', x0); checkSameShape(fn, 'x', x, 'x0', x0);
+  checkAb(fn, 'alphaBarS', alphaBarS); checkAb(fn, 'alphaBarT', alphaBarT);
+  if (!(alphaBarS < 1)) throw ddpmError(fn, `alphaBarS must be < 1, got ${alphaBarS}`);
+  const aS = Math.sqrt(alphaBarS), aT = Math.sqrt(alphaBarT);
+  const sigS = Math.sqrt((1 - alphaBarS) / alphaBarS), sigT = Math.sqrt((1 - alphaBarT) / alphaBarT);
+  const dt = sigT - sigS;
+  return T.tidy(() => {
+    const xs = T.mul(x, 1 / aS);
+    const d = T.mul(T.sub(xs, x0), 1 / sigS);
+    return T.mul(T.add(xs, T.mul(d, dt)), aT);
+  });
+}
+
+/** Euler: timesteps(T, steps, spacing, offset), each step landing on the next listed timestep. */
+export function eulerSampler(): Sampler {
+  return {
+    name: 'euler',
+    defaultSpacing: 'linspace',
+    defaultSteps: (T) => Math.min(50, T),
+    plan(T, steps, spacing, offset) {
+      const ts = spacedTimesteps(T, steps, spacing, offset);
+      return { timesteps: ts, prev: nextListed(ts) };
+    },
+    start(schedule) {
+      return {
+        alphaBar: (t) => odeAlphaBarAt(schedule, t),
+        step: ({ x, x0, alphaBarT, alphaBarPrev }) => ({ next: eulerStep({ x, x0, alphaBarS: alphaBarT, alphaBarT: alphaBarPrev }) }),
+      };
+    },
+  };
+}
