@@ -115,12 +115,21 @@ CONFIGS = {
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "AttnUpBlock2D"), attention_head_dim=None,
         attn_norm_num_groups=4, mid_block_scale_factor=2.0, time_embedding_dim=12, act_fn="gelu",
     ),
+    # attention_head_dim that does not divide the channels (6 channels -> 1 head of 4, so q/k/v
+    # are 4 wide; 12 -> 3 heads of 4), no mid block, relu, another eps, dropout (inactive in eval)
+    "odd-heads-no-mid": dict(
+        sample_size=4, in_channels=2, out_channels=1, block_out_channels=(6, 12), norm_num_groups=3,
+        layers_per_block=1, down_block_types=("AttnDownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "AttnUpBlock2D"), attention_head_dim=4, mid_block_type=None,
+        act_fn="relu", norm_eps=1e-3, dropout=0.1,
+    ),
 }
 
 INPUTS = {
     "plain": dict(batch=2, t=[0.0, 999.0], labels=None),
     "attn-class": dict(batch=3, t=[3.0, 250.5, 999.0], labels=[0, 3, 1]),
     "three-level": dict(batch=2, t=[17.0, 640.0], labels=None),
+    "odd-heads-no-mid": dict(batch=2, t=[999.0, 1.0], labels=None),
 }
 
 

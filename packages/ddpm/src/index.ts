@@ -70,3 +70,8 @@ export {
 export {
   UNET2D_DEFAULTS, type UNet2DConfig, type ResolvedUNet2DConfig, type DownBlockType, type UpBlockType, type UNetActivation,
 } from './models/unet2d-config.ts';
+export {
+  exportDiffusers, importDiffusers, scheduleToDiffusers, scheduleFromDiffusers, diffusersSchedulerConfig, DIFFUSERS_FORMAT_VERSION,
+  type ExportDiffusersInput, type ImportedDiffusers, type DiffusersSchedulerOptions, type ResolvedSchedulerOptions,
+  type DiffusersSamplingOptions, type DiffusersPredictionType, type DiffusersVarianceType, type DiffusersSpacing,
+} from './models/diffusers.ts';

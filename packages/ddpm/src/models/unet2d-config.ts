@@ -152,6 +152,20 @@ function bool(fn: string, key: string, v: unknown): boolean {
   return v;
 }
 
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length];
+}
+
 /**
  * Fill in diffusers' defaults and check every value. Throws `<fn>: config.<key> ...` for an
  * unknown key, an unsupported value or an inconsistent combination.
@@ -162,7 +176,7 @@ export function resolveUNet2DConfig(config: UNet2DConfig | undefined, fn = 'unet
   }
   for (const k of Object.keys(config)) {
     if (!(KEYS as string[]).includes(k)) {
-      const hint = KEYS.find((c) => c.toLowerCase() === camelKey(k).toLowerCase());
+      const hint = KEYS.find((c) => c.toLowerCase() === camelKey(k).toLowerCase()) ?? KEYS.find((c) => editDistance(c.toLowerCase(), k.toLowerCase()) <= 2);
       throw unetError(fn, `unknown config key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected UNet2DModel options in camelCase: ${KEYS.join(', ')}`);
     }
   }
@@ -196,6 +210,10 @@ export function resolveUNet2DConfig(config: UNet2DConfig | undefined, fn = 'unet
     if (!Array.isArray(list)) throw unetError(fn, `config.${key} must be an array of block type names, got ${show(list)}`);
     list.forEach((b, i) => oneOf(fn, `${key}[${i}]`, b, allowed, ' (other diffusers block types are not implemented)'));
     (c as Record<string, unknown>)[key] = [...list];
+  }
+  const half = Math.floor(c.blockOutChannels[0] / 2);
+  if (!(half - c.freqShift > 0)) {
+    throw unetError(fn, `config.freqShift (${c.freqShift}) must be below blockOutChannels[0] / 2 (${half}): the sinusoid frequencies divide by their difference (diffusers would produce NaN)`);
   }
   const n = c.blockOutChannels.length;
   if (c.downBlockTypes.length !== n || c.upBlockTypes.length !== n) {
