@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '@tapegrad/tensor';
 import * as nn from '@tapegrad/nn';
-import { makeSchedule, scheduleFromBetas, type Schedule } from '../src/schedule.ts';
+import { makeSchedule, scheduleFromBetas, type Schedule } from '../src/schedule/schedule.ts';
 import { unet2d, type UNet2DParams } from '../src/models/unet2d.ts';
 import type { UNet2DConfig } from '../src/models/unet2d-config.ts';
 import {

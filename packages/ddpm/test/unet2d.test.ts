@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import { gradcheck, valueAndGrad } from '@tapegrad/autograd';
-import { makeSchedule } from '../src/schedule.ts';
-import { diffusionLoss } from '../src/loss.ts';
-import { sample } from '../src/sample.ts';
+import { makeSchedule } from '../src/schedule/schedule.ts';
+import { diffusionLoss } from '../src/process/loss.ts';
+import { sample } from '../src/sampling/sample.ts';
 import { unet2d, type UNet2DParams } from '../src/models/unet2d.ts';
 import type { DownBlockType, UNet2DConfig, UpBlockType } from '../src/models/unet2d-config.ts';
 

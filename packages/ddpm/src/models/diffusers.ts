@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { loadSafetensors, saveSafetensors } from '@tapegrad/nn';
-import { makeSchedule, rescaleZeroTerminalSnr, scheduleFromBetas, type Schedule, type ScheduleKind, type ScheduleOptions } from '../schedule.ts';
+import { makeSchedule, rescaleZeroTerminalSnr, scheduleFromBetas, type Schedule, type ScheduleKind, type ScheduleOptions } from '../schedule/schedule.ts';
 import {
   fromDiffusersUNetConfig, resolveUNet2DConfig, toDiffusersUNetConfig, unet2dParamSpec, unetError,
   type ResolvedUNet2DConfig, type UNet2DConfig,
