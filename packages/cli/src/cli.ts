@@ -12,6 +12,7 @@ import { PRESET_NAMES } from './presets.ts';
 import { trainCommand } from './commands/train.ts';
 import { sampleCommand } from './commands/sample.ts';
 import { evalCommand } from './commands/eval.ts';
+import { exportCommand } from './commands/export.ts';
 
 const backendOption = () => new Option('--backend <name>', `compute backend (default: $TAPEGRAD_BACKEND or webasm)`).argParser(choiceArg(BACKENDS));
 
@@ -79,11 +80,12 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
     .action(() => run(Promise.reject(new Error('train-classifier: not available in this build: it is used by the MNIST eval, which needs the image UNet'))));
 
   sub('export')
-    .description('export a run as a diffusers DDPMPipeline folder (not available in this build)')
+    .description('export an image run (EMA weights) as a diffusers DDPMPipeline folder')
     .requiredOption('--checkpoint <run>', 'a run folder')
     .addOption(new Option('--format <name>', 'export format').argParser(choiceArg(['diffusers'] as const)).makeOptionMandatory())
     .requiredOption('--out <dir>', 'output folder')
-    .action(() => run(Promise.reject(new Error('export: not available in this build: exportDiffusers (the diffusers UNet2DModel) is not merged yet; 2-D MLP runs have no diffusers equivalent'))));
+    .addOption(backendOption())
+    .action((opts) => run(exportCommand(opts, io)));
 
   return program;
 }

@@ -4,7 +4,10 @@ import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { randomKey } from '@tapegrad/tensor';
+import * as T from '@tapegrad/tensor';
+import { randomKey, treeFlattenWithPath } from '@tapegrad/tensor';
+import { parseSafetensors } from '@tapegrad/nn';
+import { importDiffusers } from '@tapegrad/ddpm';
 import { cli, tmp } from './helpers.ts';
 import { permutation } from '../src/tasks.ts';
 
@@ -60,6 +63,27 @@ describe('image runs (PNG folder, tiny UNet)', () => {
     r = await cli(['eval', '--checkpoint', run]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/is an image run; its metrics .* need the MNIST classifier/);
+  });
+
+  it('export --format diffusers writes a DDPMPipeline folder that importDiffusers reads back to the EMA weights', async () => {
+    const out = join(root, 'pipe');
+    const r = await cli(['export', '--checkpoint', run, '--format', 'diffusers', '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    for (const f of ['model_index.json', 'unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'unet', 'config.json'), 'utf8'))).toMatchObject({ block_out_channels: [4, 8], sample_size: 4, in_channels: 1 });
+    const imported = await importDiffusers(out);
+    const ck = parseSafetensors(readFileSync(join(run, 'checkpoints', 'step-000004', 'state.safetensors')));
+    const ema = new Map(ck.tensors.filter((e) => e.name.startsWith('ema.')).map((e) => [e.name.slice(4), e]));
+    const flat = treeFlattenWithPath(imported.params);
+    expect(flat.length).toBe(ema.size);
+    for (const [path, t] of flat) {
+      const e = ema.get(path)!;
+      expect(e, path).toBeDefined();
+      expect([...(await (t as T.Tensor).data())]).toEqual([...e.data]);
+    }
+    T.dispose(imported.params);
+    const twoD = await cli(['export', '--checkpoint', join(root, 'nonexistent'), '--format', 'diffusers', '--out', out]);
+    expect(twoD.code).toBe(2);
   });
 
   it('image flags are checked before training', async () => {
