@@ -1,7 +1,8 @@
 // Image runs through the CLI at toy size: a folder of 4x4 PNGs, a 2-level UNet of 4/8 channels.
 // The run folder, the sample grid, resume bit for bit, and the image-specific flag checks.
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import * as T from '@tapegrad/tensor';
@@ -82,6 +83,15 @@ describe('image runs (PNG folder, tiny UNet)', () => {
       expect([...(await (t as T.Tensor).data())]).toEqual([...e.data]);
     }
     T.dispose(imported.params);
+    // sample reads the exported folder, and a folder saved by diffusers itself (h4's fixture)
+    const grid = join(root, 'from-pipe.png');
+    let s = await cli(['sample', '--checkpoint', out, '--sampler', 'ddim', '--steps', '2', '--n', '4', '--out', grid]);
+    expect(s.code, s.err).toBe(0);
+    expect(PNG.sync.read(readFileSync(grid)).width).toBeGreaterThan(8);
+    const fixture = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'ddpm', 'test', 'fixtures', 'diffusers-tiny');
+    s = await cli(['sample', '--checkpoint', fixture, '--sampler', 'ddim', '--steps', '2', '--n', '2', '--out', join(root, 'tiny.png')]);
+    expect(s.code, s.err).toBe(0);
+    expect(existsSync(join(root, 'tiny.png'))).toBe(true);
     const twoD = await cli(['export', '--checkpoint', join(root, 'nonexistent'), '--format', 'diffusers', '--out', out]);
     expect(twoD.code).toBe(2);
   });

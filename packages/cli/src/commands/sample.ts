@@ -7,7 +7,8 @@ import { randomKey, splitKey } from '@tapegrad/tensor';
 import { makeSchedule, sample, SAMPLERS, type SamplerName, type StepInfo } from '@tapegrad/ddpm';
 import { checkWritableDir, UsageError } from '../fsx.ts';
 import { resolveBackend, type BackendChoice } from '../options.ts';
-import { openRun } from '../model2d.ts';
+import { openDiffusers, openRun } from '../model2d.ts';
+import { existsSync } from 'node:fs';
 import { readConfig, type RunConfig } from '../run.ts';
 import { makeDataset, type DatasetName } from '../twod/datasets.ts';
 import { denoiserModel } from '../twod/denoiser.ts';
@@ -32,17 +33,20 @@ export interface SampleFlags {
 export async function sampleCommand(flags: SampleFlags, io: Io): Promise<number> {
   const backend = resolveBackend(flags.backend, io.env);
   if (flags.steps > 1000) throw new UsageError(`--steps ${flags.steps} is more than the 1000 training timesteps of the schedule; expected 1..1000`);
+  const isDiffusers = existsSync(join(flags.checkpoint, 'model_index.json'));
   let cfg: RunConfig | null = null;
-  try { cfg = readConfig(flags.checkpoint); } catch { /* openRun below gives the full message */ }
-  const image = cfg?.kind === 'image';
+  if (!isDiffusers) {
+    try { cfg = readConfig(flags.checkpoint); } catch { /* openRun below gives the full message */ }
+  }
+  const image = isDiffusers || cfg?.kind === 'image';
   if (cfg && !image && (flags.guidance !== undefined || flags.class !== undefined)) {
     throw new UsageError(`--guidance and --class need a class-conditional model; 2-D runs are unconditional`);
   }
-  if (image && !cfg!.image!.conditional && (flags.guidance !== undefined || flags.class !== undefined)) {
+  if (cfg?.kind === 'image' && !cfg.image!.conditional && (flags.guidance !== undefined || flags.class !== undefined)) {
     throw new UsageError(`--guidance and --class need a class-conditional model; the run '${flags.checkpoint}' is unconditional`);
   }
-  if (image && flags.class !== undefined && flags.class >= cfg!.image!.numClasses) {
-    throw new UsageError(`--class ${flags.class} is not a class of the run; expected 0..${cfg!.image!.numClasses - 1}`);
+  if (cfg?.kind === 'image' && flags.class !== undefined && flags.class >= cfg.image!.numClasses) {
+    throw new UsageError(`--class ${flags.class} is not a class of the run; expected 0..${cfg.image!.numClasses - 1}`);
   }
   const ext = image ? '.png' : '.svg';
   const out = flags.out ?? join(flags.checkpoint, `sample-${flags.sampler}-${flags.steps}${flags.trajectory ? '-trajectory' : ''}${ext}`);
@@ -51,9 +55,12 @@ export async function sampleCommand(flags: SampleFlags, io: Io): Promise<number>
   }
   try { checkWritableDir(dirname(out), '--out folder'); } catch (e) { throw new UsageError((e as Error).message); }
   await T.setBackend(backend);
-  const run = openRun(flags.checkpoint);
+  const run = isDiffusers ? await openDiffusers(flags.checkpoint) : { ...openRun(flags.checkpoint), schedule: undefined };
   try {
-    const schedule = makeSchedule(run.cfg.schedule, run.cfg.T);
+    if (isDiffusers && run.cfg.image!.conditional === false && (flags.guidance !== undefined || flags.class !== undefined)) {
+      throw new UsageError(`--guidance and --class need a class-conditional model; the pipeline '${flags.checkpoint}' has no class embedding`);
+    }
+    const schedule = run.schedule ?? makeSchedule(run.cfg.schedule, run.cfg.T);
     const key = splitKey(randomKey(flags.seed ?? 0), 2);
     const capture = new Set<number>();
     for (const f of [0, 0.25, 0.5, 0.75, 0.9, 1]) capture.add(Math.min(flags.steps - 1, Math.round(f * (flags.steps - 1))));
