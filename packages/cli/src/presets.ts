@@ -1,7 +1,6 @@
 // Named presets of `tapegrad train`. Flags given on the command line override a preset's values.
 
-import type { UNet2DConfig } from '@tapegrad/ddpm';
-import type { DenoiserConfig } from './twod/denoiser.ts';
+import type { DenoiserConfig, UNet2DConfig } from '@tapegrad/ddpm';
 
 export interface Preset {
   description: string;

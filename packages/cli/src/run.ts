@@ -18,7 +18,7 @@ import { randomKey, splitKey } from '@tapegrad/tensor';
 import { adamw, ema, parseSafetensors, serializeSafetensors, treeToEntries, entriesToTree, warmupCosineDecay, type AdamState, type Tree } from '@tapegrad/nn';
 import { unet2d, type PredictionType, type ScheduleKind, type UNet2DConfig } from '@tapegrad/ddpm';
 import { ensureDir, writeFileAtomic } from './fsx.ts';
-import { initDenoiser, type DenoiserConfig } from './twod/denoiser.ts';
+import { initDenoiser, type DenoiserConfig } from '@tapegrad/ddpm';
 
 /** The image part of a run's config (kind 'image'). */
 export interface ImageRunConfig {

@@ -9,9 +9,7 @@ import { makeSchedule, sample, SAMPLERS, type SamplerName } from '@tapegrad/ddpm
 import { writeFileAtomic } from '../fsx.ts';
 import { resolveBackend, type BackendChoice } from '../options.ts';
 import { openRun } from '../model2d.ts';
-import { makeDataset, type DatasetName } from '../twod/datasets.ts';
-import { denoiserModel, initDenoiser } from '../twod/denoiser.ts';
-import { energyDistance, mmdRbf } from '../twod/metrics.ts';
+import { denoiserModel, energyDistance, initDenoiser, makeDataset, mmdRbf, type DatasetName } from '@tapegrad/ddpm';
 import { scatterSvg, writeSvg, type ScatterPanel } from '../pictures/svg.ts';
 import type { Io } from '../io.ts';
 

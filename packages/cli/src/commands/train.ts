@@ -14,7 +14,7 @@ import {
   disposeState, emaFor, lrScheduleFor, initState, latestCheckpoint, loadCheckpoint, optimizerFor, readConfig, saveCheckpoint, trainKeys,
   type RunConfig, type TrainState,
 } from '../run.ts';
-import { DATASETS } from '../twod/datasets.ts';
+import { DATASETS } from '@tapegrad/ddpm';
 import { lossCurveSvg, writeSvg } from '../pictures/svg.ts';
 import { loadPngFolder } from '../data/png-folder.ts';
 import { imageTask, loadImageData, twoDTask, type Task } from '../tasks.ts';
