@@ -1,15 +1,8 @@
-// The demo's building blocks: data sets, MMD, PNG encoding, the 5x7 font.
+// The 2-D building blocks: data sets and MMD (the demo's PNG/font code moved to packages/cli as SVG plots).
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PNG } from 'pngjs';
 import { randomKey } from '@tapegrad/tensor';
 import { DATASETS, hostNormal, hostUniform, makeDataset } from '../src/data/toy2d.ts';
 import { mmdRbf } from '../src/eval/mmd.ts';
-import { Canvas, writePng } from '../src/demo/png.ts';
-import { grid, scatterPanel } from '../src/demo/plot.ts';
-import { glyph } from '../src/demo/font.ts';
 
 describe('data sets', () => {
   for (const name of DATASETS) {
@@ -70,34 +63,5 @@ describe('mmdRbf', () => {
     expect(() => mmdRbf([0, 0], [1, 1], 0)).toThrow('mmdRbf: bandwidth must be a finite number > 0, got 0');
     expect(() => mmdRbf([0, 0, 1], [1, 1], 1)).toThrow(/whole 2-D points/);
     expect(() => mmdRbf([0, NaN], [1, 1], 1)).toThrow(/non-finite coordinate NaN/);
-  });
-});
-
-describe('PNG output', () => {
-  it('a scatter grid encodes to a valid PNG of the right size, with the points drawn', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ddpm-png-'));
-    try {
-      const pts = makeDataset('moons', randomKey(9), 200);
-      const panel = scatterPanel(pts, pts, { size: 120, title: ['TEST PANEL'] });
-      const img = grid([panel, panel], 2, 'TITLE');
-      const path = join(dir, 'sub', 'g.png');
-      writePng(path, img);
-      const png = PNG.sync.read(readFileSync(path));
-      expect([png.width, png.height]).toEqual([img.width, img.height]);
-      let coloured = 0;
-      for (let i = 0; i < png.data.length; i += 4) if (png.data[i + 2]! > png.data[i]! + 40) coloured++; // blue-ish points
-      expect(coloured).toBeGreaterThan(100);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-  it('canvas primitives and the font', () => {
-    const c = new Canvas(20, 10);
-    c.dot(5, 5, 2, [255, 0, 0]);
-    expect(Array.from(c.data.slice((5 * 20 + 5) * 4, (5 * 20 + 5) * 4 + 4))).toEqual([255, 0, 0, 255]);
-    expect(c.text(0, 0, 'AB')).toBe(12);
-    expect(glyph('a')).toEqual(glyph('A'));
-    expect(glyph('~')).toEqual(glyph('?'));
-    expect(() => new Canvas(0, 5)).toThrow('Canvas: width and height must be positive integers, got 0x5');
   });
 });

@@ -1,0 +1,114 @@
+// The `tapegrad` command line (commander). runCli(argv, io) returns the exit code:
+//   0 success, 1 a failure while working, 2 a usage error (bad or unknown flag, bad value,
+//   unusable output folder, bad TAPEGRAD_BACKEND; found before any work starts), 130 Ctrl-C
+//   during training (after writing a checkpoint).
+
+import { Command, CommanderError, Option } from 'commander';
+import { SAMPLERS } from '@tapegrad/ddpm';
+import { UsageError } from './fsx.ts';
+import { processIo, type Io } from './io.ts';
+import { BACKENDS, choiceArg, intArg, numArg } from './options.ts';
+import { PRESET_NAMES } from './presets.ts';
+import { trainCommand } from './commands/train.ts';
+import { sampleCommand } from './commands/sample.ts';
+import { evalCommand } from './commands/eval.ts';
+import { exportCommand } from './commands/export.ts';
+
+const backendOption = () => new Option('--backend <name>', `compute backend (default: $TAPEGRAD_BACKEND or webasm)`).argParser(choiceArg(BACKENDS));
+
+function listArg(parse: (v: string) => number) {
+  return (v: string) => v.split(',').map((s) => parse(s.trim()));
+}
+
+export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command {
+  const program = new Command('tapegrad')
+    .description('Train, sample, evaluate and export diffusion models with tapegrad')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+  const sub = (name: string) => program.command(name).exitOverride().showHelpAfterError('(add --help for usage)').configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+
+  sub('train')
+    .description('train a diffusion model; writes a run folder (config.json, metrics.csv, samples/, loss.svg, checkpoints/)')
+    .option('--data <name>', `mnist | moons | swissroll | 8gaussians | ring | a folder of PNG images`)
+    .addOption(new Option('--preset <name>', `a named configuration: ${PRESET_NAMES.join(', ')} (their flags are listed in the README)`).argParser(choiceArg(PRESET_NAMES)))
+    .option('--conditional', 'class-conditional training with label dropout (labelled image data)')
+    .option('--steps <n>', 'optimizer steps', intArg(1))
+    .option('--batch-size <n>', 'batch size', intArg(1))
+    .option('--lr <x>', 'peak learning rate of AdamW (linear warm-up over 5% of the steps, cosine decay to 1%)', numArg(0))
+    .option('--image-size <n>', 'MNIST image size: 28 or 14 (area down-sampling)', intArg(1))
+    .option('--seed <n>', 'seed of the init, data, noise and sample keys', intArg(0, 2 ** 31 - 1))
+    .addOption(backendOption())
+    .option('--out <dir>', 'run folder (default runs/<preset or data>)')
+    .option('--resume <run>', 'continue the run in this folder from its latest checkpoint')
+    .option('--overwrite', 'allow --out to be a folder that already holds a run')
+    .option('--log-every <n>', 'read the loss back and write a metrics.csv row every n steps', intArg(1))
+    .option('--sample-every <n>', 'write samples/step-NNNNNN from the EMA weights every n steps (0: never)', intArg(0))
+    .option('--checkpoint-every <n>', 'write a checkpoint every n steps (and at the end)', intArg(1))
+    .option('--keep <n>', 'checkpoints to keep (default 3)', intArg(1))
+    .option('--grad-clip <x>', 'clip gradients to this global L2 norm (default: off for 2-D, 1 for images)', numArg(0))
+    .option('--unet-channels <list>', 'image runs: comma-separated blockOutChannels of the UNet, one per resolution, attention at the lowest (default 32,64)', listArg(intArg(1, 4096)))
+    .option('--quiet', 'print only the summary')
+    .action((opts) => run(trainCommand(opts, io)));
+
+  sub('sample')
+    .description('sample a trained run; for 2-D data an SVG scatter plot over the data')
+    .requiredOption('--checkpoint <run>', 'a run folder written by `tapegrad train` (or a diffusers pipeline folder)')
+    .addOption(new Option('--sampler <name>', 'the sampler').argParser(choiceArg(SAMPLERS)).default('ddim'))
+    .option('--steps <n>', 'sampling steps', intArg(1), 50)
+    .option('--guidance <s>', 'classifier-free guidance scale (class-conditional models)', numArg(0, Infinity, false))
+    .option('--class <k>', 'the class to sample (class-conditional models)', intArg(0))
+    .option('--n <n>', 'number of samples (default 1000 for 2-D)', intArg(1))
+    .option('--seed <n>', 'seed of the sampling noise', intArg(0, 2 ** 31 - 1))
+    .option('--out <file>', 'output picture (default <run>/sample-<sampler>-<steps>.svg)')
+    .option('--trajectory', 'draw x_t and the x0 estimate at six points of the reverse process')
+    .addOption(backendOption())
+    .action((opts) => run(sampleCommand(opts, io)));
+
+  sub('eval')
+    .description('score a trained run against fresh data; writes <run>/eval.json')
+    .requiredOption('--checkpoint <run>', 'a run folder written by `tapegrad train`')
+    .option('--n <n>', 'samples per sampler and size of the fresh data (default 1000)', intArg(2))
+    .option('--bandwidth <list>', 'comma-separated RBF bandwidths of the MMD (default 0.5,0.2)', listArg(numArg(0)))
+    .option('--samplers <list>', `comma-separated samplers (default all: ${SAMPLERS.join(',')})`, (v: string) => v.split(',').map((s) => choiceArg(SAMPLERS)(s.trim())))
+    .addOption(backendOption())
+    .action((opts) => run(evalCommand(opts, io)));
+
+  sub('train-classifier')
+    .description('train the small MNIST CNN that `eval` uses for image runs (not available in this build)')
+    .addOption(backendOption())
+    .action(() => run(Promise.reject(new Error('train-classifier: not available in this build: it is used by the MNIST eval, which needs the image UNet'))));
+
+  sub('export')
+    .description('export an image run (EMA weights) as a diffusers DDPMPipeline folder')
+    .requiredOption('--checkpoint <run>', 'a run folder')
+    .addOption(new Option('--format <name>', 'export format').argParser(choiceArg(['diffusers'] as const)).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'output folder')
+    .addOption(backendOption())
+    .action((opts) => run(exportCommand(opts, io)));
+
+  return program;
+}
+
+/** Run the CLI on argv (without 'node' and the script); resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let pending: Promise<number> | null = null;
+  const program = buildProgram(io, (p) => { pending = p; });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    if (pending === null) return 0;
+    return await (pending as Promise<number>);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.executeSubCommandAsync') return 0;
+      return 2; // commander has printed "error: ..." and the help hint
+    }
+    if (e instanceof UsageError) {
+      io.stderr(`error: ${e.message}\n(add --help for usage)\n`);
+      return 2;
+    }
+    io.stderr(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,4 @@
+// Entry point of the `tapegrad` bin.
+import { runCli } from './cli.ts';
+
+process.exitCode = await runCli(process.argv.slice(2));
