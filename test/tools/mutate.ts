@@ -78,11 +78,18 @@ export const MUTATIONS: Mutation[] = [
     tests: ['packages/ddpm/test/timestep-sampling.test.ts', 'packages/ddpm/test/e2e.test.ts'],
   },
   {
-    name: 'training never samples t >= 800 (the demo training loop)',
-    file: 'packages/ddpm/src/train/quick.ts',
-    find: 'sampleTimesteps(foldIn(kT, step), cfg.batch, cfg.schedule.T)',
-    replace: 'sampleTimesteps(foldIn(kT, step), cfg.batch, Math.min(cfg.schedule.T, 800))',
+    name: 'training never samples t >= 800 (the library train loop)',
+    file: 'packages/ddpm/src/train/train.ts',
+    find: 'sampleTimesteps(foldIn(keys.t, s), B, schedule.T)',
+    replace: 'sampleTimesteps(foldIn(keys.t, s), B, Math.min(schedule.T, 800))',
     tests: ['packages/ddpm/test/timestep-sampling.test.ts', 'packages/ddpm/test/e2e.test.ts'],
+  },
+  {
+    name: 'training never samples t >= 800 (the CLI train command)',
+    file: 'packages/cli/src/commands/train.ts',
+    find: 'sampleTimesteps(foldIn(kT, step), cfg.batchSize, schedule.T)',
+    replace: 'sampleTimesteps(foldIn(kT, step), cfg.batchSize, Math.min(schedule.T, 800))',
+    tests: ['packages/cli/test'],
   },
   {
     name: "gpu.js loop cap left at its default 1000",

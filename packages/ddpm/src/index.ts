@@ -31,7 +31,6 @@ export {
   saveCheckpoint, loadCheckpoint, loadTrainedModel, readCheckpointState, listCheckpoints, latestCheckpoint, resolveCheckpoint,
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointState, type CheckpointTensors,
 } from './train/checkpoint.ts';
-export { trainDenoiser, type TrainConfig as QuickTrainConfig, type TrainResult as QuickTrainResult } from './train/quick.ts';
 export { mmdRbf } from './eval/mmd.ts';
 export { energyDistance } from './eval/energy.ts';
 export { frechetDistance, frechetDistanceOfFeatures, featureStats, symmetricEigen, sqrtPsd } from './eval/frechet.ts';

@@ -2,7 +2,7 @@
 // demo data sets' hostUniform / hostNormal re-derive @tapegrad/tensor's device RNG on the host,
 // so they must equal randomInt / randomUniform / randomNormal bit for bit (compared on the
 // float64 reference backend, where nothing is rounded). sampleTimesteps must cover [0, T):
-// every value reachable, uniform by a chi-square test, and the demo's training loop must
+// every value reachable, uniform by a chi-square test, and the training loop (train) must
 // actually train on every t (issue 9: "training never samples t >= 800" passed every test).
 
 import { describe, expect, it, vi } from 'vitest';
@@ -12,7 +12,7 @@ import { makeSchedule } from '../src/schedule/schedule.ts';
 import { sampleTimesteps } from '../src/process/loss.ts';
 import { hostNormal, hostUniform } from '../src/data/toy2d.ts';
 
-// Record the timesteps the demo's training loop passes to diffusionLoss.
+// Record the timesteps the training loop passes to diffusionLoss.
 const seenT: number[] = [];
 vi.mock('../src/process/loss.ts', async (importOriginal) => {
   const orig = await importOriginal<typeof import('../src/process/loss.ts')>();
@@ -25,7 +25,9 @@ vi.mock('../src/process/loss.ts', async (importOriginal) => {
     },
   };
 });
-const { trainDenoiser } = await import('../src/train/quick.ts');
+const { train } = await import('../src/train/train.ts');
+const { mlpDenoiser } = await import('../src/models/mlp.ts');
+const { toy2dSource } = await import('../src/data/toy2d.ts');
 
 const fcSeed = process.env.FC_SEED !== undefined ? { seed: Number(process.env.FC_SEED) } : {};
 
@@ -130,16 +132,18 @@ describe('the demo data sets re-derive the device RNG bit for bit', () => {
   });
 });
 
-describe('the demo training loop (trainDenoiser)', () => {
+describe('the training loop (train)', () => {
   it('trains on every part of [0, T): 30 steps x batch 100 at T = 1000 cover all tenths uniformly and reach t >= 990; memory() (with the backend allocation counter) is flat across steps', async () => {
     seenT.length = 0;
-    const schedule = makeSchedule('linear', 1000);
+    const cfg = { dim: 2, hidden: 8, layers: 2, timeEmbedDim: 4, xEmbedDim: 4, xEmbedScale: 1 };
     const mems: ReturnType<typeof T.memory>[] = [];
-    const res = await trainDenoiser({
-        dataset: 'moons', schedule, seed: 3, steps: 30, batch: 100, lr: 1e-3, weightDecay: 0, emaDecay: 0.9,
-        prediction: 'epsilon', denoiser: { dim: 2, hidden: 8, layers: 2, timeEmbedDim: 4, xEmbedDim: 4, xEmbedScale: 1 },
-        logEvery: 5, onLog: () => void mems.push(T.memory()),
-      });
+    const res = await train(
+      {
+        model: mlpDenoiser(cfg), modelConfig: cfg, modelKind: 'mlp', data: toy2dSource('moons', T.randomKey(1), 2000),
+        steps: 30, batchSize: 100, seed: 3, schedule: { kind: 'linear', T: 1000 }, lr: 1e-3, warmupSteps: 0, weightDecay: 0, logEvery: 5,
+      },
+      { onStep: (m) => { if (m.step % 5 === 0) mems.push(T.memory()); } },
+    );
     try {
       expect(seenT.length).toBe(3000);
       expect(Math.max(...seenT)).toBeGreaterThanOrEqual(990);
@@ -148,7 +152,7 @@ describe('the demo training loop (trainDenoiser)', () => {
       expect(mems.length).toBe(6);
       for (const m of mems.slice(1)) expect(m).toEqual(mems[0]);
     } finally {
-      T.dispose(res.params);
+      T.dispose([res.params, res.emaParams]);
     }
   });
 });
