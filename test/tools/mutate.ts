@@ -89,7 +89,7 @@ export const MUTATIONS: Mutation[] = [
     file: 'packages/cli/src/commands/train.ts',
     find: 'sampleTimesteps(foldIn(kT, step), cfg.batchSize, schedule.T)',
     replace: 'sampleTimesteps(foldIn(kT, step), cfg.batchSize, Math.min(schedule.T, 800))',
-    tests: ['packages/cli/test'],
+    tests: ['packages/cli/test/timesteps.test.ts', 'packages/cli/test/train.test.ts'],
   },
   {
     name: "gpu.js loop cap left at its default 1000",
