@@ -31,7 +31,7 @@ export {
 } from './schedules.ts';
 export { ema, type Ema, type EmaConfig, type EmaState } from './ema.ts';
 export {
-  saveSafetensors, loadSafetensors, loadSafetensorsInto, serializeSafetensors, parseSafetensors, treeToEntries, entriesToTree,
+  saveSafetensors, loadSafetensors, loadSafetensorsInto, serializeSafetensors, parseSafetensors, treeToEntries, entriesToTree, writeFileAtomic,
   SafetensorsError, type SafetensorsErrorCode, type SafetensorsEntry, type ParsedSafetensors, type LoadedSafetensors, type LoadIntoOptions,
 } from './safetensors.ts';
 export { countParams, describeTree, disposeReplaced, type Tree, type NoParams } from './util.ts';

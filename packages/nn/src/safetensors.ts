@@ -268,12 +268,26 @@ export async function saveSafetensors(path: string, tree: Tree, metadata: Record
   checkMetadata('saveSafetensors', path, metadata ?? {}); // before reading any tensor back
   const bytes = serializeSafetensors(await treeToEntries(tree, path), metadata, path);
   await removeStaleTemporaries(path);
+  try {
+    await writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw new SafetensorsError('IO', path, `saveSafetensors: ${path}: cannot write (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Write `data` to `path` atomically: into a temporary file beside it (`.<name>.tmp-<pid>-<hex>`),
+ * flushed to disk, then renamed over `path`, then the directory flushed (best effort). On any
+ * failure `path` is untouched, the temporary file is removed and the error is rethrown. The
+ * one atomic write of the repository (safetensors, checkpoints' JSON, diffusers folders).
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   let written = false;
   try {
     const fh = await open(tmp, 'wx');
     try {
-      await fh.writeFile(bytes);
+      await fh.writeFile(data);
       await fh.sync();
     } finally {
       await fh.close();
@@ -282,7 +296,7 @@ export async function saveSafetensors(path: string, tree: Tree, metadata: Record
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    throw new SafetensorsError('IO', path, `saveSafetensors: ${path}: cannot write (${(e as Error).message})${written ? ' during the final rename' : ''}`);
+    throw written ? new Error(`${(e as Error).message} (during the final rename)`) : e;
   }
   try {
     const dh = await open(dirname(path), 'r');

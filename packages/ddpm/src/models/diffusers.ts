@@ -8,12 +8,11 @@
 // so `DDPMPipeline.from_pretrained(DIR)` works in Python and a diffusers checkpoint samples here.
 // Every file is written atomically (temporary file, fsync, rename); model_index.json last.
 
-import { open, readFile, rename, unlink, mkdir, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFile, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
-import { loadSafetensors, saveSafetensors } from '@tapegrad/nn';
+import { loadSafetensors, saveSafetensors, writeFileAtomic } from '@tapegrad/nn';
 import { makeSchedule, rescaleZeroTerminalSnr, scheduleFromBetas, type Schedule, type ScheduleKind, type ScheduleOptions } from '../schedule/schedule.ts';
 import {
   fromDiffusersUNetConfig, resolveUNet2DConfig, toDiffusersUNetConfig, unet2dParamSpec, unetError,
@@ -97,19 +96,10 @@ const WEIGHTS = 'diffusion_pytorch_model.safetensors';
 // ------------------------------------------------------------------------------------------
 // Files.
 
-async function writeFileAtomic(fn: string, path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+async function writeJsonAtomic(fn: string, path: string, text: string): Promise<void> {
   try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, text);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
     throw unetError(fn, `${path}: cannot write (${(e as Error).message})`);
   }
 }
@@ -316,15 +306,15 @@ export async function exportDiffusers(dir: string, input: ExportDiffusersInput):
   } catch (e) {
     throw unetError(EXPORT, (e as Error).message.replace(/^saveSafetensors: /, ''));
   }
-  await writeFileAtomic(EXPORT, join(dir, 'unet', 'config.json'), JSON.stringify(unetConfig, null, 2) + '\n');
-  await writeFileAtomic(EXPORT, join(dir, 'scheduler', 'scheduler_config.json'), JSON.stringify(schedulerConfig, null, 2) + '\n');
+  await writeJsonAtomic(EXPORT, join(dir, 'unet', 'config.json'), JSON.stringify(unetConfig, null, 2) + '\n');
+  await writeJsonAtomic(EXPORT, join(dir, 'scheduler', 'scheduler_config.json'), JSON.stringify(schedulerConfig, null, 2) + '\n');
   const index = {
     _class_name: 'DDPMPipeline',
     _diffusers_version: DIFFUSERS_FORMAT_VERSION,
     scheduler: ['diffusers', 'DDPMScheduler'],
     unet: ['diffusers', 'UNet2DModel'],
   };
-  await writeFileAtomic(EXPORT, join(dir, 'model_index.json'), JSON.stringify(index, null, 2) + '\n');
+  await writeJsonAtomic(EXPORT, join(dir, 'model_index.json'), JSON.stringify(index, null, 2) + '\n');
 }
 
 // ------------------------------------------------------------------------------------------
