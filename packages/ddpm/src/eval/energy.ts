@@ -1,23 +1,10 @@
 // Energy distance (Szekely & Rizzo) between two point clouds, host float64, O(n m) distances.
 
 import { opError } from '@tapegrad/tensor';
-import { checkPoints } from './mmd.ts';
+import { checkPoints, meanOverPairs } from './mmd.ts';
 
 /** Mean Euclidean distance between the rows of a [na, dim] and b [nb, dim] (every pair, i = j included). */
-function meanDist(a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number, dim: number): number {
-  let s = 0;
-  for (let i = 0; i < na; i++) {
-    for (let j = 0; j < nb; j++) {
-      let d2 = 0;
-      for (let k = 0; k < dim; k++) {
-        const d = a[i * dim + k]! - b[j * dim + k]!;
-        d2 += d * d;
-      }
-      s += Math.sqrt(d2);
-    }
-  }
-  return s / (na * nb);
-}
+const meanDist = (a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number, dim: number): number => meanOverPairs(a, na, b, nb, dim, Math.sqrt);
 
 /**
  * The energy distance sqrt(2 E|X - Y| - E|X - X'| - E|Y - Y'|) with the expectations replaced by

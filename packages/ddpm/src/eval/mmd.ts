@@ -16,6 +16,22 @@ export function checkPoints(fn: string, x: ArrayLike<number>, y: ArrayLike<numbe
   return [n, m];
 }
 
+/** Mean of f(|a_i - b_j|^2) over every pair of rows of a [na, dim] and b [nb, dim] (i = j included). */
+export function meanOverPairs(a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number, dim: number, f: (d2: number) => number): number {
+  let s = 0;
+  for (let i = 0; i < na; i++) {
+    for (let j = 0; j < nb; j++) {
+      let d2 = 0;
+      for (let k = 0; k < dim; k++) {
+        const d = a[i * dim + k]! - b[j * dim + k]!;
+        d2 += d * d;
+      }
+      s += f(d2);
+    }
+  }
+  return s / (na * nb);
+}
+
 /**
  * The biased (V-statistic) estimate of MMD (Gretton et al. 2012, eq. 5), returned as
  * MMD = sqrt(max(0, mean k(x, x') + mean k(y, y') - 2 mean k(x, y))). Unlike the unbiased
@@ -26,20 +42,7 @@ export function mmdRbf(x: ArrayLike<number>, y: ArrayLike<number>, bandwidth: nu
   if (!(bandwidth > 0) || !Number.isFinite(bandwidth)) throw opError('mmdRbf', `bandwidth must be a finite number > 0, got ${bandwidth}`);
   const [n, m] = checkPoints('mmdRbf', x, y, dim);
   const g = 1 / (2 * bandwidth * bandwidth);
-  const mean = (a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number): number => {
-    let s = 0;
-    for (let i = 0; i < na; i++) {
-      for (let j = 0; j < nb; j++) {
-        let d2 = 0;
-        for (let k = 0; k < dim; k++) {
-          const d = a[i * dim + k]! - b[j * dim + k]!;
-          d2 += d * d;
-        }
-        s += Math.exp(-g * d2);
-      }
-    }
-    return s / (na * nb);
-  };
+  const mean = (a: ArrayLike<number>, na: number, b: ArrayLike<number>, nb: number): number => meanOverPairs(a, na, b, nb, dim, (d2) => Math.exp(-g * d2));
   const v = mean(x, n, x, n) + mean(y, m, y, m) - 2 * mean(x, n, y, m);
   return Math.sqrt(Math.max(0, v));
 }
