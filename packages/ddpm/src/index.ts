@@ -5,6 +5,12 @@
 // `f64`: the float64 reference formulas (numbers / Float64Arrays, no tensors) that the tensor
 // code mirrors and that reproduce shared/ddpm-golden.json to 1e-12.
 
+import { publicOp } from '@tapegrad/tensor';
+import * as forward from './process/forward.ts';
+import * as loss from './process/loss.ts';
+import * as guidance from './sampling/guidance.ts';
+import * as steps from './sampling/steps.ts';
+
 export * from './schedule/schedule.ts';
 export * from './schedule/timesteps.ts';
 export { linspace, linspaceFloat32, roundHalfEven } from './schedule/numeric.ts';
@@ -35,17 +41,35 @@ export { mmdRbf } from './eval/mmd.ts';
 export { energyDistance } from './eval/energy.ts';
 export { frechetDistance, frechetDistanceOfFeatures, featureStats, symmetricEigen, sqrtPsd } from './eval/frechet.ts';
 export { bitsPerDim, type BitsPerDimOptions } from './eval/bpd.ts';
-export {
-  qSample, x0FromEps, epsFromX0, vFromX0Eps, x0FromV, epsFromV, predictionToX0Eps, predictionTarget, type PredictionType,
-} from './process/forward.ts';
-export { diffusionLoss, minSnrWeights, sampleTimesteps, type DiffusionLossOptions } from './process/loss.ts';
-export {
-  classifierFreeGuidance, rescaleNoiseCfg, stdPerSample, clipX0, dynamicThreshold, dynamicThresholdScales, applyThreshold,
-  type DynamicThresholdOptions,
-} from './sampling/guidance.ts';
-export {
-  posteriorMean, ddpmStep, ddimStep, dpmSolverPlusPlusCoefficients, dpmSolverPlusPlusStep, eulerStep,
-} from './sampling/steps.ts';
+// The synchronous tensor functions run as public ops (@tapegrad/tensor's publicOp): an error of
+// a tensor op inside them starts with the function the user called (`diffusionLoss: add: ...`).
+export const qSample = publicOp('qSample', forward.qSample);
+export const x0FromEps = publicOp('x0FromEps', forward.x0FromEps);
+export const epsFromX0 = publicOp('epsFromX0', forward.epsFromX0);
+export const vFromX0Eps = publicOp('vFromX0Eps', forward.vFromX0Eps);
+export const x0FromV = publicOp('x0FromV', forward.x0FromV);
+export const epsFromV = publicOp('epsFromV', forward.epsFromV);
+export const predictionToX0Eps = publicOp('predictionToX0Eps', forward.predictionToX0Eps);
+export const predictionTarget = publicOp('predictionTarget', forward.predictionTarget);
+export type { PredictionType } from './process/forward.ts';
+export const diffusionLoss = publicOp('diffusionLoss', loss.diffusionLoss);
+export const minSnrWeights = publicOp('minSnrWeights', loss.minSnrWeights);
+export const sampleTimesteps = publicOp('sampleTimesteps', loss.sampleTimesteps);
+export type { DiffusionLossOptions } from './process/loss.ts';
+export const classifierFreeGuidance = publicOp('classifierFreeGuidance', guidance.classifierFreeGuidance);
+export const rescaleNoiseCfg = publicOp('rescaleNoiseCfg', guidance.rescaleNoiseCfg);
+export const stdPerSample = publicOp('stdPerSample', guidance.stdPerSample);
+export const clipX0 = publicOp('clipX0', guidance.clipX0);
+export const dynamicThreshold = publicOp('dynamicThreshold', guidance.dynamicThreshold);
+export const dynamicThresholdScales = publicOp('dynamicThresholdScales', guidance.dynamicThresholdScales);
+export const applyThreshold = publicOp('applyThreshold', guidance.applyThreshold);
+export type { DynamicThresholdOptions } from './sampling/guidance.ts';
+export const posteriorMean = publicOp('posteriorMean', steps.posteriorMean);
+export const ddpmStep = publicOp('ddpmStep', steps.ddpmStep);
+export const ddimStep = publicOp('ddimStep', steps.ddimStep);
+export const dpmSolverPlusPlusCoefficients = steps.dpmSolverPlusPlusCoefficients;
+export const dpmSolverPlusPlusStep = publicOp('dpmSolverPlusPlusStep', steps.dpmSolverPlusPlusStep);
+export const eulerStep = publicOp('eulerStep', steps.eulerStep);
 export {
   normalKl, approxStandardNormalCdf, discretizedGaussianLogLikelihood, priorBpd, vbTermBpd, variationalBound,
   learnedRangeLogVariance, modelLogVariance, type BoundOptions,

@@ -12,6 +12,7 @@
 // numClassEmbeds. Returns [B, outChannels, H, W].
 
 import * as T from '@tapegrad/tensor';
+import { publicOp } from '@tapegrad/tensor';
 import type { RandomKey, Tensor } from '@tapegrad/tensor';
 import * as nn from '@tapegrad/nn';
 import type { ConvParams, LinearParams, NormParams } from '@tapegrad/nn';
@@ -390,8 +391,8 @@ export const unet2d = {
   name: 'unet2d',
   /** New params (PyTorch's default initialisers: kaiming-uniform conv/linear, ones/zeros GroupNorm, N(0,1) embedding). */
   init,
-  /** The forward pass of diffusers' UNet2DModel. */
-  apply,
+  /** The forward pass of diffusers' UNet2DModel (a public op: an error inside starts with `unet2d.apply:`). */
+  apply: publicOp('unet2d.apply', apply),
   /** diffusers' defaults filled in, every value checked. */
   resolveConfig: (config: UNet2DConfig): ResolvedUNet2DConfig => resolveUNet2DConfig(config, 'unet2d.resolveConfig'),
   /** diffusers' state_dict() names and shapes for a config, in diffusers' order. */
