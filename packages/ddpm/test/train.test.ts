@@ -125,6 +125,35 @@ describe('train', () => {
   });
 });
 
+describe('train: onUpdate', () => {
+  it('sees every update in order, after its onStep and before its checkpoint, with the live params and EMA; a throw stops before the checkpoint', async () => {
+    const events: string[] = [];
+    const seen: { step: number; p: number[][]; e: number[][] }[] = [];
+    const run = join(dir, 'onupdate');
+    const r = await train(baseConfig({ logEvery: 4, checkpointEvery: 3 }), {
+      runDir: run,
+      onStep: (m) => { events.push(`s${m.step}`); },
+      onCheckpoint: (c) => { events.push(`c${c.step}`); },
+      onUpdate: async (u) => { events.push(`u${u.step}`); seen.push({ step: u.step, p: await values(u.params), e: await values(u.emaParams) }); },
+    });
+    // logEvery 4: steps 1..4 are reported at update 4; the final step is flushed before its onUpdate
+    expect(events).toEqual(['u1', 'u2', 'u3', 's1', 's2', 's3', 'c3', 's4', 'u4', 'u5', 's5', 's6', 'u6', 'c6']);
+    expect(seen.map((x) => x.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // the params it saw at step 6 are the ones train returned, and the EMA differs from the params
+    expect(seen[5]!.p).toEqual(await values(r.params));
+    expect(seen[5]!.e).toEqual(await values(r.emaParams));
+    expect(seen[5]!.e).not.toEqual(seen[5]!.p);
+    expect(seen[0]!.p).not.toEqual(seen[1]!.p);
+    T.dispose([r.params, r.emaParams]);
+
+    const run2 = join(dir, 'onupdate-throw');
+    await expect(train(baseConfig({ checkpointEvery: 2 }), {
+      runDir: run2, onUpdate: (u) => { if (u.step === 4) throw new Error('stop at 4'); },
+    })).rejects.toThrow('stop at 4');
+    expect((await listCheckpoints(run2)).map((d) => d.slice(-11))).toEqual(['step-000002']);
+  });
+});
+
 describe('train: failures keep the last good checkpoint', () => {
   it('a non-finite loss stops training with the step and the last good checkpoint, which stays loadable', async () => {
     const run = join(dir, 'nan');

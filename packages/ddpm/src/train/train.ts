@@ -37,7 +37,7 @@ export interface StepMetrics {
   wallSeconds: number;
 }
 
-export interface TrainOptions {
+export interface TrainOptions<P = unknown> {
   /** Where checkpoints go (<runDir>/checkpoints/). Without it no checkpoint is written. */
   runDir?: string;
   /**
@@ -47,6 +47,13 @@ export interface TrainOptions {
   resume?: boolean | string;
   /** Called for every update, in order, after its loss was read back (awaited). */
   onStep?: (m: StepMetrics) => void | Promise<void>;
+  /**
+   * Called after every update (after that step's onStep when it was a read-back step, before its
+   * checkpoint), with the current parameters and EMA parameters. They are borrowed: read them (e.g.
+   * sample a picture from the EMA) but do not dispose or keep them past the call. Throwing from
+   * it stops training before that step's checkpoint (the error propagates; params are disposed).
+   */
+  onUpdate?: (u: { step: number; params: P; emaParams: P | null }) => void | Promise<void>;
   /** Called after each checkpoint is written. */
   onCheckpoint?: (info: { step: number; dir: string }) => void | Promise<void>;
   /** Abort (Ctrl-C): the loop finishes the current update, writes a checkpoint and returns with status 'aborted'. */
@@ -96,7 +103,7 @@ export function dropLabels(labels: Int32Array, p: number, nullClass: number, key
  * disposes them). Throws TrainDivergedError on a non-finite loss (naming the step and the last
  * good checkpoint). See TrainConfig for every option and its default.
  */
-export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions = {}): Promise<TrainResult<P>> {
+export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<P> = {}): Promise<TrainResult<P>> {
   const fn = 'train';
   const cfg = resolveTrainConfig(config);
   const model = config.model;
@@ -243,6 +250,10 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions 
       cursor = b.cursor;
       window.push({ step, loss, norm, lr });
       if (step % cfg.logEvery === 0) await flush();
+      if (opts.onUpdate) {
+        if (step === cfg.steps) await flush();
+        await opts.onUpdate({ step, params, emaParams: emaState ? emaState.params : null });
+      }
       if (step % cfg.checkpointEvery === 0 && step < cfg.steps) await checkpoint();
     }
     if (step > startStep || status === 'aborted' || !lastCheckpoint) await checkpoint();
