@@ -4,25 +4,27 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as T from '@tapegrad/tensor';
 import type { Tree } from '@tapegrad/nn';
-import { importDiffusers, type PredictionType, type Schedule } from '@tapegrad/ddpm';
+import { importDiffusers, latestCheckpoint, loadTrainedModel, type PredictionType, type Schedule } from '@tapegrad/ddpm';
 import { UsageError } from './fsx.ts';
-import { disposeState, latestCheckpoint, loadCheckpoint, readConfig, type RunConfig } from './run.ts';
+import { readConfig, type RunConfig } from './run.ts';
+import { denoiserOf } from './tasks.ts';
 
-/** Read `--checkpoint RUN`: the config and the EMA params of its latest checkpoint (caller disposes). */
-export function openRun(path: string, flag = '--checkpoint'): { cfg: RunConfig; dir: string; ema: Tree; step: number; ckpt: string } {
+/** Read `--checkpoint RUN`: the config and the EMA params of its latest checkpoint (library loadTrainedModel; caller disposes). */
+export async function openRun(path: string, flag = '--checkpoint'): Promise<{ cfg: RunConfig; dir: string; ema: Tree; step: number; ckpt: string }> {
   const dir = resolve(path);
   if (existsSync(join(dir, 'model_index.json'))) {
     throw new Error(`${flag} '${path}' is a diffusers pipeline folder; reading diffusers folders needs importDiffusers, which is not part of this build yet`);
   }
   let cfg: RunConfig;
   try { cfg = readConfig(dir); } catch (e) { throw new UsageError(`${flag}: ${(e as Error).message}`); }
-  const ckpt = latestCheckpoint(dir);
-  if (!ckpt) throw new UsageError(`${flag} '${path}' has no checkpoint yet (no '${join(dir, 'checkpoints', 'latest')}'); train it first`);
-  const state = loadCheckpoint(ckpt, cfg);
-  const ema = state.ema.params;
-  T.dispose([state.params, state.opt.mu, state.opt.nu]);
-  void disposeState;
-  return { cfg, dir, ema, step: state.step, ckpt };
+  if (!(await latestCheckpoint(dir))) throw new UsageError(`${flag} '${path}' has no checkpoint yet (no '${join(dir, 'checkpoints', 'latest')}'); train it first`);
+  const m = await loadTrainedModel(dir, denoiserOf(cfg));
+  if (!m.ema) {
+    T.dispose(m.params);
+    throw new Error(`${flag} '${path}': checkpoint ${m.dir} has no EMA weights; expected a checkpoint written by 'tapegrad train'`);
+  }
+  T.dispose(m.params);
+  return { cfg, dir, ema: m.ema, step: m.state.step, ckpt: m.dir };
 }
 
 /**

@@ -1,28 +1,98 @@
-// What differs between the 2-D runs and the image runs: the batches, the model, the loss and the
-// sample pictures. The training loop (commands/train.ts) is shared.
+// What differs between the 2-D runs and the image runs: the library training config (model,
+// data source, hyper-parameters) and the sample pictures. The training loop is @tapegrad/ddpm's
+// train(); commands/train.ts wires it to the CLI.
 
 import { join } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import { foldIn, randomKey, type RandomKey, type Tensor } from '@tapegrad/tensor';
-import { valueAndGrad } from '@tapegrad/autograd';
+import { foldIn, randomKey, type RandomKey } from '@tapegrad/tensor';
 import type { Tree } from '@tapegrad/nn';
-import { diffusionLoss, sample, unet2d, type Model, type Schedule, type SamplerName, type StepInfo } from '@tapegrad/ddpm';
+import {
+  arraySource, mlpDenoiser, sample, toy2dSource, unet2d, type DataSource, type Denoiser, type Model, type Schedule, type SamplerName, type StepInfo, type TrainConfig,
+} from '@tapegrad/ddpm';
 import type { RunConfig } from './run.ts';
-import { stepName, trainKeys } from './run.ts';
-import { applyDenoiser, denoiserModel, hostUniform, makeDataset, type DatasetName } from '@tapegrad/ddpm';
+import { stepName } from './run.ts';
+import { denoiserModel, makeDataset, type DatasetName } from '@tapegrad/ddpm';
 import { scatterSvg, writeSvg } from './pictures/svg.ts';
 import { writeImageGrid } from './pictures/png.ts';
 import { loadMnist, type ImageSet } from './data/mnist.ts';
 import { loadPngFolder } from './data/png-folder.ts';
 
-export interface Task {
-  /** The clean batch of optimizer step `step` (and its labels), as fresh tensors. */
-  batch(step: number): { x0: Tensor; cond?: Tensor };
-  /** Per-sample shape of the data. */
-  sampleShape: number[];
-  lossAndGrad(params: Tree, x0: Tensor, t: Int32Array, noise: Tensor, cond?: Tensor): [Tensor, Tree];
-  /** Write the training-time sample picture from the EMA params. */
-  samplePicture(ema: Tree, step: number, outDir: string): Promise<void>;
+/** Points in the training set of a 2-D run (drawn once from the seed; the loop shuffles them per epoch). */
+export const TOY_TRAIN_POINTS = 2 ** 17;
+
+/** The model family of a run as the library's Denoiser. */
+export function denoiserOf(cfg: RunConfig): Denoiser<Tree, unknown> {
+  if (cfg.kind === 'image') {
+    const config = cfg.image!.unet;
+    return {
+      init: (key) => unet2d.init(key, config) as Tree,
+      apply: (p, x, t, o = {}) => unet2d.apply(p, x, t, { config, classLabels: o.classLabels }),
+    };
+  }
+  return mlpDenoiser(cfg.denoiser!) as unknown as Denoiser<Tree, unknown>;
+}
+
+/** The training data of a run as a DataSource (2-D: a fixed set of TOY_TRAIN_POINTS points from the seed). */
+export function dataSourceOf(cfg: RunConfig): DataSource {
+  if (cfg.kind === 'image') {
+    const im = cfg.image!;
+    const d = loadImageData(cfg);
+    return im.conditional ? arraySource(d.images, [im.channels, im.height, im.width], d.labels!, im.numClasses) : arraySource(d.images, [im.channels, im.height, im.width]);
+  }
+  return toy2dSource(cfg.data as DatasetName, foldIn(randomKey(cfg.seed + 1_000_003), 9), TOY_TRAIN_POINTS);
+}
+
+/**
+ * The CLI run config as the library's TrainConfig: AdamW (betas 0.9/0.999) with a linear warm-up
+ * over the first 5% of the steps then cosine decay to 1% of the peak, EMA with warm-up
+ * (invGamma 1, power 2/3), gradient clipping when --grad-clip > 0, label dropout for conditional runs.
+ */
+export function libraryTrainConfig(cfg: RunConfig): TrainConfig<unknown, Tree> {
+  const im = cfg.kind === 'image' ? cfg.image! : null;
+  return {
+    model: denoiserOf(cfg),
+    modelConfig: im ? im.unet : cfg.denoiser!,
+    modelKind: im ? 'unet2d' : 'mlp',
+    data: dataSourceOf(cfg),
+    steps: cfg.steps,
+    batchSize: cfg.batchSize,
+    seed: cfg.seed,
+    schedule: { kind: cfg.schedule, T: cfg.T },
+    prediction: cfg.prediction,
+    lr: cfg.lr,
+    lrSchedule: 'cosine',
+    warmupSteps: Math.min(cfg.steps - 1, Math.max(1, Math.round(cfg.steps * 0.05))),
+    minLr: cfg.lr * 0.01,
+    weightDecay: cfg.weightDecay,
+    adamBetas: [0.9, 0.999],
+    adamEps: 1e-8,
+    gradClip: cfg.gradClip > 0 ? cfg.gradClip : null,
+    ema: { maxDecay: cfg.emaDecay, invGamma: 1, power: 2 / 3 },
+    labelDropout: im?.conditional ? im.labelDropout : 0,
+    checkpointEvery: cfg.checkpointEvery,
+    keepCheckpoints: cfg.keepCheckpoints,
+    logEvery: cfg.logEvery,
+  };
+}
+
+/** Write the training-time sample picture of `step` from the EMA params (samples/step-NNNNNN.svg or .png). */
+export function samplePictureFor(cfg: RunConfig, schedule: Schedule): (ema: Tree, step: number, outDir: string) => Promise<void> {
+  const sampleKey = foldIn(randomKey(cfg.seed + 1_000_003), 7);
+  if (cfg.kind === 'image') {
+    const im = cfg.image!;
+    return async (ema, step, outDir) => {
+      const g = await sampleImages(cfg, ema, schedule, { perClass: 4, n: 36, sampler: 'dpmsolver++', steps: 20, guidance: im.sampleGuidance, key: sampleKey });
+      writeImageGrid(join(outDir, 'samples', `${stepName(step)}.png`), g.images, g.n, im.channels, im.height, im.width, { cols: g.cols, scale: im.height <= 14 ? 4 : 2 });
+    };
+  }
+  const dcfg = cfg.denoiser!;
+  const fixedData = makeDataset(cfg.data as DatasetName, foldIn(randomKey(cfg.seed + 1_000_003), 8), 500);
+  return async (ema, step, outDir) => {
+    const x = await sample(denoiserModel(ema as never, dcfg), { shape: [500, 2], schedule, sampler: 'ddim', steps: 50, key: sampleKey, prediction: cfg.prediction, spacing: 'trailing' });
+    const pts = await x.data();
+    x.dispose();
+    writeSvg(join(outDir, 'samples', `${stepName(step)}.svg`), scatterSvg([{ title: `EMA samples at step ${step} (DDIM, 50 steps)`, points: pts, reference: fixedData }], { cols: 1, size: 420 }));
+  };
 }
 
 /** The model bound to params (cond: [B] class labels for class-conditional image runs). */
@@ -34,80 +104,10 @@ export function modelOf(cfg: RunConfig, params: Tree): Model {
   return denoiserModel(params, cfg.denoiser!);
 }
 
-export function twoDTask(cfg: RunConfig, schedule: Schedule): Task {
-  const [, kData] = trainKeys(cfg.seed);
-  const dcfg = cfg.denoiser!;
-  const lg = valueAndGrad((p: Tree, x0: Tensor, t: Int32Array, noise: Tensor) =>
-    diffusionLoss((x, tt) => applyDenoiser(p, x, tt, dcfg), x0, { schedule, t, noise, prediction: cfg.prediction }));
-  const sampleKey = foldIn(randomKey(cfg.seed + 1_000_003), 7);
-  const fixedData = makeDataset(cfg.data as DatasetName, foldIn(randomKey(cfg.seed + 1_000_003), 8), 500);
-  return {
-    sampleShape: [dcfg.dim],
-    batch: (step) => ({ x0: T.tensor(makeDataset(cfg.data as DatasetName, foldIn(kData, step), cfg.batchSize), [cfg.batchSize, dcfg.dim]) }),
-    lossAndGrad: (p, x0, t, noise) => lg(p, x0, t, noise) as [Tensor, Tree],
-    async samplePicture(ema, step, outDir) {
-      const x = await sample(denoiserModel(ema, dcfg), { shape: [500, 2], schedule, sampler: 'ddim', steps: 50, key: sampleKey, prediction: cfg.prediction, spacing: 'trailing' });
-      const pts = await x.data();
-      x.dispose();
-      writeSvg(join(outDir, 'samples', `${stepName(step)}.svg`), scatterSvg([{ title: `EMA samples at step ${step} (DDIM, 50 steps)`, points: pts, reference: fixedData }], { cols: 1, size: 420 }));
-    },
-  };
-}
-
 /** The training images of an image run (MNIST: the 'train' split). */
 export function loadImageData(cfg: RunConfig, split: 'train' | 'test' = 'train'): ImageSet {
   const im = cfg.image!;
   return im.source === 'mnist' ? loadMnist({ split, imageSize: im.height }) : loadPngFolder(im.source);
-}
-
-/** A permutation of 0..n-1 from a key (Fisher-Yates on host Threefry uniforms). */
-export function permutation(key: RandomKey, n: number): Int32Array {
-  const u = hostUniform(key, n);
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.min(i, Math.floor(u[i]! * (i + 1)));
-    const tmp = p[i]!; p[i] = p[j]!; p[j] = tmp;
-  }
-  return p;
-}
-
-/**
- * Batches walk a fresh seeded permutation per epoch; the data cursor is step * batchSize, so a
- * resumed run (which knows its step) continues with exactly the same images and labels.
- */
-export function imageTask(cfg: RunConfig, schedule: Schedule, data: ImageSet): Task {
-  const im = cfg.image!;
-  const [, kData] = trainKeys(cfg.seed);
-  const kLabel = foldIn(randomKey(cfg.seed), 5);
-  const plane = im.channels * im.height * im.width;
-  const B = cfg.batchSize;
-  let permEpoch = -1;
-  let perm: Int32Array = new Int32Array(0);
-  const config = im.unet;
-  const lg = valueAndGrad((p: Tree, x0: Tensor, t: Int32Array, noise: Tensor, cond?: Tensor) =>
-    diffusionLoss((x, tt, c) => unet2d.apply(p, x, tt, { config, classLabels: c }), x0, { schedule, t, noise, prediction: cfg.prediction, cond }));
-  return {
-    sampleShape: [im.channels, im.height, im.width],
-    batch(step) {
-      const x = new Float32Array(B * plane);
-      const labels = new Float32Array(B);
-      const drop = im.conditional ? hostUniform(foldIn(kLabel, step), B) : null;
-      for (let j = 0; j < B; j++) {
-        const pos = step * B + j;
-        const epoch = Math.floor(pos / data.n);
-        if (epoch !== permEpoch) { perm = permutation(foldIn(kData, epoch), data.n); permEpoch = epoch; }
-        const idx = perm[pos % data.n]!;
-        x.set(data.images.subarray(idx * plane, (idx + 1) * plane), j * plane);
-        if (drop) labels[j] = drop[j]! < im.labelDropout ? im.numClasses : data.labels![idx]!;
-      }
-      return { x0: T.tensor(x, [B, im.channels, im.height, im.width]), cond: im.conditional ? T.tensor(labels, [B]) : undefined };
-    },
-    lossAndGrad: (p, x0, t, noise, cond) => lg(p, x0, t, noise, cond) as [Tensor, Tree],
-    async samplePicture(ema, step, outDir) {
-      const g = await sampleImages(cfg, ema, schedule, { perClass: 4, n: 36, sampler: 'dpmsolver++', steps: 20, guidance: im.sampleGuidance, key: foldIn(randomKey(cfg.seed + 1_000_003), 7) });
-      writeImageGrid(join(outDir, 'samples', `${stepName(step)}.png`), g.images, g.n, im.channels, im.height, im.width, { cols: g.cols, scale: im.height <= 14 ? 4 : 2 });
-    },
-  };
 }
 
 export interface ImageSampleOptions {

@@ -26,7 +26,7 @@ describe('tapegrad train / eval / sample on two moons', () => {
     expect(rows.map((x) => Number(x[0]))).toEqual([50, 100, 150, 200, 250, 300]);
     for (const row of rows) for (const v of row) expect(Number.isFinite(Number(v))).toBe(true);
     expect(Number(rows.at(-1)![1])).toBeLessThan(Number(rows[0]![1]));
-    for (const f of ['samples/step-000150.svg', 'samples/step-000300.svg', 'loss.svg', 'checkpoints/step-000150/state.safetensors', 'checkpoints/step-000300/state.json']) {
+    for (const f of ['samples/step-000150.svg', 'samples/step-000300.svg', 'loss.svg', 'checkpoints/step-000150/params.safetensors', 'checkpoints/step-000150/ema.safetensors', 'checkpoints/step-000150/optimizer.safetensors', 'checkpoints/step-000300/state.json']) {
       expect(existsSync(join(runA, f)), f).toBe(true);
     }
     expect(readFileSync(join(runA, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-000300');
@@ -69,9 +69,11 @@ describe('tapegrad train / eval / sample on two moons', () => {
     expect(r.out).toMatch(/resuming .* from .*step-000150 \(step 150 of 300\)/);
     const a = csv(join(runA, 'metrics.csv')), b = csv(join(runB, 'metrics.csv'));
     expect(b.map((x) => x.slice(0, 4))).toEqual(a.map((x) => x.slice(0, 4))); // step, loss, lr, grad norm as printed (17 digits)
-    const sa = readFileSync(join(runA, 'checkpoints', 'step-000300', 'state.safetensors'));
-    const sb = readFileSync(join(runB, 'checkpoints', 'step-000300', 'state.safetensors'));
-    expect(sb.equals(sa)).toBe(true);
+    for (const f of ['params.safetensors', 'ema.safetensors', 'optimizer.safetensors']) {
+      const sa = readFileSync(join(runA, 'checkpoints', 'step-000300', f));
+      const sb = readFileSync(join(runB, 'checkpoints', 'step-000300', f));
+      expect(sb.equals(sa), f).toBe(true);
+    }
     const again = await cli(['train', '--resume', runB]);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/the run is complete/);
@@ -80,7 +82,7 @@ describe('tapegrad train / eval / sample on two moons', () => {
   it('a corrupt checkpoint is refused with the file named', async () => {
     const runC = join(root, 'c');
     cpSync(runA, runC, { recursive: true });
-    const f = join(runC, 'checkpoints', 'step-000300', 'state.safetensors');
+    const f = join(runC, 'checkpoints', 'step-000300', 'ema.safetensors');
     writeFileSync(f, readFileSync(f).subarray(0, 100));
     const r = await cli(['eval', '--checkpoint', runC]);
     expect(r.code).toBe(1);

@@ -26,7 +26,7 @@ export const EVAL_STEPS: Record<SamplerName, number> = { ddpm: 200, ddim: 50, 'd
 export async function evalCommand(flags: EvalFlags, io: Io): Promise<number> {
   const backend = resolveBackend(flags.backend, io.env);
   await T.setBackend(backend);
-  const run = openRun(flags.checkpoint);
+  const run = await openRun(flags.checkpoint);
   if (run.cfg.kind === 'image') {
     T.dispose(run.ema);
     throw new Error(`eval: '${flags.checkpoint}' is an image run; its metrics (classifier accuracy, Frechet distance, bits/dim) need the MNIST classifier of 'tapegrad train-classifier', which is not part of this build yet`);

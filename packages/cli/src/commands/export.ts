@@ -18,7 +18,7 @@ export async function exportCommand(flags: ExportFlags, io: Io): Promise<number>
   if (kind !== 'image') throw new UsageError(`--checkpoint '${flags.checkpoint}' is a 2-D run (an MLP); --format diffusers exports image runs (UNet2DModel)`);
   try { checkWritableDir(flags.out, '--out folder'); } catch (e) { throw new UsageError((e as Error).message); }
   await T.setBackend(backend);
-  const run = openRun(flags.checkpoint);
+  const run = await openRun(flags.checkpoint);
   try {
     const schedule = makeSchedule(run.cfg.schedule, run.cfg.T);
     await exportDiffusers(flags.out, { config: run.cfg.image!.unet, params: run.ema, schedule });

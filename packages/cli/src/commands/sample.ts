@@ -54,7 +54,7 @@ export async function sampleCommand(flags: SampleFlags, io: Io): Promise<number>
   }
   try { checkWritableDir(dirname(out), '--out folder'); } catch (e) { throw new UsageError((e as Error).message); }
   await T.setBackend(backend);
-  const run = isDiffusers ? await openDiffusers(flags.checkpoint) : { ...openRun(flags.checkpoint), schedule: undefined };
+  const run = isDiffusers ? await openDiffusers(flags.checkpoint) : { ...(await openRun(flags.checkpoint)), schedule: undefined };
   try {
     if (isDiffusers && run.cfg.image!.conditional === false && (flags.guidance !== undefined || flags.class !== undefined)) {
       throw new UsageError(`--guidance and --class need a class-conditional model; the pipeline '${flags.checkpoint}' has no class embedding`);

@@ -3,21 +3,16 @@
 import { appendFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as T from '@tapegrad/tensor';
-import { foldIn, type Tensor } from '@tapegrad/tensor';
-import { clipByGlobalNorm, countParams, globalNorm } from '@tapegrad/nn';
-import { makeSchedule, sampleTimesteps, type UNet2DConfig } from '@tapegrad/ddpm';
+import { globalNorm, type Tree } from '@tapegrad/nn';
+import { DATASETS, latestCheckpoint, makeSchedule, readCheckpointState, train, TrainDivergedError, unet2d, type UNet2DConfig } from '@tapegrad/ddpm';
 import { checkWritableDir, UsageError, writeFileAtomic } from '../fsx.ts';
 import { resolveBackend, type BackendChoice } from '../options.ts';
 import { PRESETS, PRESET_NAMES } from '../presets.ts';
 import { makeProgress } from '../progress.ts';
-import {
-  disposeState, emaFor, lrScheduleFor, initState, latestCheckpoint, loadCheckpoint, optimizerFor, readConfig, saveCheckpoint, trainKeys,
-  type RunConfig, type TrainState,
-} from '../run.ts';
-import { DATASETS } from '@tapegrad/ddpm';
+import { readConfig, type RunConfig } from '../run.ts';
 import { lossCurveSvg, writeSvg } from '../pictures/svg.ts';
 import { loadPngFolder } from '../data/png-folder.ts';
-import { imageTask, loadImageData, twoDTask, type Task } from '../tasks.ts';
+import { libraryTrainConfig, samplePictureFor } from '../tasks.ts';
 import type { Io } from '../io.ts';
 
 export interface TrainFlags {
@@ -154,137 +149,109 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
 
   // ---- set up
   const backend = await T.setBackend(cfg.backend as BackendChoice);
-  const schedule = makeSchedule(cfg.schedule, cfg.T);
-  let state: TrainState;
-  const ckptDir = resumed ? latestCheckpoint(out) : null;
+  const ckptDir = resumed ? await latestCheckpoint(out) : null;
+  let startStep = 0;
   if (ckptDir) {
-    state = loadCheckpoint(ckptDir, cfg);
-    io.stdout(`resuming ${out} from ${ckptDir} (step ${state.step} of ${cfg.steps})\n`);
-  } else {
-    state = initState(cfg);
-    if (resumed) io.stdout(`resuming ${out}: no checkpoint yet, starting at step 0\n`);
-  }
+    startStep = (await readCheckpointState(ckptDir)).step;
+    io.stdout(`resuming ${out} from ${ckptDir} (step ${startStep} of ${cfg.steps})\n`);
+  } else if (resumed) io.stdout(`resuming ${out}: no checkpoint yet, starting at step 0\n`);
   writeFileAtomic(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const metricsPath = join(out, 'metrics.csv');
+  const losses: { step: number; loss: number }[] = [];
   if (!resumed || !existsSync(metricsPath)) writeFileAtomic(metricsPath, CSV_HEADER);
   else {
     // rows written after the checkpoint belong to the lost part of the run: drop them
-    const rows = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.length > 0);
-    writeFileAtomic(metricsPath, [CSV_HEADER.trimEnd(), ...rows.slice(1).filter((r) => Number(r.split(',')[0]) <= state.step)].join('\n') + '\n');
+    const rows = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.length > 0).slice(1).filter((r) => Number(r.split(',')[0]) <= startStep);
+    for (const r of rows) losses.push({ step: Number(r.split(',')[0]), loss: Number(r.split(',')[1]) });
+    writeFileAtomic(metricsPath, [CSV_HEADER.trimEnd(), ...rows].join('\n') + '\n');
   }
   if (!flags.quiet) {
     io.stdout(`tapegrad train: ${cfg.data}, backend ${backend}, ${cfg.steps} steps x batch ${cfg.batchSize}, AdamW lr ${cfg.lr} (warm-up + cosine), EMA ${cfg.emaDecay}\n`);
     const arch = cfg.kind === 'image' ? `UNet2DModel ${JSON.stringify(cfg.image!.unet.blockOutChannels)} ${cfg.image!.unet.downBlockTypes!.join('/')}` : `MLP ${cfg.denoiser!.layers}x${cfg.denoiser!.hidden} SiLU`;
     io.stdout(`model: ${arch}; schedule ${cfg.schedule} T=${cfg.T}; prediction ${cfg.prediction}; run folder ${out}\n`);
   }
-  if (state.step >= cfg.steps) {
-    io.stdout(`the run is complete (step ${state.step} of ${cfg.steps}); nothing to do\n`);
-    disposeState(state);
+  if (startStep >= cfg.steps) {
+    io.stdout(`the run is complete (step ${startStep} of ${cfg.steps}); nothing to do\n`);
     return 0;
   }
 
-  // ---- train
-  const opt = optimizerFor(cfg);
-  const avg = emaFor(cfg);
-  const lrAt = lrScheduleFor(cfg);
-  const [, , kT, kNoise] = trainKeys(cfg.seed);
-  let task: Task;
-  if (cfg.kind === 'image') {
-    const data = loadImageData(cfg);
-    task = imageTask(cfg, schedule, data);
-    if (!flags.quiet) io.stdout(`data: ${data.n} images ${data.channels}x${data.height}x${data.width}${cfg.image!.conditional ? `, ${data.numClasses} classes, label dropout ${cfg.image!.labelDropout}` : ''}; UNet2DModel ${countParams(state.params)} parameters\n`);
-  } else task = twoDTask(cfg, schedule);
-  let interrupted = false;
-  const onSigint = () => { interrupted = true; };
+  // ---- train: the library loop (@tapegrad/ddpm train); the CLI adds metrics.csv, pictures, the progress bar and Ctrl-C
+  const schedule = makeSchedule(cfg.schedule, cfg.T);
+  const libConfig = libraryTrainConfig(cfg);
+  if (cfg.kind === 'image' && !flags.quiet) {
+    const d = libConfig.data;
+    const n = unet2d.paramSpec(cfg.image!.unet).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+    io.stdout(`data: ${d.size} images ${d.shape.join('x')}${cfg.image!.conditional ? `, ${d.numClasses} classes, label dropout ${cfg.image!.labelDropout}` : ''}; UNet2DModel ${n} parameters\n`);
+  }
+  const picture = samplePictureFor(cfg, schedule);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
   process.on('SIGINT', onSigint);
-  const progress = makeProgress(cfg.steps, state.step, { tty: io.isTTY, write: io.stdout, quiet: flags.quiet });
+  const progress = makeProgress(cfg.steps, startStep, { tty: io.isTTY, write: io.stdout, quiet: flags.quiet });
   const t0 = performance.now();
-  let windowStart = performance.now(), windowSteps = 0;
-  let window: Tensor[] = [];
-  let lastCkpt: string | null = ckptDir;
+  let windowSum = 0, windowLen = 0;
+  const checkEvery = (step: number, every: number) => every > 0 && (step % every === 0 || step === cfg.steps);
+  let result: Awaited<ReturnType<typeof train>>;
   try {
-    while (state.step < cfg.steps) {
-      // the tensor work is synchronous and read-backs resolve as microtasks: give the event loop a
-      // turn so a pending SIGINT handler can run
-      await new Promise<void>((r) => setImmediate(r));
-      if (interrupted) {
-        progress.stop();
-        const dir = await saveCheckpoint(out, state, cfg.keepCheckpoints);
-        io.stderr(`\ninterrupted at step ${state.step}: wrote ${dir}; continue with: tapegrad train --resume ${out}\n`);
-        return 130;
-      }
-      const step = state.step;
-      const { x0, cond } = task.batch(step);
-      const t = sampleTimesteps(foldIn(kT, step), cfg.batchSize, schedule.T);
-      const noise = T.randomNormal(foldIn(kNoise, step), [cfg.batchSize, ...task.sampleShape]);
-      let [loss, grads] = task.lossAndGrad(state.params, x0, t, noise, cond);
-      x0.dispose();
-      noise.dispose();
-      cond?.dispose();
-      const logNow = (step + 1) % cfg.logEvery === 0 || step + 1 === cfg.steps;
-      let gnorm: Tensor | null = null;
-      if (cfg.gradClip > 0) {
-        const clipped = clipByGlobalNorm(grads, cfg.gradClip);
-        T.dispose(grads);
-        grads = clipped.grads;
-        gnorm = clipped.norm;
-      } else if (logNow) gnorm = globalNorm(grads);
-      const lrUsed = lrAt(state.opt.step);
-      ({ params: state.params, state: state.opt } = opt.step(grads, state.opt, state.params));
-      state.ema = avg.step(state.ema, state.params);
-      state.step = step + 1;
-      window.push(loss);
-      windowSteps++;
-      if (!logNow) { gnorm?.dispose(); progress.update(state.step, { imagesPerSecond: (windowSteps * cfg.batchSize) / Math.max(1e-9, (performance.now() - windowStart) / 1000) }); continue; }
-      const stacked = T.stack(window);
-      const mean = T.mean(stacked);
-      const value = (await mean.data())[0]!;
-      const gn = gnorm ? (await gnorm.data())[0]! : NaN;
-      T.dispose([stacked, mean, ...window]);
-      gnorm?.dispose();
-      window = [];
-      const now = performance.now();
-      const windowLen = windowSteps;
-      const ips = (windowSteps * cfg.batchSize) / Math.max(1e-9, (now - windowStart) / 1000);
-      windowStart = now; windowSteps = 0;
-      if (!Number.isFinite(value)) {
-        progress.stop();
-        const first = state.step - windowLen + 1;
-        const where = windowLen === 1 ? `at step ${state.step}` : `in steps ${first}..${state.step}`;
-        const keep = lastCkpt ? `the last good checkpoint ${lastCkpt} is left intact (resume with: tapegrad train --resume ${out})` : 'no checkpoint had been written yet';
-        io.stderr(`train: the loss became ${value} ${where}; stopped, ${keep}. Lower --lr or pass --grad-clip\n`);
-        return 1;
-      }
-      state.losses.push({ step: state.step, loss: value });
-      appendFileSync(metricsPath, `${state.step},${value},${lrUsed},${gn},${ips.toFixed(1)},${((now - t0) / 1000).toFixed(3)}\n`);
-      progress.update(state.step, { loss: value, imagesPerSecond: ips });
-      if (cfg.sampleEvery > 0 && (state.step % cfg.sampleEvery === 0 || state.step === cfg.steps)) {
-        await task.samplePicture(state.ema.params, state.step, out);
-      }
-      if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
-        // the loss read above was computed before this step's update: check the updated weights too,
-        // so that a checkpoint is only written when it is usable
-        const norms = [globalNorm(state.params), globalNorm(state.ema.params)];
-        const [pn, en] = [(await norms[0]!.data())[0]!, (await norms[1]!.data())[0]!];
-        T.dispose(norms);
-        if (!Number.isFinite(pn) || !Number.isFinite(en)) {
-          progress.stop();
-          const keep = lastCkpt ? `the last good checkpoint ${lastCkpt} is left intact (resume with: tapegrad train --resume ${out})` : 'no checkpoint had been written yet';
-          io.stderr(`train: the weights became non-finite (norm ${pn}, EMA norm ${en}) at step ${state.step}; stopped, ${keep}. Lower --lr or pass --grad-clip\n`);
-          return 1;
+    result = await train(libConfig, {
+      runDir: out,
+      resume: ckptDir ? ckptDir : false,
+      signal: abort.signal,
+      onStep: (m) => {
+        windowSum += m.loss;
+        windowLen++;
+        if (!checkEvery(m.step, cfg.logEvery)) return;
+        const mean = windowSum / windowLen;
+        windowSum = 0; windowLen = 0;
+        losses.push({ step: m.step, loss: mean });
+        appendFileSync(metricsPath, `${m.step},${mean},${m.lr},${m.gradNorm},${m.imagesPerSec.toFixed(1)},${m.wallSeconds.toFixed(3)}\n`);
+        progress.update(m.step, { loss: mean, imagesPerSecond: m.imagesPerSec });
+      },
+      onUpdate: async (u) => {
+        if (checkEvery(u.step, cfg.sampleEvery)) await picture(u.emaParams as Tree, u.step, out);
+        if (checkEvery(u.step, cfg.checkpointEvery)) {
+          // the loss read back was computed before this step's update: check the updated weights
+          // too, so that a checkpoint is only written when it is usable
+          const norms = [globalNorm(u.params as Tree), globalNorm(u.emaParams as Tree)];
+          const [pn, en] = [(await norms[0]!.data())[0]!, (await norms[1]!.data())[0]!];
+          T.dispose(norms);
+          if (!Number.isFinite(pn) || !Number.isFinite(en)) throw new NonFiniteWeights(u.step, pn, en);
         }
-        lastCkpt = await saveCheckpoint(out, state, cfg.keepCheckpoints);
-        writeSvg(join(out, 'loss.svg'), lossCurveSvg(state.losses, { title: `training loss (${cfg.data}, mean over ${cfg.logEvery} steps)` }));
-      }
-    }
+        // the tensor work is synchronous: give the event loop a turn so a pending SIGINT handler runs
+        await new Promise<void>((r) => setImmediate(r));
+      },
+      onCheckpoint: () => {
+        writeSvg(join(out, 'loss.svg'), lossCurveSvg(losses, { title: `training loss (${cfg.data}, mean over ${cfg.logEvery} steps)` }));
+      },
+    });
+  } catch (e) {
     progress.stop();
-    const secs = (performance.now() - t0) / 1000;
-    io.stdout(`${flags.quiet ? '' : '\n'}trained to step ${state.step} in ${secs.toFixed(1)} s; final loss ${state.losses.at(-1)?.loss.toFixed(4)}; checkpoint ${lastCkpt}\n`);
-    return 0;
+    if (!(e instanceof TrainDivergedError) && !(e instanceof NonFiniteWeights)) throw e;
+    const last = await latestCheckpoint(out);
+    const keep = last ? `the last good checkpoint ${last} is left intact (resume with: tapegrad train --resume ${out})` : 'no checkpoint had been written yet';
+    const what = e instanceof NonFiniteWeights
+      ? `the weights became non-finite (norm ${e.norm}, EMA norm ${e.emaNorm}) at step ${e.step}`
+      : `the loss became ${String(e.message.match(/the loss became (\S+) at/)?.[1] ?? 'non-finite')} at step ${e.step}`;
+    io.stderr(`train: ${what}; stopped, ${keep}. Lower --lr or pass --grad-clip\n`);
+    return 1;
   } finally {
     process.off('SIGINT', onSigint);
-    T.dispose(window);
-    disposeState(state);
+  }
+  T.dispose([result.params, result.emaParams]);
+  progress.stop();
+  if (result.status === 'aborted') {
+    io.stderr(`\ninterrupted at step ${result.step}: wrote ${result.checkpoint}; continue with: tapegrad train --resume ${out}\n`);
+    return 130;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  io.stdout(`${flags.quiet ? '' : '\n'}trained to step ${result.step} in ${secs.toFixed(1)} s; final loss ${losses.at(-1)?.loss.toFixed(4)}; checkpoint ${result.checkpoint}\n`);
+  return 0;
+}
+
+/** Weights that are no longer finite after an update: caught before that step's checkpoint. */
+class NonFiniteWeights extends Error {
+  constructor(readonly step: number, readonly norm: number, readonly emaNorm: number) {
+    super(`train: the weights became non-finite at step ${step}`);
   }
 }
 
