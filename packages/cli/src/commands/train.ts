@@ -189,7 +189,7 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
   process.on('SIGINT', onSigint);
   const progress = makeProgress(cfg.steps, startStep, { tty: io.isTTY, write: io.stdout, quiet: flags.quiet });
   const t0 = performance.now();
-  let windowSum = 0, windowLen = 0;
+  let windowSum = 0, windowLen = 0, lastIps = 0;
   const checkEvery = (step: number, every: number) => every > 0 && (step % every === 0 || step === cfg.steps);
   let result: Awaited<ReturnType<typeof train>>;
   try {
@@ -205,9 +205,11 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
         windowSum = 0; windowLen = 0;
         losses.push({ step: m.step, loss: mean });
         appendFileSync(metricsPath, `${m.step},${mean},${m.lr},${m.gradNorm},${m.imagesPerSec.toFixed(1)},${m.wallSeconds.toFixed(3)}\n`);
+        lastIps = m.imagesPerSec;
         progress.update(m.step, { loss: mean, imagesPerSecond: m.imagesPerSec });
       },
       onUpdate: async (u) => {
+        progress.update(u.step, { imagesPerSecond: lastIps }); // the terminal bar moves every step
         if (checkEvery(u.step, cfg.sampleEvery)) await picture(u.emaParams as Tree, u.step, out);
         if (checkEvery(u.step, cfg.checkpointEvery)) {
           // the loss read back was computed before this step's update: check the updated weights
