@@ -50,7 +50,9 @@ export function gradientProperty(
 /**
  * The same for an op database entry (`opInfo('gelu')`, or its name): the op on inputs of
  * one random shape (rank <= 3, dims <= 3) drawn from the entry's gradient domains,
- * differentiating the entry's argnums. Only elementwise entries carry domains.
+ * differentiating the entry's argnums; for entries with gradient samples (reductions, ...)
+ * the shapes and attributes come from the samples and the op is called as
+ * `op(...tensors, ...entry.args(attrs))`. Entries without domains are refused.
  */
 export function gradientProperty(op: OpInfo | string, opts?: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]>;
 export function gradientProperty(
@@ -64,28 +66,43 @@ export function gradientProperty(
     if (!doms || info.grad.differentiable === 'none') {
       throw opError(
         'gradientProperty',
-        `op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains (only elementwise entries do)'}; expected an elementwise op, or pass a function and input arbitraries`,
+        `op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains (elementwise entries and those with gradient samples do)'}; expected such an entry, or pass a function and input arbitraries`,
       );
     }
-    const fn = (T as unknown as Record<string, (...xs: Tensor[]) => Tensor>)[info.name];
+    const fn = (T as unknown as Record<string, (...xs: unknown[]) => Tensor>)[info.name];
+    const opts = (b ?? {}) as GradientPropertyOptions;
+    const argnums = info.grad.argnums ? { argnums: info.grad.argnums } : {};
+    if (info.gradSamples) {
+      // shapes and attributes from the entry's samples, called as op(...tensors, ...args(attrs))
+      const args = info.args ?? (() => []);
+      const drawn = info.gradSamples().chain(({ shapes, attrs }) =>
+        fc.tuple(...shapes.map((s, k) => gradValues(s.reduce((p, d) => p * d, 1), doms[k]).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) })))).map(
+          (hosts): HostTensor[] => Object.assign(hosts, { [ATTRS]: attrs }),
+        ),
+      );
+      return run((hosts) => (...xs: Tensor[]) => fn(...xs, ...args((hosts as Drawn)[ATTRS] ?? {})), drawn, { ...argnums, ...opts });
+    }
     const arity = info.kind === 'unary' ? 1 : doms.length;
     const shape = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 });
     const inputs = shape.chain((s) => {
       const n = s.reduce((p, d) => p * d, 1);
       return fc.tuple(...doms.slice(0, arity).map((d) => gradValues(n, d).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) }))));
     });
-    const opts = (b ?? {}) as GradientPropertyOptions;
-    return run((...xs: Tensor[]) => fn(...xs), inputs, { ...(info.grad.argnums ? { argnums: info.grad.argnums } : {}), ...opts });
+    return run(() => (...xs: Tensor[]) => fn(...xs), inputs, { ...argnums, ...opts });
   }
   const op = 'gradientProperty';
   checkFunction(op, 'f', a);
   const f = a as (...xs: Tensor[]) => Tensor;
   if (!Array.isArray(b) || b.length === 0) throw opError(op, `inputs must be a non-empty array of fast-check arbitraries, got ${describeValue(b)}`);
   checkGradcheckOptions(op, c, b.length, ['backend', 'secondOrder']);
-  return run(f, fc.tuple(...b), c);
+  return run(() => f, fc.tuple(...b), c);
 }
 
-function run(f: (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>, opts: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
+/** The attributes of an op database sample travel on the drawn inputs array. */
+const ATTRS = Symbol('attrs');
+type Drawn = HostTensor[] & { [ATTRS]?: Record<string, unknown> };
+
+function run(fOf: (hosts: HostTensor[]) => (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>, opts: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
   const op = 'gradientProperty';
   const { backend, secondOrder, ...check } = opts;
   if (backend !== undefined && !['webasm', 'webgpu', 'cpu', 'reference'].includes(backend)) {
@@ -96,6 +113,7 @@ function run(f: (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>,
     const name = backend ?? T.getBackend();
     const xs = T.useBackend(name, () => hosts.map((h) => T.tensor(h.data, h.shape)));
     try {
+      const f = fOf(hosts);
       const r = await gradcheck(f, xs, check);
       if (secondOrder) await gradgradcheck(f, xs, check);
       return r.ok;

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { Tape } from '@tapegrad/autograd';
-import { fcParams as fcParamsShared, gradValues, opInfo, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
+import { fcParams as fcParamsShared, gradAxes, gradAxis, gradShape, gradValues, opInfo, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -65,10 +65,8 @@ const int = (min: number, max: number) => fc.integer({ min, max });
 const sizeOf = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
 const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
 
-/** Shapes of rank minRank..maxRank, dimensions 1..maxDim (size-1 dims are frequent). */
-export function shapeArb(minRank = 0, maxRank = 3, maxDim = 3): fc.Arbitrary<number[]> {
-  return fc.array(int(1, maxDim), { minLength: minRank, maxLength: maxRank });
-}
+/** Shapes of rank minRank..maxRank, dimensions 1..maxDim (the op database's `gradShape`). */
+export const shapeArb = gradShape;
 
 /**
  * `n` shapes that broadcast together: each drops some leading dimensions of a common shape
@@ -87,19 +85,11 @@ export function broadcastArb(n: number, maxRank = 3, maxDim = 3): fc.Arbitrary<n
   );
 }
 
-/** Axes to reduce over: undefined (all), or a subset, some written negative. */
-export function axesArb(rank: number): fc.Arbitrary<number[] | undefined> {
-  const all = Array.from({ length: rank }, (_, i) => i);
-  return fc.oneof(
-    fc.constant(undefined),
-    fc.tuple(fc.subarray(all), fc.array(fc.boolean(), { minLength: rank, maxLength: rank })).map(([ax, neg]) =>
-      ax.map((a) => (neg[a] ? a - rank : a)),
-    ),
-  );
-}
+/** Axes to reduce over: undefined (all), or a subset, some written negative (`gradAxes`). */
+export const axesArb = gradAxes;
 
-/** One axis in [-rank, rank - 1] (rank >= 1). */
-const axisArb = (rank: number) => int(-rank, rank - 1);
+/** One axis in [-rank, rank - 1] (rank >= 1) (`gradAxis`). */
+const axisArb = gradAxis;
 
 /** A permutation of 0..n-1. */
 const permArb = (n: number) => fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: n, maxLength: n });
@@ -316,35 +306,29 @@ function binaryFromDb(o: OpInfo): Case {
   return binary(o.name, op, da, db);
 }
 
-/** A reduction-like op over `axes` with keepDims. */
-function reduction(name: string, op: (x: Tensor, axes: number[] | undefined, keepDims: boolean) => Tensor, dom: Domain, covers: string[]): Case {
+/**
+ * A case of a reduction-family op database entry: shapes and attributes from its
+ * `gradSamples`, values from its `grad.domains`; `op` applies the attributes (argmax and
+ * argmin are wrapped so a gradient flows beside them).
+ */
+function fromDb<Attrs>(name: string, op: (x: Tensor, attrs: Attrs) => Tensor, covers: string[] = opInfo(name).primitives): Case {
+  const o = opInfo(name);
+  if (!o.gradSamples || !o.grad.domains) throw new Error(`cases: the op database entry '${name}' has no gradient samples`);
+  const doms = o.grad.domains;
   return {
     name,
     covers,
     arb: instances(
-      shapeArb(0, 3)
-        .chain((s) => fc.tuple(fc.constant(s), axesArb(s.length), fc.boolean()))
-        .map(([s, axes, keepDims]) => ({
-          f: (x: Tensor) => op(x, axes, keepDims),
-          inputs: [{ shape: s, dom }],
-          label: `${name} x ${fmt(s)} axes ${JSON.stringify(axes)} keepDims ${keepDims}`,
-        })),
+      o.gradSamples().map(({ shapes, attrs }) => ({
+        f: (x: Tensor) => op(x, attrs as Attrs),
+        inputs: shapes.map((shape, k) => ({ shape, dom: doms[k] })),
+        label: `${name} x ${shapes.map(fmt).join(' ')} ${Object.entries(attrs).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(' ')}`,
+      })),
     ),
   };
 }
-
-/** An op along one axis (softmax, logSoftmax, argmax). */
-function alongAxis(name: string, op: (x: Tensor, axis: number) => Tensor, dom: Domain, covers: string[]): Case {
-  return {
-    name,
-    covers,
-    arb: instances(
-      shapeArb(1, 3)
-        .chain((s) => fc.tuple(fc.constant(s), axisArb(s.length)))
-        .map(([s, axis]) => ({ f: (x: Tensor) => op(x, axis), inputs: [{ shape: s, dom }], label: `${name} x ${fmt(s)} axis ${axis}` })),
-    ),
-  };
-}
+type Red = { axes: number[] | undefined; keepDims: boolean };
+type Ax = { axis: number };
 
 const tiny = (name: string, covers: string[], spec: Spec): Case => ({ name, covers, jacobian: true, arb: instances(fc.constant(spec)) });
 
@@ -473,16 +457,17 @@ export const CASES: Case[] = [
   },
 
   // --- reductions and the composites built on them
-  reduction('sum', (x, a, k) => T.sum(x, a, k), 'any', ['sum']),
-  reduction('max', (x, a, k) => T.max(x, a, k), 'distinct', ['max']),
-  reduction('min', (x, a, k) => T.min(x, a, k), 'distinct', ['min']),
-  reduction('mean', (x, a, k) => T.mean(x, a, k), 'any', ['sum', 'mul']),
-  reduction('variance', (x, a, k) => T.variance(x, a, k), 'any', ['sum', 'sub', 'square']),
-  reduction('logsumexp', (x, a, k) => T.logsumexp(x, a, k), 'wide', ['max', 'exp', 'log', 'sum']),
-  alongAxis('softmax', (x, a) => T.softmax(x, a), 'wide', ['exp', 'div', 'sum']),
-  alongAxis('logSoftmax', (x, a) => T.logSoftmax(x, a), 'wide', ['exp', 'log', 'sub']),
-  alongAxis('argmax', (x, a) => T.add(T.sum(T.mul(x, x), a), T.argmax(x, a)), 'distinct', ['argmax']),
-  alongAxis('argmin', (x, a) => T.add(T.sum(T.mul(x, x), a, true), T.argmin(x, a, true)), 'distinct', ['argmin']),
+  // (shapes, attributes and domains: the op database entries, `fromDb`)
+  fromDb<Red>('sum', (x, { axes, keepDims }) => T.sum(x, axes, keepDims)),
+  fromDb<Red>('max', (x, { axes, keepDims }) => T.max(x, axes, keepDims)),
+  fromDb<Red>('min', (x, { axes, keepDims }) => T.min(x, axes, keepDims)),
+  fromDb<Red>('mean', (x, { axes, keepDims }) => T.mean(x, axes, keepDims)),
+  fromDb<Red>('variance', (x, { axes, keepDims }) => T.variance(x, axes, keepDims), ['sum', 'sub', 'square']),
+  fromDb<Red>('logsumexp', (x, { axes, keepDims }) => T.logsumexp(x, axes, keepDims), ['max', 'exp', 'log', 'sum']),
+  fromDb<Ax>('softmax', (x, { axis }) => T.softmax(x, axis), ['exp', 'div', 'sum']),
+  fromDb<Ax>('logSoftmax', (x, { axis }) => T.logSoftmax(x, axis), ['exp', 'log', 'sub']),
+  fromDb<Ax>('argmax', (x, { axis }) => T.add(T.sum(T.mul(x, x), axis), T.argmax(x, axis))),
+  fromDb<Ax>('argmin', (x, { axis }) => T.add(T.sum(T.mul(x, x), axis, true), T.argmin(x, axis, true))),
   {
     name: 'oneHot cross-entropy',
     covers: ['exp', 'log', 'mul', 'sum'],

@@ -296,6 +296,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
   const convOpts: A.ConvOptions = small
     ? { maxBatch: 1, maxGroups: 2, maxChannelsPerGroup: 2, maxExtent: 2 }
     : { maxBatch: 2, maxGroups: 3, maxChannelsPerGroup: 3, maxExtent: 4 };
+  const sampleOpts: A.SampleOptions = { shape: shapeOpts, conv: convOpts, small };
 
   /**
    * Register one property per op. `A` is the arbitraries module, or (special = true) a
@@ -304,6 +305,12 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
   const registered = new Set<string>();
   function registerOps(A: Arbs, special: boolean): void {
     const check = (c: Case) => checkCase(c, special);
+    /** The op database entry's forward samples, drawn through this pass's arbitraries. */
+    const samplesOf = <S>(op: string): fc.Arbitrary<S> => {
+      const gen = A.opInfo(op).samples;
+      if (!gen) throw new Error(`opSuite: the op database entry '${op}' has no samples`);
+      return gen(A, sampleOpts) as fc.Arbitrary<S>;
+    };
     const prop = <V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = special ? specialRuns : numRuns) => {
       for (const n of name.split(' / ')) registered.add(n); // 'reshape / flatten / clone' covers three
       propCase(name, arb, body, runs, special);
@@ -395,7 +402,8 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
 
     // ---------------------------------------------------------------- reductions
-    const reduceArb = A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), axes: A.axes(x.shape.length), keepDims: fc.boolean() }));
+    // (inputs and attributes: the op database's samples, `samplesOf`)
+    const reduceArb = (op: string) => samplesOf<A.ReduceSample>(op);
     const reduceCase = (x: HostTensor, axes: number | number[] | undefined) => {
       const ax = normAxes(axes, x.shape.length);
       const n = ax.reduce((p, a) => p * x.shape[a], 1);
@@ -403,7 +411,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     };
 
     // sum: any float32 summation order of n terms is within gamma(n-1) sum|x| (blocked or not)
-    prop('sum', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('sum', reduceArb('sum'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `sum(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -415,11 +423,8 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     });
     // max / min: half the draws are small integers, so ties of the extremum are common
-    const tiedReduceArb = A.hostTensor(shapeOpts, (n) => fc.oneof(A.floats(n), A.smallInts(n, -2, 2))).chain((x) =>
-      fc.record({ x: fc.constant(x), axes: A.axes(x.shape.length), keepDims: fc.boolean() }),
-    );
     for (const op of ['max', 'min'] as const) {
-      prop(op, tiedReduceArb, async ({ x, axes, keepDims }) => {
+      prop(op, reduceArb(op), async ({ x, axes, keepDims }) => {
         const { ax, grp } = reduceCase(x, axes);
         await check({
           what: `${op}(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -432,7 +437,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     }
     // mean = sum * (1/n): the sum's gamma(n) plus two roundings
-    prop('mean', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('mean', reduceArb('mean'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `mean(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -445,7 +450,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     });
     // variance = mean((x - mean)^2): the rounding of the centre cancels to first order; the
     // remaining roundings are bounded by gamma(n + 6) mean(x^2), doubled
-    prop('variance', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('variance', reduceArb('variance'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `variance(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -465,7 +470,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       const range = Math.max(...g) - Math.min(...g);
       return (3 + 2 * range) * ULP + gamma(n) + 2 ** -21 + 3 * ULP * Math.log(n);
     };
-    prop('logsumexp', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('logsumexp', reduceArb('logsumexp'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `logsumexp(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -477,14 +482,13 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     });
 
-    const axisArb = A.hostTensor({ ...shapeOpts, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length) }));
     const axisTol = (x: HostTensor, axis: number, f: (g: number[]) => number) => {
       const a = axis < 0 ? axis + x.shape.length : axis;
       return alongAxis(x, a, (v) => v.map(() => f(v)));
     };
     // softmax: relative error of exp (twice: the element and the largest term of the sum),
     // gamma(n) of the sum, one division
-    prop('softmax', axisArb, async ({ x, axis }) => {
+    prop('softmax', samplesOf<A.AxisSample>('softmax'), async ({ x, axis }) => {
       const a = axis < 0 ? axis + x.shape.length : axis;
       const n = x.shape[a];
       const rel = axisTol(x, axis, (g) => (2 * (3 + 2 * (Math.max(...g) - Math.min(...g))) + 3) * ULP + gamma(n));
@@ -501,7 +505,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     });
     // logSoftmax = x - logsumexp: logsumexp's budget plus one rounding of each term
-    prop('logSoftmax', axisArb, async ({ x, axis }) => {
+    prop('logSoftmax', samplesOf<A.AxisSample>('logSoftmax'), async ({ x, axis }) => {
       const a = axis < 0 ? axis + x.shape.length : axis;
       const lt = axisTol(x, axis, (g) => lseTol(g, x.shape[a]) + 2 * ULP * Math.abs(lse64(g)));
       await check({
@@ -522,9 +526,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     for (const op of ['argmax', 'argmin'] as const) {
       prop(
         op,
-        A.hostTensor({ ...shapeOpts, minRank: 1 }, (n) => A.smallInts(n, -2, 2)).chain((x) =>
-          fc.record({ x: fc.constant(x), axis: fc.option(A.axis(x.shape.length), { nil: undefined }), keepDims: fc.boolean() }),
-        ),
+        samplesOf<A.ArgSample>(op),
         async ({ x, axis, keepDims }) => {
           const flat: HostTensor = { shape: [x.data.length], data: x.data };
           const a = axis === undefined ? 0 : axis < 0 ? axis + x.shape.length : axis;

@@ -16,7 +16,8 @@
 // and users through `gradientProperty(opInfo('gelu'))` in @tapegrad/autograd/testing.
 
 import fc from 'fast-check';
-import type { FloatOptions } from '../testing.ts';
+import type { ConvOptions, FloatOptions, HostTensor, ShapeOptions } from '../testing.ts';
+import type * as TestingModule from '../testing.ts';
 import { floats, smallInts } from '../testing.ts';
 import { erf64 } from '../backends/math64.ts';
 
@@ -164,7 +165,99 @@ export interface OpInfo {
   };
   /** Float64 closed-form partial derivatives at the inputs (elementwise ops). */
   derivative?: (...xs: number[]) => number[];
+  /**
+   * Forward-suite samples: host inputs plus the op's attributes (the record type of the
+   * entry's kind, e.g. `ReduceSample`), drawn through `A` (this module's arbitraries, or the
+   * special-value pass's wrapper of them that mixes `specials` into every tensor).
+   */
+  samples?: (A: Arbitraries, o: SampleOptions) => fc.Arbitrary<unknown>;
+  /** Gradient-check samples: input shapes (values come from `grad.domains`) and attributes. */
+  gradSamples?: () => fc.Arbitrary<GradSample>;
+  /** How a gradient sample's attributes are passed: the op is `op(...tensors, ...args(attrs))`. */
+  args?: (attrs: Record<string, unknown>) => unknown[];
 }
+
+/** The arbitraries module (@tapegrad/tensor/testing), or a wrapper of it. */
+export type Arbitraries = typeof TestingModule;
+
+/** Sizes of forward-suite samples. */
+export interface SampleOptions {
+  shape: ShapeOptions;
+  conv?: ConvOptions;
+  /** The small configuration (maxSize <= 64). */
+  small?: boolean;
+}
+
+/** A reduction over `axes` (sum, max, min, mean, variance, logsumexp). */
+export interface ReduceSample {
+  x: HostTensor;
+  axes: number | number[] | undefined;
+  keepDims: boolean;
+}
+/** An op along one axis (softmax, logSoftmax). */
+export interface AxisSample {
+  x: HostTensor;
+  axis: number;
+}
+/** argmax / argmin: an axis or none (the flattened tensor). */
+export interface ArgSample {
+  x: HostTensor;
+  axis: number | undefined;
+  keepDims: boolean;
+}
+
+/** A gradient-check sample: one shape per input (values from the entry's `grad.domains`), attributes. */
+export interface GradSample<Attrs = Record<string, unknown>> {
+  shapes: number[][];
+  attrs: Attrs;
+}
+
+// ------------------------------------------------------------------------------------------
+// Gradient-check shapes and attributes (small: gradcheck runs f dozens of times)
+
+const gInt = (min: number, max: number) => fc.integer({ min, max });
+
+/** Shapes of rank minRank..maxRank, dimensions 1..maxDim (size-1 dims are frequent). */
+export function gradShape(minRank = 0, maxRank = 3, maxDim = 3): fc.Arbitrary<number[]> {
+  return fc.array(gInt(1, maxDim), { minLength: minRank, maxLength: maxRank });
+}
+
+/** Axes to reduce over: undefined (all), or a subset, some written negative. */
+export function gradAxes(rank: number): fc.Arbitrary<number[] | undefined> {
+  const all = Array.from({ length: rank }, (_, i) => i);
+  return fc.oneof(
+    fc.constant(undefined),
+    fc.tuple(fc.subarray(all), fc.array(fc.boolean(), { minLength: rank, maxLength: rank })).map(([ax, neg]) =>
+      ax.map((a) => (neg[a] ? a - rank : a)),
+    ),
+  );
+}
+
+/** One axis in [-rank, rank - 1] (rank >= 1). */
+export const gradAxis = (rank: number): fc.Arbitrary<number> => gInt(-rank, rank - 1);
+
+// ------------------------------------------------------------------------------------------
+// Sample generators by family
+
+/** Reductions: any tensor, axes (or all), keepDims. */
+const reduceSamples =
+  (values?: ValuesArb) =>
+  (A: Arbitraries, o: SampleOptions): fc.Arbitrary<ReduceSample> =>
+    A.hostTensor(o.shape, values).chain((x) => fc.record({ x: fc.constant(x), axes: A.axes(x.shape.length), keepDims: fc.boolean() }));
+/** max / min: half the draws are small integers, so ties of the extremum are common. */
+const tiedReduceSamples = (A: Arbitraries, o: SampleOptions) => reduceSamples((n) => fc.oneof(A.floats(n), A.smallInts(n, -2, 2)))(A, o);
+const axisSamples = (A: Arbitraries, o: SampleOptions): fc.Arbitrary<AxisSample> =>
+  A.hostTensor({ ...o.shape, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length) }));
+/** argmax / argmin: small integers make ties common (the documented answer is the first). */
+const argSamples = (A: Arbitraries, o: SampleOptions): fc.Arbitrary<ArgSample> =>
+  A.hostTensor({ ...o.shape, minRank: 1 }, (n) => A.smallInts(n, -2, 2)).chain((x) =>
+    fc.record({ x: fc.constant(x), axis: fc.option(A.axis(x.shape.length), { nil: undefined }), keepDims: fc.boolean() }),
+  );
+
+const reduceGradSamples = (): fc.Arbitrary<GradSample<{ axes: number[] | undefined; keepDims: boolean }>> =>
+  gradShape(0, 3).chain((s) => fc.record({ shapes: fc.constant([s]), attrs: fc.record({ axes: gradAxes(s.length), keepDims: fc.boolean() }) }));
+const axisGradSamples = (): fc.Arbitrary<GradSample<{ axis: number }>> =>
+  gradShape(1, 3).chain((s) => fc.record({ shapes: fc.constant([s]), attrs: fc.record({ axis: gradAxis(s.length) }) }));
 
 const f = (opts: FloatOptions = {}): ValuesArb => (n) => floats(n, opts);
 const ints = (min: number, max: number): ValuesArb => (n) => smallInts(n, min, max);
@@ -246,9 +339,20 @@ const BINARY: OpInfo[] = [
   ...(['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'] as const).map((n) => binary(n, TIES, TIES, 'exact', cmpGrad, () => [0, 0])),
 ];
 
-/** Non-elementwise ops: specials, tolerance model and differentiability (their input arbitraries live with the suites). */
-const other = (name: string, kind: OpKind, primitives: string[], specials: readonly number[], tol: ToleranceModel, differentiable: Differentiability, tolNote?: string): OpInfo => ({
-  name, kind, primitives, specials, tol, grad: { differentiable }, ...(tolNote ? { tolNote } : {}),
+/**
+ * Non-elementwise ops: specials, tolerance model, differentiability, and (where `extra` gives
+ * them) forward samples, gradient samples and domains. Entries without samples still have
+ * their input arbitraries in the suites.
+ */
+const other = (name: string, kind: OpKind, primitives: string[], specials: readonly number[], tol: ToleranceModel, differentiable: Differentiability, tolNote?: string, extra: Extra = {}): OpInfo => ({
+  name, kind, primitives, specials, tol, grad: { differentiable, ...extra.grad }, ...(tolNote ? { tolNote } : {}), ...omitGrad(extra),
+});
+/** What an entry adds beyond the common fields: samples, and gradient domains (its differentiability is `other`'s). */
+type Extra = Omit<Partial<OpInfo>, 'grad'> & { grad?: Partial<OpInfo['grad']> };
+const omitGrad = ({ grad: _g, ...rest }: Extra): Partial<OpInfo> => rest;
+/** Samples and gradient domain of a reduction-family entry. */
+const red = (dom: GradDomain, samples: OpInfo['samples'] = reduceSamples(), gradSamples: OpInfo['gradSamples'] = reduceGradSamples): Extra => ({
+  samples, gradSamples, grad: { domains: [dom] }, args: gradSamples === reduceGradSamples ? (a) => [a.axes, a.keepDims] : (a) => [a.axis],
 });
 const SUM_NOTE = 'any float32 summation order of n terms is within gamma(n - 1) sum|x| (blocked or not)';
 const DOT_NOTE = 'a dot product of n terms: 2 gamma(n + 2) (|a| . |b|) per element';
@@ -257,16 +361,16 @@ const OTHER: OpInfo[] = [
   { name: 'where', kind: 'select', primitives: ['where'], values: [ints(-1, 1), f(), f()], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'smooth', domains: ['mask', 'any', 'any'], argnums: [1, 2] } },
   // clip(x, lo, hi) takes bounds besides the tensor: its gradient cases live with the suites (no domains)
   { name: 'clip', kind: 'select', primitives: ['maximum', 'minimum'], values: [f({ gridBits: 6 })], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'kinked' } },
-  other('sum', 'reduction', ['sum'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', SUM_NOTE),
-  other('max', 'reduction', ['max'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally'),
-  other('min', 'reduction', ['min'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally'),
-  other('mean', 'reduction', ['sum', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'the sum budget gamma(n + 3) sum|x| / n'),
-  other('variance', 'reduction', ['sum', 'sub', 'square', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '4 gamma(n + 6) mean(x^2)'),
-  other('logsumexp', 'reduction', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(3 + 2 range) ulp + gamma(n) + 2^-21 + 3 ulp log n, plus 2 ulp relative'),
-  other('softmax', 'axis', ['max', 'sub', 'exp', 'sum', 'div'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(2 (3 + 2 range) + 3) ulp + gamma(n), relative'),
-  other('logSoftmax', 'axis', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', "logsumexp's budget plus one rounding of each term"),
-  other('argmax', 'argReduction', ['argmax'], SPECIAL_VALUES, 'exact', 'zero'),
-  other('argmin', 'argReduction', ['argmin'], SPECIAL_VALUES, 'exact', 'zero'),
+  other('sum', 'reduction', ['sum'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', SUM_NOTE, red('any')),
+  other('max', 'reduction', ['max'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally', red('distinct', tiedReduceSamples)),
+  other('min', 'reduction', ['min'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally', red('distinct', tiedReduceSamples)),
+  other('mean', 'reduction', ['sum', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'the sum budget gamma(n + 3) sum|x| / n', red('any')),
+  other('variance', 'reduction', ['sum', 'sub', 'square', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '4 gamma(n + 6) mean(x^2)', red('any')),
+  other('logsumexp', 'reduction', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(3 + 2 range) ulp + gamma(n) + 2^-21 + 3 ulp log n, plus 2 ulp relative', red('wide')),
+  other('softmax', 'axis', ['max', 'sub', 'exp', 'sum', 'div'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(2 (3 + 2 range) + 3) ulp + gamma(n), relative', red('wide', axisSamples, axisGradSamples)),
+  other('logSoftmax', 'axis', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', "logsumexp's budget plus one rounding of each term", red('wide', axisSamples, axisGradSamples)),
+  other('argmax', 'argReduction', ['argmax'], SPECIAL_VALUES, 'exact', 'zero', undefined, red('distinct', argSamples, axisGradSamples)),
+  other('argmin', 'argReduction', ['argmin'], SPECIAL_VALUES, 'exact', 'zero', undefined, red('distinct', argSamples, axisGradSamples)),
   other('matmul', 'linalg', ['matmul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE),
   other('transpose', 'movement', ['transpose'], SPECIAL_VALUES, 'exact', 'smooth'),
   other('reshape', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
