@@ -73,14 +73,17 @@ export function gradientProperty(
     const opts = (b ?? {}) as GradientPropertyOptions;
     const argnums = info.grad.argnums ? { argnums: info.grad.argnums } : {};
     if (info.gradSamples) {
-      // shapes and attributes from the entry's samples, called as op(...tensors, ...args(attrs))
-      const args = info.args ?? (() => []);
+      // shapes and attributes from the entry's samples, called as op(...call(tensors, attrs))
+      const call = info.call;
+      if (!call) {
+        throw opError('gradientProperty', `op database entry '${info.name}' takes index tensors its description cannot build; expected an entry with a call, or pass a function and input arbitraries`);
+      }
       const drawn = info.gradSamples().chain(({ shapes, attrs }) =>
         fc.tuple(...shapes.map((s, k) => gradValues(s.reduce((p, d) => p * d, 1), doms[k]).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) })))).map(
           (hosts): HostTensor[] => Object.assign(hosts, { [ATTRS]: attrs }),
         ),
       );
-      return run((hosts) => (...xs: Tensor[]) => fn(...xs, ...args((hosts as Drawn)[ATTRS] ?? {})), drawn, { ...argnums, ...opts });
+      return run((hosts) => (...xs: Tensor[]) => fn(...call(xs, (hosts as Drawn)[ATTRS] ?? {})), drawn, { ...argnums, ...opts });
     }
     const arity = info.kind === 'unary' ? 1 : doms.length;
     const shape = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 });

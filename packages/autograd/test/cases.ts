@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { Tape } from '@tapegrad/autograd';
-import { fcParams as fcParamsShared, gradAxes, gradAxis, gradShape, gradValues, opInfo, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
+import { fcParams as fcParamsShared, gradAxes, gradBroadcast, gradShape, gradValues, MOVEMENT_GRAD_SAMPLES, opInfo, type MovementGradAttrs, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -68,31 +68,11 @@ const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
 /** Shapes of rank minRank..maxRank, dimensions 1..maxDim (the op database's `gradShape`). */
 export const shapeArb = gradShape;
 
-/**
- * `n` shapes that broadcast together: each drops some leading dimensions of a common shape
- * and sets some of the rest to 1.
- */
-export function broadcastArb(n: number, maxRank = 3, maxDim = 3): fc.Arbitrary<number[][]> {
-  return shapeArb(0, maxRank, maxDim).chain((out) =>
-    fc.tuple(
-      ...Array.from({ length: n }, () =>
-        fc.tuple(
-          fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: int(0, out.length) }),
-          fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
-        ),
-      ),
-    ).map((specs) => specs.map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)))),
-  );
-}
+/** `n` shapes that broadcast together (the op database's `gradBroadcast`). */
+export const broadcastArb = gradBroadcast;
 
 /** Axes to reduce over: undefined (all), or a subset, some written negative (`gradAxes`). */
 export const axesArb = gradAxes;
-
-/** One axis in [-rank, rank - 1] (rank >= 1) (`gradAxis`). */
-const axisArb = gradAxis;
-
-/** A permutation of 0..n-1. */
-const permArb = (n: number) => fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: n, maxLength: n });
 
 /** `n` values of a domain (the op database's `gradValues`). */
 export const valuesArb = (n: number, dom: Domain): fc.Arbitrary<number[]> => gradValues(n, dom);
@@ -311,24 +291,25 @@ function binaryFromDb(o: OpInfo): Case {
  * `gradSamples`, values from its `grad.domains`; `op` applies the attributes (argmax and
  * argmin are wrapped so a gradient flows beside them).
  */
-function fromDb<Attrs>(name: string, op: (x: Tensor, attrs: Attrs) => Tensor, covers: string[] = opInfo(name).primitives): Case {
+function fromDb<Attrs>(name: string, op: (a: Attrs, ...xs: Tensor[]) => Tensor, covers: string[] = opInfo(name).primitives, caseName = name): Case {
   const o = opInfo(name);
   if (!o.gradSamples || !o.grad.domains) throw new Error(`cases: the op database entry '${name}' has no gradient samples`);
   const doms = o.grad.domains;
   return {
-    name,
+    name: caseName,
     covers,
     arb: instances(
       o.gradSamples().map(({ shapes, attrs }) => ({
-        f: (x: Tensor) => op(x, attrs as Attrs),
+        f: (...xs: Tensor[]) => op(attrs as Attrs, ...xs),
         inputs: shapes.map((shape, k) => ({ shape, dom: doms[k] })),
-        label: `${name} x ${shapes.map(fmt).join(' ')} ${Object.entries(attrs).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(' ')}`,
+        label: `${caseName} x ${shapes.map(fmt).join(' ')} ${Object.entries(attrs).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(' ')}`,
       })),
     ),
   };
 }
 type Red = { axes: number[] | undefined; keepDims: boolean };
 type Ax = { axis: number };
+type Mv<K extends keyof typeof MOVEMENT_GRAD_SAMPLES> = MovementGradAttrs<K>;
 
 const tiny = (name: string, covers: string[], spec: Spec): Case => ({ name, covers, jacobian: true, arb: instances(fc.constant(spec)) });
 
@@ -458,16 +439,16 @@ export const CASES: Case[] = [
 
   // --- reductions and the composites built on them
   // (shapes, attributes and domains: the op database entries, `fromDb`)
-  fromDb<Red>('sum', (x, { axes, keepDims }) => T.sum(x, axes, keepDims)),
-  fromDb<Red>('max', (x, { axes, keepDims }) => T.max(x, axes, keepDims)),
-  fromDb<Red>('min', (x, { axes, keepDims }) => T.min(x, axes, keepDims)),
-  fromDb<Red>('mean', (x, { axes, keepDims }) => T.mean(x, axes, keepDims)),
-  fromDb<Red>('variance', (x, { axes, keepDims }) => T.variance(x, axes, keepDims), ['sum', 'sub', 'square']),
-  fromDb<Red>('logsumexp', (x, { axes, keepDims }) => T.logsumexp(x, axes, keepDims), ['max', 'exp', 'log', 'sum']),
-  fromDb<Ax>('softmax', (x, { axis }) => T.softmax(x, axis), ['exp', 'div', 'sum']),
-  fromDb<Ax>('logSoftmax', (x, { axis }) => T.logSoftmax(x, axis), ['exp', 'log', 'sub']),
-  fromDb<Ax>('argmax', (x, { axis }) => T.add(T.sum(T.mul(x, x), axis), T.argmax(x, axis))),
-  fromDb<Ax>('argmin', (x, { axis }) => T.add(T.sum(T.mul(x, x), axis, true), T.argmin(x, axis, true))),
+  fromDb<Red>('sum', ({ axes, keepDims }, x) => T.sum(x, axes, keepDims)),
+  fromDb<Red>('max', ({ axes, keepDims }, x) => T.max(x, axes, keepDims)),
+  fromDb<Red>('min', ({ axes, keepDims }, x) => T.min(x, axes, keepDims)),
+  fromDb<Red>('mean', ({ axes, keepDims }, x) => T.mean(x, axes, keepDims)),
+  fromDb<Red>('variance', ({ axes, keepDims }, x) => T.variance(x, axes, keepDims), ['sum', 'sub', 'square']),
+  fromDb<Red>('logsumexp', ({ axes, keepDims }, x) => T.logsumexp(x, axes, keepDims), ['max', 'exp', 'log', 'sum']),
+  fromDb<Ax>('softmax', ({ axis }, x) => T.softmax(x, axis), ['exp', 'div', 'sum']),
+  fromDb<Ax>('logSoftmax', ({ axis }, x) => T.logSoftmax(x, axis), ['exp', 'log', 'sub']),
+  fromDb<Ax>('argmax', ({ axis }, x) => T.add(T.sum(T.mul(x, x), axis), T.argmax(x, axis))),
+  fromDb<Ax>('argmin', ({ axis }, x) => T.add(T.sum(T.mul(x, x), axis, true), T.argmin(x, axis, true))),
   {
     name: 'oneHot cross-entropy',
     covers: ['exp', 'log', 'mul', 'sum'],
@@ -483,17 +464,7 @@ export const CASES: Case[] = [
   },
 
   // --- linear algebra
-  {
-    name: 'matmul',
-    covers: ['matmul'],
-    arb: instances(
-      fc.tuple(broadcastArb(2, 2), int(1, 3), int(1, 3), int(1, 3)).map(([[ba, bb], M, K, N]) => {
-        const a = [...ba, M, K];
-        const b = [...bb, K, N];
-        return { f: (x: Tensor, y: Tensor) => T.matmul(x, y), inputs: [{ shape: a, dom: 'any' }, { shape: b, dom: 'any' }], label: `matmul a ${fmt(a)} b ${fmt(b)}` };
-      }),
-    ),
-  },
+  fromDb<Mv<'matmul'>>('matmul', (_a, x, y) => T.matmul(x, y)),
   {
     name: 'matmul 1-D operands',
     covers: ['matmul', 'reshape'],
@@ -506,187 +477,23 @@ export const CASES: Case[] = [
     ),
   },
 
-  // --- movement
-  {
-    name: 'transpose',
-    covers: ['transpose'],
-    arb: instances(
-      shapeArb(0, 4)
-        .chain((s) => fc.tuple(fc.constant(s), permArb(s.length)))
-        .map(([s, perm]) => ({ f: (x: Tensor) => T.transpose(x, perm), inputs: [{ shape: s, dom: 'any' }], label: `transpose x ${fmt(s)} perm ${fmt(perm)}` })),
-    ),
-  },
-  {
-    // through a (non-linear) square so that the reshape's cotangent is not a constant
-    name: 'reshape',
-    covers: ['reshape'],
-    arb: instances(
-      shapeArb(0, 3)
-        .chain((s) =>
-          fc.tuple(
-            fc.constant(s),
-            fc.constantFrom<(s: number[]) => number[]>(
-              (t) => [sizeOf(t)],
-              (t) => t.slice().reverse(),
-              (t) => [1, ...t, 1],
-              (t) => (t.length >= 2 ? [t[0] * t[1], ...t.slice(2)] : [-1]),
-            ),
-          ),
-        )
-        .map(([s, to]) => {
-          const target = to(s);
-          return { f: (x: Tensor) => T.square(T.reshape(x, target)), inputs: [{ shape: s, dom: 'any' }], label: `reshape x ${fmt(s)} to ${fmt(target)}` };
-        }),
-    ),
-  },
-  {
-    name: 'flatten/expandDims/squeeze',
-    covers: ['reshape'],
-    arb: instances(
-      shapeArb(0, 3)
-        .chain((s) => fc.tuple(fc.constant(s), int(-(s.length + 1), s.length)))
-        .map(([s, ax]) => ({
-          f: (x: Tensor) => T.mul(T.squeeze(T.expandDims(x, ax), ax), T.flatten(x).reshape(s)),
-          inputs: [{ shape: s, dom: 'any' }],
-          label: `squeeze(expandDims(x ${fmt(s)}, ${ax}), ${ax}) * flatten(x)`,
-        })),
-    ),
-  },
-  unary('clone', (x) => T.mul(T.clone(x), x), 'any', ['clone']),
-  {
-    name: 'broadcastTo',
-    covers: ['broadcastTo'],
-    arb: instances(
-      broadcastArb(1).chain(([s]) =>
-        // the target: s with leading dims and its 1s filled in
-        fc.tuple(shapeArb(0, 2), fc.array(int(1, 3), { minLength: s.length, maxLength: s.length })).map(([lead, fill]) => {
-          const target = [...lead, ...s.map((d, i) => (d === 1 ? fill[i] : d))];
-          return { f: (x: Tensor) => T.broadcastTo(x, target), inputs: [{ shape: s, dom: 'any' }], label: `broadcastTo x ${fmt(s)} to ${fmt(target)}` };
-        }),
-      ),
-    ),
-  },
-  {
-    name: 'slice with steps',
-    covers: ['slice'],
-    arb: instances(
-      shapeArb(1, 3, 5)
-        .chain((s) =>
-          fc.tuple(
-            fc.constant(s),
-            fc.tuple(
-              ...s.map((d) =>
-                fc.tuple(int(1, 3), int(0, d - 1), fc.boolean(), fc.boolean()).chain(([step, b, negBegin, toEnd]) => {
-                  const avail = Math.ceil((d - b) / step);
-                  return int(1, avail).map((n) => ({ begin: negBegin ? b - d : b, size: toEnd ? -1 : n, step }));
-                }),
-              ),
-            ),
-          ),
-        )
-        .map(([s, ax]) => {
-          const begin = ax.map((a) => a.begin);
-          const size = ax.map((a) => a.size);
-          const step = ax.map((a) => a.step);
-          return { f: (x: Tensor) => T.slice(x, begin, size, step), inputs: [{ shape: s, dom: 'any' }], label: `slice x ${fmt(s)} begin ${fmt(begin)} size ${fmt(size)} step ${fmt(step)}` };
-        }),
-    ),
-  },
-  {
-    name: 'pad',
-    covers: ['pad'],
-    arb: instances(
-      shapeArb(1, 3)
-        .chain((s) =>
-          fc.tuple(fc.constant(s), fc.array(fc.tuple(int(0, 2), int(0, 2)), { minLength: s.length, maxLength: s.length }), int(-2, 2)),
-        )
-        .map(([s, pads, v]) => ({
-          f: (x: Tensor) => T.pad(x, pads, v / 2),
-          inputs: [{ shape: s, dom: 'any' }],
-          label: `pad x ${fmt(s)} pads ${JSON.stringify(pads)} value ${v / 2}`,
-        })),
-    ),
-  },
-  {
-    name: 'concat of 3',
-    covers: ['concat'],
-    arb: instances(
-      shapeArb(1, 3)
-        .chain((s) => fc.tuple(fc.constant(s), axisArb(s.length), fc.tuple(int(1, 3), int(1, 3), int(1, 3))))
-        .map(([s, axis, ns]) => {
-          const a = axis < 0 ? axis + s.length : axis;
-          const shapes = ns.map((n) => s.map((d, i) => (i === a ? n : d)));
-          return {
-            f: (x: Tensor, y: Tensor, z: Tensor) => T.concat([x, y, z], axis),
-            inputs: shapes.map((sh) => ({ shape: sh, dom: 'any' as const })),
-            label: `concat ${shapes.map(fmt).join(' ')} axis ${axis}`,
-          };
-        }),
-    ),
-  },
-  {
-    name: 'stack',
-    covers: ['concat', 'reshape'],
-    arb: instances(
-      fc
-        .tuple(shapeArb(0, 2), int(2, 3))
-        .chain(([s, n]) => fc.tuple(fc.constant(s), fc.constant(n), int(-(s.length + 1), s.length)))
-        .map(([s, n, axis]) => ({
-          f: (...xs: Tensor[]) => T.stack(xs, axis),
-          inputs: Array.from({ length: n }, () => ({ shape: s, dom: 'any' as const })),
-          label: `stack ${n} x ${fmt(s)} axis ${axis}`,
-        })),
-    ),
-  },
-  {
-    // indices with a repeat: the gradient must accumulate (scatterAdd sums the rows)
-    name: 'gather repeated indices',
-    covers: ['gather'],
-    arb: instances(
-      shapeArb(1, 3, 4)
-        .chain((s) =>
-          fc.tuple(fc.constant(s), axisArb(s.length), fc.oneof(shapeArb(1, 1, 4), shapeArb(2, 2, 3))).chain(([sh, axis, idxShape]) => {
-            const d = sh[axis < 0 ? axis + sh.length : axis];
-            const n = sizeOf(idxShape);
-            return fc.tuple(fc.constant(sh), fc.constant(axis), fc.constant(idxShape), fc.array(int(0, d - 1), { minLength: n, maxLength: n }));
-          }),
-        )
-        .map(([s, axis, idxShape, idx]) => {
-          if (idx.length >= 2) idx[idx.length - 1] = idx[0];
-          return {
-            // indices created inside f: on whichever backend f runs on
-            f: (x: Tensor) => T.gather(x, T.tidy(() => T.reshape(T.tensor(idx), idxShape)), axis),
-            inputs: [{ shape: s, dom: 'any' }],
-            label: `gather x ${fmt(s)} indices ${fmt(idxShape)}=${JSON.stringify(idx)} axis ${axis}`,
-          };
-        }),
-    ),
-  },
-  {
-    name: 'scatterAdd',
-    covers: ['scatterAdd'],
-    arb: instances(
-      fc
-        .tuple(shapeArb(1, 3), int(1, 4))
-        .chain(([s, dimSize]) => fc.tuple(fc.constant(s), axisArb(s.length), fc.constant(dimSize)))
-        .chain(([s, axis, dimSize]) => {
-          const a = axis < 0 ? axis + s.length : axis;
-          return fc.tuple(fc.constant(s), fc.constant(axis), fc.constant(dimSize), fc.array(int(0, dimSize - 1), { minLength: s[a], maxLength: s[a] }));
-        })
-        .chain(([s, axis, dimSize, idx]) =>
-          // indices as a host array, or as a tensor of any shape holding one index per row
-          fc.constantFrom<'array' | 'column' | 'row'>('array', 'column', 'row').map((form) => {
-            const idxShape = form === 'column' ? [idx.length, 1] : [1, idx.length];
-            return {
-              f: (g: Tensor) =>
-                form === 'array' ? T.scatterAdd(g, idx, axis, dimSize) : T.scatterAdd(g, T.tidy(() => T.reshape(T.tensor(idx), idxShape)), axis, dimSize),
-              inputs: [{ shape: s, dom: 'any' as const }],
-              label: `scatterAdd g ${fmt(s)} indices ${form === 'array' ? '' : fmt(idxShape)}${JSON.stringify(idx)} axis ${axis} dimSize ${dimSize}`,
-            };
-          }),
-        ),
-    ),
-  },
+  // --- movement (shapes and attributes: the op database entries, `fromDb`)
+  fromDb<Mv<'transpose'>>('transpose', ({ perm }, x) => T.transpose(x, perm)),
+  // through a (non-linear) square so that the reshape's cotangent is not a constant
+  fromDb<Mv<'reshape'>>('reshape', ({ target }, x) => T.square(T.reshape(x, target))),
+  fromDb<Mv<'expandDims'>>('expandDims', ({ axis }, x) => T.mul(T.squeeze(T.expandDims(x, axis), axis), T.flatten(x).reshape(x.shape)), ['reshape'], 'flatten/expandDims/squeeze'),
+  fromDb<Mv<'clone'>>('clone', (_a, x) => T.mul(T.clone(x), x)),
+  fromDb<Mv<'broadcastTo'>>('broadcastTo', ({ target }, x) => T.broadcastTo(x, target)),
+  fromDb<Mv<'slice'>>('slice', ({ begin, size, step }, x) => T.slice(x, begin, size, step), ['slice'], 'slice with steps'),
+  fromDb<Mv<'pad'>>('pad', ({ pads, value }, x) => T.pad(x, pads, value)),
+  fromDb<Mv<'concat'>>('concat', ({ axis }, ...xs) => T.concat(xs, axis), ['concat'], 'concat of 3'),
+  fromDb<Mv<'stack'>>('stack', ({ axis }, ...xs) => T.stack(xs, axis)),
+  // indices with a repeat: the gradient must accumulate (scatterAdd sums the rows); index
+  // tensors are created inside f, on whichever backend f runs on
+  fromDb<Mv<'gather'>>('gather', ({ axis, indexShape, indices }, x) => T.gather(x, T.tidy(() => T.reshape(T.tensor(indices), indexShape)), axis), ['gather'], 'gather repeated indices'),
+  fromDb<Mv<'scatterAdd'>>('scatterAdd', ({ axis, dimSize, indices, form }, g) =>
+    form === 'array' ? T.scatterAdd(g, indices, axis, dimSize) : T.scatterAdd(g, T.tidy(() => T.reshape(T.tensor(indices), form === 'column' ? [indices.length, 1] : [1, indices.length])), axis, dimSize),
+  ),
 
   // --- convolution and pooling
   conv2dCase('conv2d'),

@@ -311,6 +311,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       if (!gen) throw new Error(`opSuite: the op database entry '${op}' has no samples`);
       return gen(A, sampleOpts) as fc.Arbitrary<S>;
     };
+    const mvSamples = <K extends keyof typeof A.MOVEMENT_SAMPLES>(op: K) => samplesOf<A.MovementSample<K>>(op);
     const prop = <V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = special ? specialRuns : numRuns) => {
       for (const n of name.split(' / ')) registered.add(n); // 'reshape / flatten / clone' covers three
       propCase(name, arb, body, runs, special);
@@ -681,7 +682,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // a dot product of K terms: 2 gamma(K + 2) (|A| @ |B|) per element
     prop(
       'matmul',
-      A.matmulSpec({ maxDim: small ? 3 : 5 }).chain((s) => fc.record({ s: fc.constant(s), a: A.hostTensorOf(s.a), b: A.hostTensorOf(s.b) })),
+      mvSamples('matmul'),
       async ({ s, a, b }) => {
         const K = s.a[s.a.length - 1];
         const extra = await dotBudget(K, [absHost(a), absHost(b)], (x, y) => T.matmul(x, y));
@@ -692,7 +693,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // ---------------------------------------------------------------- movement (exact)
     prop(
       'transpose',
-      A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), perm: fc.option(A.permutation(x.shape.length), { nil: undefined }) })),
+      mvSamples('transpose'),
       async ({ x, perm }) => {
         const p = perm ?? A.iota(x.shape.length).reverse();
         await check({ what: `transpose(${fmt(x.shape)}, ${JSON.stringify(perm)})`, inputs: [x], f: (t) => T.transpose(t, perm), out: p.map((k) => x.shape[k]), tol: 'exact' });
@@ -700,7 +701,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'reshape / flatten / clone',
-      A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), target: A.reshapeTarget(x.data.length), which: fc.constantFrom('reshape', 'flatten', 'clone') })),
+      mvSamples('reshape'),
       async ({ x, target, which }) => {
         const f: OpFn = which === 'reshape' ? (t) => T.reshape(t, target.spec) : which === 'flatten' ? (t) => T.flatten(t) : (t) => T.clone(t);
         const out = which === 'reshape' ? target.out : which === 'flatten' ? [x.data.length] : x.shape;
@@ -709,7 +710,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'expandDims',
-      A.hostTensor({ ...shapeOpts, maxRank: 3 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length + 1) })),
+      mvSamples('expandDims'),
       async ({ x, axis }) => {
         const a = axis < 0 ? axis + x.shape.length + 1 : axis;
         const out = [...x.shape.slice(0, a), 1, ...x.shape.slice(a)];
@@ -718,10 +719,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'squeeze',
-      A.hostTensor(shapeOpts).chain((x) => {
-        const ones = A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
-        return fc.record({ x: fc.constant(x), axes: fc.option(fc.subarray(ones), { nil: undefined }) });
-      }),
+      mvSamples('squeeze'),
       async ({ x, axes }) => {
         const drop = axes ?? A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
         await check({ what: `squeeze(${fmt(x.shape)}, ${JSON.stringify(axes)})`, inputs: [x], f: (t) => T.squeeze(t, axes), out: x.shape.filter((_, i) => !drop.includes(i)), tol: 'exact', js: x.data });
@@ -729,14 +727,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'broadcastTo',
-      A.broadcastPair(shapeOpts).chain(({ a, out }) => fc.record({ x: A.hostTensorOf(a), out: fc.constant(out) })),
+      mvSamples('broadcastTo'),
       async ({ x, out }) => {
         await check({ what: `broadcastTo(${fmt(x.shape)}, ${fmt(out)})`, inputs: [x], f: (t) => T.broadcastTo(t, out), out, tol: 'exact' });
       },
     );
     prop(
       'slice',
-      A.hostTensor({ ...shapeOpts, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), s: A.sliceSpec(x.shape) })),
+      mvSamples('slice'),
       async ({ x, s }) => {
         // plain-JS: out[idx] = x[begin + idx * step] with negative begin counted from the end
         const st = stridesOf(x.shape);
@@ -757,16 +755,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'concat',
-      A.concatSpec(shapeOpts).chain((s) => fc.record({ s: fc.constant(s), xs: fc.tuple(...s.shapes.map((sh) => A.hostTensorOf(sh))) })),
+      mvSamples('concat'),
       async ({ s, xs }) => {
         await check({ what: `concat(${s.shapes.map(fmt).join(', ')}, axis ${s.axis})`, inputs: xs, f: (...ts) => T.concat(ts, s.axis), out: s.out, tol: 'exact' });
       },
     );
     prop(
       'stack',
-      A.shape({ ...shapeOpts, maxRank: 3 }).chain((sh) =>
-        fc.record({ xs: fc.array(A.hostTensorOf(sh), { minLength: 1, maxLength: 3 }), axis: A.axis(sh.length + 1) }),
-      ),
+      mvSamples('stack'),
       async ({ xs, axis }) => {
         const sh = xs[0].shape;
         const a = axis < 0 ? axis + sh.length + 1 : axis;
@@ -775,14 +771,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'pad',
-      A.hostTensor({ ...shapeOpts, maxRank: 4 }).chain((x) => fc.record({ x: fc.constant(x), pads: A.padSpec(x.shape.length), value: A.float({ gridBits: 4, specials: [0] }) })),
+      mvSamples('pad'),
       async ({ x, pads, value }) => {
         await check({ what: `pad(${fmt(x.shape)}, ${JSON.stringify(pads)}, ${value})`, inputs: [x], f: (t) => T.pad(t, pads, value), out: x.shape.map((d, k) => d + pads[k][0] + pads[k][1]), tol: 'exact' });
       },
     );
     prop(
       'gather',
-      A.gatherSpec({ ...shapeOpts, maxRank: 3 }).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.shape), asArray: fc.boolean() })),
+      mvSamples('gather'),
       async ({ s, x, asArray }) => {
         const useArray = asArray && s.indexShape.length === 1;
         const idx: HostTensor = { shape: s.indexShape, data: Float32Array.from(s.indices) };
@@ -798,20 +794,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // scatterAdd: each output is a sum of the rows sharing its index: gamma(#rows) sum|g|
     prop(
       'scatterAdd',
-      A.hostTensor({ ...shapeOpts, minRank: 1, maxRank: 3 }).chain((g) =>
-        fc.integer({ min: 1, max: 4 }).chain((dimSize) =>
-          A.axis(g.shape.length).chain((axis) => {
-            const a = axis < 0 ? axis + g.shape.length : axis;
-            return fc.record({
-              g: fc.constant(g),
-              axis: fc.constant(axis),
-              dimSize: fc.constant(dimSize),
-              indices: fc.array(fc.nat(dimSize - 1), { minLength: g.shape[a], maxLength: g.shape[a] }),
-              asArray: fc.boolean(),
-            });
-          }),
-        ),
-      ),
+      mvSamples('scatterAdd'),
       async ({ g, axis, dimSize, indices, asArray }) => {
         const a = axis < 0 ? axis + g.shape.length : axis;
         const idx: HostTensor = { shape: [indices.length], data: Float32Array.from(indices) };
@@ -828,15 +811,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'oneHot',
-      fc.integer({ min: 1, max: 5 }).chain((depth) =>
-        A.shape({ maxRank: 2, maxDim: 4 }).chain((ishape) =>
-          fc.record({
-            depth: fc.constant(depth),
-            idx: A0.hostTensorOf(ishape, (n) => A.smallInts(n, -1, depth)), // -1 and depth: all-zero rows (indices: no specials)
-            asArray: fc.boolean(),
-          }),
-        ),
-      ),
+      mvSamples('oneHot'),
       async ({ depth, idx, asArray }) => {
         const useArray = asArray && idx.shape.length === 1;
         const js = Array.from(idx.data).flatMap((v) => A.iota(depth).map((c) => (v === c ? 1 : 0)));

@@ -18,7 +18,7 @@
 import fc from 'fast-check';
 import type { ConvOptions, FloatOptions, HostTensor, ShapeOptions } from '../testing.ts';
 import type * as TestingModule from '../testing.ts';
-import { floats, smallInts } from '../testing.ts';
+import { floats, hostTensorOf as plainHostTensorOf, smallInts } from '../testing.ts';
 import { erf64 } from '../backends/math64.ts';
 
 // ------------------------------------------------------------------------------------------
@@ -173,8 +173,12 @@ export interface OpInfo {
   samples?: (A: Arbitraries, o: SampleOptions) => fc.Arbitrary<unknown>;
   /** Gradient-check samples: input shapes (values come from `grad.domains`) and attributes. */
   gradSamples?: () => fc.Arbitrary<GradSample>;
-  /** How a gradient sample's attributes are passed: the op is `op(...tensors, ...args(attrs))`. */
-  args?: (attrs: Record<string, unknown>) => unknown[];
+  /**
+   * The arguments of the op for gradient-sample tensors and attributes (`gradientProperty`
+   * calls `op(...call(tensors, attrs))`); entries with gradient samples but no `call` take
+   * arguments a description cannot build (index tensors) and have their cases in the suites.
+   */
+  call?: (tensors: unknown[], attrs: Record<string, unknown>) => unknown[];
 }
 
 /** The arbitraries module (@tapegrad/tensor/testing), or a wrapper of it. */
@@ -339,6 +343,169 @@ const BINARY: OpInfo[] = [
   ...(['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'] as const).map((n) => binary(n, TIES, TIES, 'exact', cmpGrad, () => [0, 0])),
 ];
 
+// ------------------------------------------------------------------------------------------
+// Forward samples of linear algebra and movement (exact ops: any float32 values)
+
+/** Forward-suite sample generators of the movement and linalg entries, by entry name. */
+export const MOVEMENT_SAMPLES = {
+  matmul: (A: Arbitraries, o: SampleOptions) =>
+    A.matmulSpec({ maxDim: o.small ? 3 : 5 }).chain((s) => fc.record({ s: fc.constant(s), a: A.hostTensorOf(s.a), b: A.hostTensorOf(s.b) })),
+  transpose: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor(o.shape).chain((x) => fc.record({ x: fc.constant(x), perm: fc.option(A.permutation(x.shape.length), { nil: undefined }) })),
+  /** reshape, flatten and clone share one property (`which`). */
+  reshape: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor(o.shape).chain((x) => fc.record({ x: fc.constant(x), target: A.reshapeTarget(x.data.length), which: fc.constantFrom('reshape' as const, 'flatten' as const, 'clone' as const) })),
+  expandDims: (A: Arbitraries, o: SampleOptions) => A.hostTensor({ ...o.shape, maxRank: 3 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length + 1) })),
+  squeeze: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor(o.shape).chain((x) => {
+      const ones = A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
+      return fc.record({ x: fc.constant(x), axes: fc.option(fc.subarray(ones), { nil: undefined }) });
+    }),
+  broadcastTo: (A: Arbitraries, o: SampleOptions) => A.broadcastPair(o.shape).chain(({ a, out }) => fc.record({ x: A.hostTensorOf(a), out: fc.constant(out) })),
+  slice: (A: Arbitraries, o: SampleOptions) => A.hostTensor({ ...o.shape, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), s: A.sliceSpec(x.shape) })),
+  concat: (A: Arbitraries, o: SampleOptions) => A.concatSpec(o.shape).chain((s) => fc.record({ s: fc.constant(s), xs: fc.tuple(...s.shapes.map((sh) => A.hostTensorOf(sh))) })),
+  stack: (A: Arbitraries, o: SampleOptions) =>
+    A.shape({ ...o.shape, maxRank: 3 }).chain((sh) => fc.record({ xs: fc.array(A.hostTensorOf(sh), { minLength: 1, maxLength: 3 }), axis: A.axis(sh.length + 1) })),
+  pad: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor({ ...o.shape, maxRank: 4 }).chain((x) => fc.record({ x: fc.constant(x), pads: A.padSpec(x.shape.length), value: A.float({ gridBits: 4, specials: [0] }) })),
+  gather: (A: Arbitraries, o: SampleOptions) =>
+    A.gatherSpec({ ...o.shape, maxRank: 3 }).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.shape), asArray: fc.boolean() })),
+  scatterAdd: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor({ ...o.shape, minRank: 1, maxRank: 3 }).chain((g) =>
+      fc.integer({ min: 1, max: 4 }).chain((dimSize) =>
+        A.axis(g.shape.length).chain((axis) => {
+          const a = axis < 0 ? axis + g.shape.length : axis;
+          return fc.record({
+            g: fc.constant(g),
+            axis: fc.constant(axis),
+            dimSize: fc.constant(dimSize),
+            indices: fc.array(fc.nat(dimSize - 1), { minLength: g.shape[a], maxLength: g.shape[a] }),
+            asArray: fc.boolean(),
+          });
+        }),
+      ),
+    ),
+  /** Indices -1 and depth give all-zero rows; indices never carry special values (plain arbitraries). */
+  oneHot: (A: Arbitraries) =>
+    fc.integer({ min: 1, max: 5 }).chain((depth) =>
+      A.shape({ maxRank: 2, maxDim: 4 }).chain((ishape) =>
+        fc.record({ depth: fc.constant(depth), idx: plainHostTensorOf(ishape, (n) => A.smallInts(n, -1, depth)), asArray: fc.boolean() }),
+      ),
+    ),
+};
+
+/** The value type of a forward sample generator of MOVEMENT_SAMPLES. */
+export type MovementSample<K extends keyof typeof MOVEMENT_SAMPLES> = ReturnType<(typeof MOVEMENT_SAMPLES)[K]> extends fc.Arbitrary<infer V> ? V : never;
+
+// ------------------------------------------------------------------------------------------
+// Gradient samples of linear algebra and movement (gradcheck sizes; values on 'any')
+
+/** `n` shapes that broadcast together: each drops some leading dimensions of a common shape and sets some of the rest to 1. */
+export function gradBroadcast(n: number, maxRank = 3, maxDim = 3): fc.Arbitrary<number[][]> {
+  return gradShape(0, maxRank, maxDim).chain((out) =>
+    fc.tuple(
+      ...Array.from({ length: n }, () =>
+        fc.tuple(
+          fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: gInt(0, out.length) }),
+          fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
+        ),
+      ),
+    ).map((specs) => specs.map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)))),
+  );
+}
+
+const gradSizeOf = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+const one = <Attrs>(shape: number[], attrs: Attrs): GradSample<Attrs> => ({ shapes: [shape], attrs });
+
+/** Gradient-check sample generators of the movement and linalg entries, by entry name. */
+export const MOVEMENT_GRAD_SAMPLES = {
+  matmul: () =>
+    fc.tuple(gradBroadcast(2, 2), gInt(1, 3), gInt(1, 3), gInt(1, 3)).map(([[ba, bb], M, K, N]): GradSample<Record<string, never>> => ({ shapes: [[...ba, M, K], [...bb, K, N]], attrs: {} })),
+  transpose: () =>
+    gradShape(0, 4).chain((s) =>
+      fc.shuffledSubarray(Array.from({ length: s.length }, (_, i) => i), { minLength: s.length, maxLength: s.length }).map((perm) => one(s, { perm })),
+    ),
+  reshape: () =>
+    gradShape(0, 3).chain((s) =>
+      fc
+        .constantFrom<(t: number[]) => number[]>(
+          (t) => [gradSizeOf(t)],
+          (t) => t.slice().reverse(),
+          (t) => [1, ...t, 1],
+          (t) => (t.length >= 2 ? [t[0] * t[1], ...t.slice(2)] : [-1]),
+        )
+        .map((to) => one(s, { target: to(s) })),
+    ),
+  clone: () => gradShape().map((s) => one(s, {})),
+  /** An axis of expandDims (rank + 1 places, some negative). */
+  expandDims: () => gradShape(0, 3).chain((s) => gInt(-(s.length + 1), s.length).map((axis) => one(s, { axis }))),
+  broadcastTo: () =>
+    gradBroadcast(1).chain(([s]) =>
+      // the target: s with leading dims and its 1s filled in
+      fc.tuple(gradShape(0, 2), fc.array(gInt(1, 3), { minLength: s.length, maxLength: s.length })).map(([lead, fill]) => one(s, { target: [...lead, ...s.map((d, i) => (d === 1 ? fill[i] : d))] })),
+    ),
+  slice: () =>
+    gradShape(1, 3, 5).chain((s) =>
+      fc
+        .tuple(
+          ...s.map((d) =>
+            fc.tuple(gInt(1, 3), gInt(0, d - 1), fc.boolean(), fc.boolean()).chain(([step, b, negBegin, toEnd]) => {
+              const avail = Math.ceil((d - b) / step);
+              return gInt(1, avail).map((n) => ({ begin: negBegin ? b - d : b, size: toEnd ? -1 : n, step }));
+            }),
+          ),
+        )
+        .map((ax) => one(s, { begin: ax.map((a) => a.begin), size: ax.map((a) => a.size), step: ax.map((a) => a.step) })),
+    ),
+  pad: () =>
+    gradShape(1, 3).chain((s) =>
+      fc.tuple(fc.array(fc.tuple(gInt(0, 2), gInt(0, 2)), { minLength: s.length, maxLength: s.length }), gInt(-2, 2)).map(([pads, v]) => one(s, { pads, value: v / 2 })),
+    ),
+  /** Three parts along one axis. */
+  concat: () =>
+    gradShape(1, 3).chain((s) =>
+      fc.tuple(gradAxis(s.length), fc.tuple(gInt(1, 3), gInt(1, 3), gInt(1, 3))).map(([axis, ns]): GradSample<{ axis: number }> => {
+        const a = axis < 0 ? axis + s.length : axis;
+        return { shapes: ns.map((n) => s.map((d, i) => (i === a ? n : d))), attrs: { axis } };
+      }),
+    ),
+  stack: () =>
+    fc.tuple(gradShape(0, 2), gInt(2, 3)).chain(([s, n]) => gInt(-(s.length + 1), s.length).map((axis): GradSample<{ axis: number }> => ({ shapes: Array.from({ length: n }, () => s), attrs: { axis } }))),
+  /** Indices (host numbers and their shape) with a repeat: the gradient must accumulate. */
+  gather: () =>
+    gradShape(1, 3, 4).chain((s) =>
+      fc.tuple(gradAxis(s.length), fc.oneof(gradShape(1, 1, 4), gradShape(2, 2, 3))).chain(([axis, indexShape]) => {
+        const d = s[axis < 0 ? axis + s.length : axis];
+        const n = gradSizeOf(indexShape);
+        return fc.array(gInt(0, d - 1), { minLength: n, maxLength: n }).map((indices) => {
+          if (indices.length >= 2) indices[indices.length - 1] = indices[0];
+          return one(s, { axis, indexShape, indices });
+        });
+      }),
+    ),
+  /** Indices as a host array, or as a tensor of shape [rows, 1] or [1, rows] (`form`). */
+  scatterAdd: () =>
+    fc
+      .tuple(gradShape(1, 3), gInt(1, 4))
+      .chain(([s, dimSize]) => gradAxis(s.length).map((axis) => [s, axis, dimSize] as const))
+      .chain(([s, axis, dimSize]) => {
+        const a = axis < 0 ? axis + s.length : axis;
+        return fc
+          .tuple(fc.array(gInt(0, dimSize - 1), { minLength: s[a], maxLength: s[a] }), fc.constantFrom<'array' | 'column' | 'row'>('array', 'column', 'row'))
+          .map(([indices, form]) => one(s, { axis, dimSize, indices, form }));
+      }),
+};
+
+/** The attribute type of a gradient sample generator of MOVEMENT_GRAD_SAMPLES. */
+export type MovementGradAttrs<K extends keyof typeof MOVEMENT_GRAD_SAMPLES> = ReturnType<(typeof MOVEMENT_GRAD_SAMPLES)[K]> extends fc.Arbitrary<GradSample<infer V>> ? V : never;
+
+/** Samples of a movement / linalg entry; `call` only where the op takes its tensors then host attributes. */
+function mv(name: string, call?: OpInfo['call']): Extra {
+  const fwd = (MOVEMENT_SAMPLES as Record<string, OpInfo['samples']>)[name];
+  const grd = (MOVEMENT_GRAD_SAMPLES as Record<string, OpInfo['gradSamples']>)[name];
+  return { ...(fwd ? { samples: fwd } : {}), ...(grd ? { gradSamples: grd, grad: { domains: ['any', 'any', 'any'] } } : {}), ...(call ? { call } : {}) };
+}
+
 /**
  * Non-elementwise ops: specials, tolerance model, differentiability, and (where `extra` gives
  * them) forward samples, gradient samples and domains. Entries without samples still have
@@ -352,7 +519,7 @@ type Extra = Omit<Partial<OpInfo>, 'grad'> & { grad?: Partial<OpInfo['grad']> };
 const omitGrad = ({ grad: _g, ...rest }: Extra): Partial<OpInfo> => rest;
 /** Samples and gradient domain of a reduction-family entry. */
 const red = (dom: GradDomain, samples: OpInfo['samples'] = reduceSamples(), gradSamples: OpInfo['gradSamples'] = reduceGradSamples): Extra => ({
-  samples, gradSamples, grad: { domains: [dom] }, args: gradSamples === reduceGradSamples ? (a) => [a.axes, a.keepDims] : (a) => [a.axis],
+  samples, gradSamples, grad: { domains: [dom] }, call: gradSamples === reduceGradSamples ? (t, a) => [...t, a.axes, a.keepDims] : (t, a) => [...t, a.axis],
 });
 const SUM_NOTE = 'any float32 summation order of n terms is within gamma(n - 1) sum|x| (blocked or not)';
 const DOT_NOTE = 'a dot product of n terms: 2 gamma(n + 2) (|a| . |b|) per element';
@@ -371,20 +538,20 @@ const OTHER: OpInfo[] = [
   other('logSoftmax', 'axis', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', "logsumexp's budget plus one rounding of each term", red('wide', axisSamples, axisGradSamples)),
   other('argmax', 'argReduction', ['argmax'], SPECIAL_VALUES, 'exact', 'zero', undefined, red('distinct', argSamples, axisGradSamples)),
   other('argmin', 'argReduction', ['argmin'], SPECIAL_VALUES, 'exact', 'zero', undefined, red('distinct', argSamples, axisGradSamples)),
-  other('matmul', 'linalg', ['matmul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE),
-  other('transpose', 'movement', ['transpose'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('reshape', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('clone', 'movement', ['clone'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('expandDims', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('squeeze', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('broadcastTo', 'movement', ['broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('slice', 'movement', ['slice'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('concat', 'movement', ['concat'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('stack', 'movement', ['concat', 'reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('pad', 'movement', ['pad'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('gather', 'movement', ['gather'], SPECIAL_VALUES, 'exact', 'smooth', 'exact; indices are not differentiable'),
-  other('scatterAdd', 'movement', ['scatterAdd'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'gamma(#rows) sum|g|'),
-  other('oneHot', 'creation', [], [], 'exact', 'none', 'indices only: no special values'),
+  other('matmul', 'linalg', ['matmul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE, mv('matmul', (t) => t)),
+  other('transpose', 'movement', ['transpose'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('transpose', (t, a) => [...t, a.perm])),
+  other('reshape', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('reshape', (t, a) => [...t, a.target])),
+  other('clone', 'movement', ['clone'], SPECIAL_VALUES, 'exact', 'smooth', undefined, { ...mv('clone', (t) => t), samples: MOVEMENT_SAMPLES.reshape }),
+  other('expandDims', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('expandDims', (t, a) => [...t, a.axis])),
+  other('squeeze', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('squeeze')),
+  other('broadcastTo', 'movement', ['broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('broadcastTo', (t, a) => [...t, a.target])),
+  other('slice', 'movement', ['slice'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('slice', (t, a) => [...t, a.begin, a.size, a.step])),
+  other('concat', 'movement', ['concat'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('concat', (t, a) => [t, a.axis])),
+  other('stack', 'movement', ['concat', 'reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('stack', (t, a) => [t, a.axis])),
+  other('pad', 'movement', ['pad'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('pad', (t, a) => [...t, a.pads, a.value])),
+  other('gather', 'movement', ['gather'], SPECIAL_VALUES, 'exact', 'smooth', 'exact; indices are not differentiable', mv('gather')),
+  other('scatterAdd', 'movement', ['scatterAdd'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'gamma(#rows) sum|g|', mv('scatterAdd')),
+  other('oneHot', 'creation', [], [], 'exact', 'none', 'indices only: no special values', mv('oneHot')),
   other('conv2d', 'conv', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cg KH KW; zero padding is multiplied'),
   other('convTranspose2d', 'conv', ['convTranspose2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cin/groups KH KW; specials in x only (a non-finite weight is unspecified)'),
   other('conv2dFilterGrad', 'conv', ['conv2dFilterGrad'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = N Ho Wo'),
