@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { Tape } from '@tapegrad/autograd';
-import { fcParams as fcParamsShared, gradAxes, gradBroadcast, gradShape, gradValues, MOVEMENT_GRAD_SAMPLES, opInfo, type MovementGradAttrs, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
+import { fcParams as fcParamsShared, CONV_GRAD_SAMPLES, gradAxes, gradBroadcast, gradConvConfig, gradConvTConfig, gradPoolConfig, gradShape, gradValues, MOVEMENT_GRAD_SAMPLES, opInfo, type MovementGradAttrs, type ConvConfig, type ConvConstraints, type ConvTConfig, type PoolConfig, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -100,157 +100,15 @@ export function instances(spec: fc.Arbitrary<Spec>): fc.Arbitrary<Instance> {
 // ------------------------------------------------------------------------------------------
 // Convolution and pooling configurations (small: gradcheck runs f dozens of times)
 
-export interface ConvConfig {
-  N: number;
-  C: number;
-  O: number;
-  groups: number;
-  H: number;
-  W: number;
-  KH: number;
-  KW: number;
-  stride: [number, number];
-  padding: [number, number] | 'same';
-  dilation: [number, number];
-  /** conv2d output size. */
-  Ho: number;
-  Wo: number;
-}
-
-export interface ConvConstraints {
-  groups?: number;
-  same?: boolean;
-  stride?: number;
-  dilation?: number;
-  maxHW?: number;
-}
-
-const outSize = (n: number, k: number, s: number, p: number, d: number) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
-
-/** conv2d configurations: N <= 2, C, O <= 4, H, W <= 6, kernels <= 3, every attribute varied. */
-export function convConfigArb(c: ConvConstraints = {}): fc.Arbitrary<ConvConfig> {
-  const maxHW = c.maxHW ?? 6;
-  return fc
-    .record({
-      N: int(1, 2),
-      groups: c.groups !== undefined ? fc.constant(c.groups) : int(1, 2),
-      cg: int(1, 2),
-      og: int(1, 2),
-      KH: int(1, 3),
-      KW: int(1, 3),
-      sH: c.stride !== undefined ? fc.constant(c.stride) : int(1, 2),
-      sW: c.stride !== undefined ? fc.constant(c.stride) : int(1, 2),
-      dH: c.dilation !== undefined ? fc.constant(c.dilation) : int(1, 2),
-      dW: c.dilation !== undefined ? fc.constant(c.dilation) : int(1, 2),
-      pH: int(0, 1),
-      pW: int(0, 1),
-      H: int(1, maxHW),
-      W: int(1, maxHW),
-    })
-    .map((r) => {
-      const same = c.same === true;
-      const stride: [number, number] = same ? [1, 1] : [r.sH, r.sW];
-      // 'same' needs an odd effective kernel: make d(K-1) even
-      const KH = same && (r.dH * (r.KH - 1)) % 2 ? r.KH + 1 : r.KH;
-      const KW = same && (r.dW * (r.KW - 1)) % 2 ? r.KW + 1 : r.KW;
-      const pad: [number, number] = same ? [(r.dH * (KH - 1)) / 2, (r.dW * (KW - 1)) / 2] : [r.pH, r.pW];
-      const Ho = outSize(r.H, KH, stride[0], pad[0], r.dH);
-      const Wo = outSize(r.W, KW, stride[1], pad[1], r.dW);
-      return {
-        N: r.N, C: r.groups * r.cg, O: r.groups * r.og, groups: r.groups, H: r.H, W: r.W, KH, KW, stride,
-        padding: same ? ('same' as const) : pad, dilation: [r.dH, r.dW] as [number, number], Ho, Wo,
-      };
-    })
-    .filter((k) => k.Ho >= 1 && k.Wo >= 1);
-}
+// (configurations: the op database's gradConvConfig, gradConvTConfig, gradPoolConfig)
+export const convConfigArb = gradConvConfig;
+export const convTConfigArb = gradConvTConfig;
+export const poolConfigArb = gradPoolConfig;
+export type { ConvConfig, ConvConstraints, ConvTConfig, PoolConfig };
 
 const convOpts = (k: ConvConfig): T.Conv2dOptions => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups });
 const convLabel = (k: ConvConfig) =>
   `x [${k.N},${k.C},${k.H},${k.W}] w [${k.O},${k.C / k.groups},${k.KH},${k.KW}] stride ${k.stride} padding ${k.padding} dilation ${k.dilation} groups ${k.groups}`;
-
-export interface ConvTConfig {
-  N: number;
-  Cin: number;
-  Og: number;
-  groups: number;
-  H: number;
-  W: number;
-  KH: number;
-  KW: number;
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  outputPadding: [number, number];
-}
-
-/** convTranspose2d configurations; `withOutputPadding` forces a non-zero outputPadding. */
-export function convTConfigArb(withOutputPadding = false, maxHW = 4): fc.Arbitrary<ConvTConfig> {
-  return fc
-    .record({
-      N: int(1, 2),
-      groups: int(1, 2),
-      cg: int(1, 2),
-      Og: int(1, 2),
-      KH: int(1, 3),
-      KW: int(1, 3),
-      sH: int(1, 2),
-      sW: int(1, 2),
-      dH: int(1, 2),
-      dW: int(1, 2),
-      pH: int(0, 1),
-      pW: int(0, 1),
-      oH: int(0, 1),
-      oW: int(0, 1),
-      H: int(1, maxHW),
-      W: int(1, maxHW),
-    })
-    .map((r) => {
-      // outputPadding must be below max(stride, dilation)
-      const lim = (s: number, d: number, o: number) => Math.min(o, Math.max(s, d) - 1);
-      let sH = r.sH;
-      let oH = lim(r.sH, r.dH, r.oH);
-      const oW = lim(r.sW, r.dW, r.oW);
-      if (withOutputPadding && oH === 0 && oW === 0) {
-        sH = 2;
-        oH = 1;
-      }
-      return {
-        N: r.N, Cin: r.groups * r.cg, Og: r.Og, groups: r.groups, H: r.H, W: r.W, KH: r.KH, KW: r.KW,
-        stride: [sH, r.sW] as [number, number], padding: [r.pH, r.pW] as [number, number],
-        dilation: [r.dH, r.dW] as [number, number], outputPadding: [oH, oW] as [number, number],
-      };
-    })
-    .filter((k) => {
-      const Ho = (k.H - 1) * k.stride[0] - 2 * k.padding[0] + k.dilation[0] * (k.KH - 1) + k.outputPadding[0] + 1;
-      const Wo = (k.W - 1) * k.stride[1] - 2 * k.padding[1] + k.dilation[1] * (k.KW - 1) + k.outputPadding[1] + 1;
-      return Ho >= 1 && Wo >= 1;
-    });
-}
-
-export interface PoolConfig {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-}
-
-export function poolConfigArb(): fc.Arbitrary<PoolConfig> {
-  return fc
-    .record({
-      N: int(1, 2), C: int(1, 3), H: int(1, 6), W: int(1, 6),
-      kH: int(1, 3), kW: int(1, 3), sH: int(1, 3), sW: int(1, 3), pH: int(0, 1), pW: int(0, 1),
-    })
-    .map((r) => ({
-      N: r.N, C: r.C, H: r.H, W: r.W,
-      kernel: [r.kH, r.kW] as [number, number],
-      stride: [r.sH, r.sW] as [number, number],
-      padding: [Math.min(r.pH, r.kH >> 1), Math.min(r.pW, r.kW >> 1)] as [number, number],
-    }))
-    .filter((k) => outSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1) >= 1 && outSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1) >= 1);
-}
 
 const poolLabel = (k: PoolConfig) => `x [${k.N},${k.C},${k.H},${k.W}] kernel ${k.kernel} stride ${k.stride} padding ${k.padding}`;
 
@@ -313,52 +171,30 @@ type Mv<K extends keyof typeof MOVEMENT_GRAD_SAMPLES> = MovementGradAttrs<K>;
 
 const tiny = (name: string, covers: string[], spec: Spec): Case => ({ name, covers, jacobian: true, arb: instances(fc.constant(spec)) });
 
-export function conv2dCase(name: string, c: ConvConstraints = {}): Case {
+/** A case from op database gradient samples (the conv entries take constraints). */
+function fromSamples<Attrs>(name: string, entry: string, samples: fc.Arbitrary<{ shapes: number[][]; attrs: Attrs }>, op: (a: Attrs, ...xs: Tensor[]) => Tensor, label: (a: Attrs) => string): Case {
+  const o = opInfo(entry);
+  const doms = o.grad.domains!;
   return {
     name,
-    covers: ['conv2d'],
-    arb: instances(
-      convConfigArb(c).map((k) => ({
-        f: (x: Tensor, w: Tensor) => T.conv2d(x, w, convOpts(k)),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }, { shape: [k.O, k.C / k.groups, k.KH, k.KW], dom: 'any' }],
-        label: `conv2d ${convLabel(k)}`,
-      })),
-    ),
+    covers: o.primitives,
+    arb: instances(samples.map(({ shapes, attrs }) => ({ f: (...xs: Tensor[]) => op(attrs, ...xs), inputs: shapes.map((shape, k) => ({ shape, dom: doms[k] })), label: `${entry} ${label(attrs)}` }))),
   };
+}
+
+export function conv2dCase(name: string, c: ConvConstraints = {}): Case {
+  return fromSamples(name, 'conv2d', CONV_GRAD_SAMPLES.conv2d(c), (k, x, w) => T.conv2d(x, w, convOpts(k)), convLabel);
 }
 
 export function filterGradCase(name: string, c: ConvConstraints = {}): Case {
-  return {
-    name,
-    covers: ['conv2dFilterGrad'],
-    arb: instances(
-      convConfigArb(c).map((k) => {
-        const wShape = [k.O, k.C / k.groups, k.KH, k.KW];
-        return {
-          f: (x: Tensor, dy: Tensor) => T.conv2dFilterGrad(x, dy, wShape, convOpts(k)),
-          inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }, { shape: [k.N, k.O, k.Ho, k.Wo], dom: 'any' }],
-          label: `conv2dFilterGrad ${convLabel(k)}`,
-        };
-      }),
-    ),
-  };
+  return fromSamples(name, 'conv2dFilterGrad', CONV_GRAD_SAMPLES.conv2dFilterGrad(c), (k, x, dy) => T.conv2dFilterGrad(x, dy, [k.O, k.C / k.groups, k.KH, k.KW], convOpts(k)), convLabel);
 }
 
+const convTOpts = (k: ConvTConfig) => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups, outputPadding: k.outputPadding });
 export function convTransposeCase(name: string, withOutputPadding = false, maxHW = 4): Case {
-  return {
-    name,
-    covers: ['convTranspose2d'],
-    arb: instances(
-      convTConfigArb(withOutputPadding, maxHW).map((k) => {
-        const opts = { stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups, outputPadding: k.outputPadding };
-        return {
-          f: (x: Tensor, w: Tensor) => T.convTranspose2d(x, w, opts),
-          inputs: [{ shape: [k.N, k.Cin, k.H, k.W], dom: 'any' }, { shape: [k.Cin, k.Og, k.KH, k.KW], dom: 'any' }],
-          label: `convTranspose2d x [${k.N},${k.Cin},${k.H},${k.W}] w [${k.Cin},${k.Og},${k.KH},${k.KW}] ${JSON.stringify(opts)}`,
-        };
-      }),
-    ),
-  };
+  return fromSamples(name, 'convTranspose2d', CONV_GRAD_SAMPLES.convTranspose2d(withOutputPadding, maxHW), (k, x, w) => T.convTranspose2d(x, w, convTOpts(k)), (k) =>
+    `x [${k.N},${k.Cin},${k.H},${k.W}] w [${k.Cin},${k.Og},${k.KH},${k.KW}] ${JSON.stringify(convTOpts(k))}`,
+  );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -502,65 +338,11 @@ export const CASES: Case[] = [
   filterGradCase('conv2dFilterGrad'),
   convTransposeCase('convTranspose2d'),
   convTransposeCase('convTranspose2d outputPadding', true),
-  {
-    name: 'maxPool2d',
-    covers: ['maxPool2dGather'],
-    arb: instances(
-      poolConfigArb().map((k) => ({
-        f: (x: Tensor) => T.maxPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }],
-        label: `maxPool2d ${poolLabel(k)}`,
-      })),
-    ),
-  },
-  {
-    name: 'maxPool2dGather',
-    covers: ['maxPool2dGather'],
-    arb: instances(
-      poolConfigArb().map((k) => ({
-        f: (x: Tensor, v: Tensor) => T.maxPool2dGather(x, v, k.kernel, { stride: k.stride, padding: k.padding }),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }, { shape: [k.N, k.C, k.H, k.W], dom: 'any' }],
-        label: `maxPool2dGather ${poolLabel(k)}`,
-      })),
-    ),
-  },
-  {
-    name: 'maxPool2dScatter',
-    covers: ['maxPool2dScatter'],
-    arb: instances(
-      poolConfigArb().map((k) => {
-        const Ho = outSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1);
-        const Wo = outSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1);
-        return {
-          f: (x: Tensor, g: Tensor) => T.maxPool2dScatter(x, g, k.kernel, { stride: k.stride, padding: k.padding }),
-          inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }, { shape: [k.N, k.C, Ho, Wo], dom: 'any' }],
-          label: `maxPool2dScatter ${poolLabel(k)}`,
-        };
-      }),
-    ),
-  },
-  {
-    name: 'avgPool2d',
-    covers: ['conv2d'],
-    arb: instances(
-      poolConfigArb().map((k) => ({
-        f: (x: Tensor) => T.avgPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }],
-        label: `avgPool2d ${poolLabel(k)}`,
-      })),
-    ),
-  },
-  {
-    name: 'upsampleNearest2d',
-    covers: ['reshape', 'broadcastTo'],
-    arb: instances(
-      fc.tuple(int(1, 2), int(1, 2), int(1, 3), int(1, 3), int(1, 3), int(1, 3)).map(([N, C, H, W, sh, sw]) => ({
-        f: (x: Tensor) => T.upsampleNearest2d(x, [sh, sw]),
-        inputs: [{ shape: [N, C, H, W], dom: 'any' }],
-        label: `upsampleNearest2d x [${N},${C},${H},${W}] scale [${sh},${sw}]`,
-      })),
-    ),
-  },
+  fromSamples('maxPool2d', 'maxPool2d', CONV_GRAD_SAMPLES.maxPool2d(), (k, x) => T.maxPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('maxPool2dGather', 'maxPool2dGather', CONV_GRAD_SAMPLES.maxPool2dGather(), (k, x, v) => T.maxPool2dGather(x, v, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('maxPool2dScatter', 'maxPool2dScatter', CONV_GRAD_SAMPLES.maxPool2dScatter(), (k, x, g) => T.maxPool2dScatter(x, g, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('avgPool2d', 'avgPool2d', CONV_GRAD_SAMPLES.avgPool2d(), (k, x) => T.avgPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('upsampleNearest2d', 'upsampleNearest2d', CONV_GRAD_SAMPLES.upsampleNearest2d(), ({ scale }, x) => T.upsampleNearest2d(x, scale), ({ scale }) => `scale ${fmt(scale)}`),
 
   // --- tiny fixed cases, also checked entry by entry (full Jacobian)
   tiny('jacobian tanh', ['tanh'], { f: (x) => T.tanh(x), inputs: [{ shape: [2, 3], dom: 'any' }], label: 'tanh x [2,3]' }),

@@ -72,8 +72,6 @@ const worst = new Map<string, number>();
 // IEEE special values mixed into generated inputs
 
 type Arbs = typeof A;
-/** The plain arbitraries, for inputs that must stay finite (indices, see convTranspose2d). */
-const A0: Arbs = A;
 /** The property being run (set by propCase), so the special-value mix can depend on the op. */
 let currentOp = '';
 /** The arbitraries module with `hostTensor` / `hostTensorOf` mixing in specialsFor(currentOp). */
@@ -312,6 +310,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       return gen(A, sampleOpts) as fc.Arbitrary<S>;
     };
     const mvSamples = <K extends keyof typeof A.MOVEMENT_SAMPLES>(op: K) => samplesOf<A.MovementSample<K>>(op);
+    const cvSamples = <K extends keyof typeof A.CONV_SAMPLES>(op: K) => samplesOf<A.ConvSample<K>>(op);
     const prop = <V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = special ? specialRuns : numRuns) => {
       for (const n of name.split(' / ')) registered.add(n); // 'reshape / flatten / clone' covers three
       propCase(name, arb, body, runs, special);
@@ -823,7 +822,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // conv2d: each output is a dot product of Cg*KH*KW terms: 2 gamma(n + 2) conv(|x|, |w|)
     prop(
       'conv2d',
-      A.convSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A.hostTensorOf(s.wShape) })),
+      cvSamples('conv2d'),
       async ({ s, x, w }) => {
         const o = { stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups };
         const f: OpFn = (tx, tw) => T.conv2d(tx, tw, o);
@@ -834,10 +833,11 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // convTranspose2d: every output sums at most Cin/groups * KH * KW products
     prop(
       'convTranspose2d',
-      // weights stay finite (A0): a non-finite weight meets the zeros that the kernels insert
-      // between strided input pixels (0 * Inf = NaN) where the scatter-form reference adds
-      // nothing; README "Special values" leaves that case unspecified
-      A.convTransposeSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A0.hostTensorOf(s.wShape) })),
+      // weights stay finite (the db's samples draw them with the plain arbitraries): a
+      // non-finite weight meets the zeros that the kernels insert between strided input
+      // pixels (0 * Inf = NaN) where the scatter-form reference adds nothing; README
+      // "Special values" leaves that case unspecified
+      cvSamples('convTranspose2d'),
       async ({ s, x, w }) => {
         const o = { stride: s.stride, padding: s.padding, outputPadding: s.outputPadding, dilation: s.dilation, groups: s.groups };
         const f: OpFn = (tx, tw) => T.convTranspose2d(tx, tw, o);
@@ -848,7 +848,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // conv2dFilterGrad: each weight gradient sums N*Ho*Wo products
     prop(
       'conv2dFilterGrad',
-      A.convSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), dy: A.hostTensorOf(s.out) })),
+      cvSamples('conv2dFilterGrad'),
       async ({ s, x, dy }) => {
         const o = { stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups };
         const f: OpFn = (tx, td) => T.conv2dFilterGrad(tx, td, s.wShape, o);
@@ -857,19 +857,18 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       },
     );
 
-    const poolOpts = small ? { maxBatch: 1, maxChannels: 2, maxExtent: 3 } : {};
     // max pooling moves values: exact. Small-integer inputs make ties common; the first
     // maximum of a window (row-major) wins on both sides.
     prop(
       'maxPool2d',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)) })),
+      cvSamples('maxPool2d'),
       async ({ s, x }) => {
         await check({ what: `maxPool2d(${fmt(s.xShape)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x], f: (t) => T.maxPool2d(t, s.kernel, { stride: s.stride, padding: s.padding }), out: s.out, tol: 'exact' });
       },
     );
     prop(
       'maxPool2dGather',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), v: A.hostTensorOf(s.xShape) })),
+      cvSamples('maxPool2dGather'),
       async ({ s, x, v }) => {
         await check({ what: `maxPool2dGather(${fmt(s.xShape)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x, v], f: (tx, tv) => T.maxPool2dGather(tx, tv, s.kernel, { stride: s.stride, padding: s.padding }), out: s.out, tol: 'exact' });
       },
@@ -877,7 +876,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // maxPool2dScatter: overlapping windows may route up to KH*KW gradients to one pixel
     prop(
       'maxPool2dScatter',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), g: A.hostTensorOf(s.out) })),
+      cvSamples('maxPool2dScatter'),
       async ({ s, x, g }) => {
         const po = { stride: s.stride, padding: s.padding };
         const f: OpFn = (tx, tg) => T.maxPool2dScatter(tx, tg, s.kernel, po);
@@ -888,7 +887,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // avgPool2d (zero padding counted): KH*KW terms, plus the float32 rounding of 1/(KH*KW)
     prop(
       'avgPool2d',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape) })),
+      cvSamples('avgPool2d'),
       async ({ s, x }) => {
         const [N, C, H, W] = s.xShape;
         const [kh, kw] = s.kernel;
@@ -911,10 +910,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'upsampleNearest2d',
-      fc.record({
-        x: A.hostTensor({ minRank: 4, maxRank: 4, maxDim: 3, maxSize: small ? 24 : 72 }),
-        scale: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))),
-      }),
+      cvSamples('upsampleNearest2d'),
       async ({ x, scale }) => {
         const [sh, sw] = typeof scale === 'number' ? [scale, scale] : scale;
         const [N, C, H, W] = x.shape;

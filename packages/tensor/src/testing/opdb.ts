@@ -499,6 +499,220 @@ export const MOVEMENT_GRAD_SAMPLES = {
 /** The attribute type of a gradient sample generator of MOVEMENT_GRAD_SAMPLES. */
 export type MovementGradAttrs<K extends keyof typeof MOVEMENT_GRAD_SAMPLES> = ReturnType<(typeof MOVEMENT_GRAD_SAMPLES)[K]> extends fc.Arbitrary<GradSample<infer V>> ? V : never;
 
+// ------------------------------------------------------------------------------------------
+// Convolution and pooling: forward samples
+
+/** Forward-suite sample generators of the convolution and pooling entries, by entry name. */
+export const CONV_SAMPLES = {
+  conv2d: (A: Arbitraries, o: SampleOptions) => A.convSpec(o.conv).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A.hostTensorOf(s.wShape) })),
+  // weights stay finite (plain arbitraries): a non-finite weight meets the zeros that the
+  // kernels insert between strided input pixels (0 * Inf = NaN) where the scatter-form
+  // reference adds nothing; README "Special values" leaves that case unspecified
+  convTranspose2d: (A: Arbitraries, o: SampleOptions) =>
+    A.convTransposeSpec(o.conv).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: plainHostTensorOf(s.wShape) })),
+  conv2dFilterGrad: (A: Arbitraries, o: SampleOptions) => A.convSpec(o.conv).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), dy: A.hostTensorOf(s.out) })),
+  /** Small-integer inputs make ties common (the first maximum of a window wins). */
+  maxPool2d: (A: Arbitraries, o: SampleOptions) => A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)) })),
+  maxPool2dGather: (A: Arbitraries, o: SampleOptions) =>
+    A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), v: A.hostTensorOf(s.xShape) })),
+  maxPool2dScatter: (A: Arbitraries, o: SampleOptions) =>
+    A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), g: A.hostTensorOf(s.out) })),
+  avgPool2d: (A: Arbitraries, o: SampleOptions) => A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape) })),
+  upsampleNearest2d: (A: Arbitraries, o: SampleOptions) =>
+    fc.record({
+      x: A.hostTensor({ minRank: 4, maxRank: 4, maxDim: 3, maxSize: o.small ? 24 : 72 }),
+      scale: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))),
+    }),
+};
+const poolOptions = (o: SampleOptions) => (o.small ? { maxBatch: 1, maxChannels: 2, maxExtent: 3 } : {});
+
+/** The value type of a forward sample generator of CONV_SAMPLES. */
+export type ConvSample<K extends keyof typeof CONV_SAMPLES> = ReturnType<(typeof CONV_SAMPLES)[K]> extends fc.Arbitrary<infer V> ? V : never;
+
+// ------------------------------------------------------------------------------------------
+// Convolution and pooling: gradient-check configurations (small: gradcheck runs f dozens of times)
+
+export interface ConvConfig {
+  N: number;
+  C: number;
+  O: number;
+  groups: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: [number, number];
+  padding: [number, number] | 'same';
+  dilation: [number, number];
+  /** conv2d output size. */
+  Ho: number;
+  Wo: number;
+}
+
+export interface ConvConstraints {
+  groups?: number;
+  same?: boolean;
+  stride?: number;
+  dilation?: number;
+  maxHW?: number;
+}
+
+const convOutSize = (n: number, k: number, s: number, p: number, d: number) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+
+/** conv2d configurations: N <= 2, C, O <= 4, H, W <= 6, kernels <= 3, every attribute varied. */
+export function gradConvConfig(c: ConvConstraints = {}): fc.Arbitrary<ConvConfig> {
+  const maxHW = c.maxHW ?? 6;
+  return fc
+    .record({
+      N: gInt(1, 2),
+      groups: c.groups !== undefined ? fc.constant(c.groups) : gInt(1, 2),
+      cg: gInt(1, 2),
+      og: gInt(1, 2),
+      KH: gInt(1, 3),
+      KW: gInt(1, 3),
+      sH: c.stride !== undefined ? fc.constant(c.stride) : gInt(1, 2),
+      sW: c.stride !== undefined ? fc.constant(c.stride) : gInt(1, 2),
+      dH: c.dilation !== undefined ? fc.constant(c.dilation) : gInt(1, 2),
+      dW: c.dilation !== undefined ? fc.constant(c.dilation) : gInt(1, 2),
+      pH: gInt(0, 1),
+      pW: gInt(0, 1),
+      H: gInt(1, maxHW),
+      W: gInt(1, maxHW),
+    })
+    .map((r) => {
+      const same = c.same === true;
+      const stride: [number, number] = same ? [1, 1] : [r.sH, r.sW];
+      // 'same' needs an odd effective kernel: make d(K-1) even
+      const KH = same && (r.dH * (r.KH - 1)) % 2 ? r.KH + 1 : r.KH;
+      const KW = same && (r.dW * (r.KW - 1)) % 2 ? r.KW + 1 : r.KW;
+      const pad: [number, number] = same ? [(r.dH * (KH - 1)) / 2, (r.dW * (KW - 1)) / 2] : [r.pH, r.pW];
+      const Ho = convOutSize(r.H, KH, stride[0], pad[0], r.dH);
+      const Wo = convOutSize(r.W, KW, stride[1], pad[1], r.dW);
+      return {
+        N: r.N, C: r.groups * r.cg, O: r.groups * r.og, groups: r.groups, H: r.H, W: r.W, KH, KW, stride,
+        padding: same ? ('same' as const) : pad, dilation: [r.dH, r.dW] as [number, number], Ho, Wo,
+      };
+    })
+    .filter((k) => k.Ho >= 1 && k.Wo >= 1);
+}
+
+export interface ConvTConfig {
+  N: number;
+  Cin: number;
+  Og: number;
+  groups: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  outputPadding: [number, number];
+}
+
+/** convTranspose2d configurations; `withOutputPadding` forces a non-zero outputPadding. */
+export function gradConvTConfig(withOutputPadding = false, maxHW = 4): fc.Arbitrary<ConvTConfig> {
+  return fc
+    .record({
+      N: gInt(1, 2),
+      groups: gInt(1, 2),
+      cg: gInt(1, 2),
+      Og: gInt(1, 2),
+      KH: gInt(1, 3),
+      KW: gInt(1, 3),
+      sH: gInt(1, 2),
+      sW: gInt(1, 2),
+      dH: gInt(1, 2),
+      dW: gInt(1, 2),
+      pH: gInt(0, 1),
+      pW: gInt(0, 1),
+      oH: gInt(0, 1),
+      oW: gInt(0, 1),
+      H: gInt(1, maxHW),
+      W: gInt(1, maxHW),
+    })
+    .map((r) => {
+      // outputPadding must be below max(stride, dilation)
+      const lim = (s: number, d: number, o: number) => Math.min(o, Math.max(s, d) - 1);
+      let sH = r.sH;
+      let oH = lim(r.sH, r.dH, r.oH);
+      const oW = lim(r.sW, r.dW, r.oW);
+      if (withOutputPadding && oH === 0 && oW === 0) {
+        sH = 2;
+        oH = 1;
+      }
+      return {
+        N: r.N, Cin: r.groups * r.cg, Og: r.Og, groups: r.groups, H: r.H, W: r.W, KH: r.KH, KW: r.KW,
+        stride: [sH, r.sW] as [number, number], padding: [r.pH, r.pW] as [number, number],
+        dilation: [r.dH, r.dW] as [number, number], outputPadding: [oH, oW] as [number, number],
+      };
+    })
+    .filter((k) => {
+      const Ho = (k.H - 1) * k.stride[0] - 2 * k.padding[0] + k.dilation[0] * (k.KH - 1) + k.outputPadding[0] + 1;
+      const Wo = (k.W - 1) * k.stride[1] - 2 * k.padding[1] + k.dilation[1] * (k.KW - 1) + k.outputPadding[1] + 1;
+      return Ho >= 1 && Wo >= 1;
+    });
+}
+
+export interface PoolConfig {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+export function gradPoolConfig(): fc.Arbitrary<PoolConfig> {
+  return fc
+    .record({
+      N: gInt(1, 2), C: gInt(1, 3), H: gInt(1, 6), W: gInt(1, 6),
+      kH: gInt(1, 3), kW: gInt(1, 3), sH: gInt(1, 3), sW: gInt(1, 3), pH: gInt(0, 1), pW: gInt(0, 1),
+    })
+    .map((r) => ({
+      N: r.N, C: r.C, H: r.H, W: r.W,
+      kernel: [r.kH, r.kW] as [number, number],
+      stride: [r.sH, r.sW] as [number, number],
+      padding: [Math.min(r.pH, r.kH >> 1), Math.min(r.pW, r.kW >> 1)] as [number, number],
+    }))
+    .filter((k) => convOutSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1) >= 1 && convOutSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1) >= 1);
+}
+
+
+const convOptsOf = (k: ConvConfig) => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups });
+const convTOptsOf = (k: ConvTConfig) => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups, outputPadding: k.outputPadding });
+const poolOptsOf = (k: PoolConfig) => ({ stride: k.stride, padding: k.padding });
+const poolX = (k: PoolConfig) => [k.N, k.C, k.H, k.W];
+
+/** Gradient samples of the convolution and pooling entries; their `attrs` are the configuration. */
+export const CONV_GRAD_SAMPLES = {
+  conv2d: (c: ConvConstraints = {}) =>
+    gradConvConfig(c).map((k): GradSample<ConvConfig> => ({ shapes: [[k.N, k.C, k.H, k.W], [k.O, k.C / k.groups, k.KH, k.KW]], attrs: k })),
+  conv2dFilterGrad: (c: ConvConstraints = {}) =>
+    gradConvConfig(c).map((k): GradSample<ConvConfig> => ({ shapes: [[k.N, k.C, k.H, k.W], [k.N, k.O, k.Ho, k.Wo]], attrs: k })),
+  convTranspose2d: (withOutputPadding = false, maxHW = 4) =>
+    gradConvTConfig(withOutputPadding, maxHW).map((k): GradSample<ConvTConfig> => ({ shapes: [[k.N, k.Cin, k.H, k.W], [k.Cin, k.Og, k.KH, k.KW]], attrs: k })),
+  maxPool2d: () => gradPoolConfig().map((k): GradSample<PoolConfig> => ({ shapes: [poolX(k)], attrs: k })),
+  maxPool2dGather: () => gradPoolConfig().map((k): GradSample<PoolConfig> => ({ shapes: [poolX(k), poolX(k)], attrs: k })),
+  maxPool2dScatter: () =>
+    gradPoolConfig().map((k): GradSample<PoolConfig> => ({
+      shapes: [poolX(k), [k.N, k.C, convOutSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1), convOutSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1)]],
+      attrs: k,
+    })),
+  avgPool2d: () => gradPoolConfig().map((k): GradSample<PoolConfig> => ({ shapes: [poolX(k)], attrs: k })),
+  upsampleNearest2d: () =>
+    fc.tuple(gInt(1, 2), gInt(1, 2), gInt(1, 3), gInt(1, 3), gInt(1, 3), gInt(1, 3)).map(([N, C, H, W, sh, sw]): GradSample<{ scale: [number, number] }> => ({ shapes: [[N, C, H, W]], attrs: { scale: [sh, sw] } })),
+};
+
+/** Samples of a convolution / pooling entry: forward, gradient (default configuration), domains and call. */
+function cv(name: keyof typeof CONV_SAMPLES, domains: GradDomain[], call: OpInfo['call']): Extra {
+  const grd = (CONV_GRAD_SAMPLES as unknown as Record<string, () => fc.Arbitrary<GradSample>>)[name];
+  return { samples: CONV_SAMPLES[name], gradSamples: () => grd(), grad: { domains }, call };
+}
+type Cfg = Record<string, unknown>;
+
 /** Samples of a movement / linalg entry; `call` only where the op takes its tensors then host attributes. */
 function mv(name: string, call?: OpInfo['call']): Extra {
   const fwd = (MOVEMENT_SAMPLES as Record<string, OpInfo['samples']>)[name];
@@ -552,14 +766,14 @@ const OTHER: OpInfo[] = [
   other('gather', 'movement', ['gather'], SPECIAL_VALUES, 'exact', 'smooth', 'exact; indices are not differentiable', mv('gather')),
   other('scatterAdd', 'movement', ['scatterAdd'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'gamma(#rows) sum|g|', mv('scatterAdd')),
   other('oneHot', 'creation', [], [], 'exact', 'none', 'indices only: no special values', mv('oneHot')),
-  other('conv2d', 'conv', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cg KH KW; zero padding is multiplied'),
-  other('convTranspose2d', 'conv', ['convTranspose2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cin/groups KH KW; specials in x only (a non-finite weight is unspecified)'),
-  other('conv2dFilterGrad', 'conv', ['conv2dFilterGrad'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = N Ho Wo'),
-  other('maxPool2d', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; the first maximum (or first NaN) of each window'),
-  other('maxPool2dGather', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked'),
-  other('maxPool2dScatter', 'pool', ['maxPool2dScatter'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW gradients may meet at one pixel'),
-  other('avgPool2d', 'pool', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW terms plus the rounding of 1 / (KH KW)'),
-  other('upsampleNearest2d', 'pool', ['reshape', 'broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth'),
+  other('conv2d', 'conv', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cg KH KW; zero padding is multiplied', cv('conv2d', ['any', 'any'], (t, a) => [...t, convOptsOf(a as unknown as ConvConfig)])),
+  other('convTranspose2d', 'conv', ['convTranspose2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cin/groups KH KW; specials in x only (a non-finite weight is unspecified)', cv('convTranspose2d', ['any', 'any'], (t, a) => [...t, convTOptsOf(a as unknown as ConvTConfig)])),
+  other('conv2dFilterGrad', 'conv', ['conv2dFilterGrad'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = N Ho Wo', cv('conv2dFilterGrad', ['any', 'any'], (t, a: Cfg) => { const k = a as unknown as ConvConfig; return [...t, [k.O, k.C / k.groups, k.KH, k.KW], convOptsOf(k)]; })),
+  other('maxPool2d', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; the first maximum (or first NaN) of each window', cv('maxPool2d', ['distinct'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('maxPool2dGather', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', undefined, cv('maxPool2dGather', ['distinct', 'any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('maxPool2dScatter', 'pool', ['maxPool2dScatter'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW gradients may meet at one pixel', cv('maxPool2dScatter', ['distinct', 'any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('avgPool2d', 'pool', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW terms plus the rounding of 1 / (KH KW)', cv('avgPool2d', ['any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('upsampleNearest2d', 'pool', ['reshape', 'broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth', undefined, cv('upsampleNearest2d', ['any'], (t, a) => [...t, a.scale])),
 ];
 
 /** Every entry of the database. */
