@@ -160,6 +160,7 @@ function fromDb<Attrs>(name: string, op: (a: Attrs, ...xs: Tensor[]) => Tensor, 
       o.gradSamples().map(({ shapes, attrs }) => ({
         f: (...xs: Tensor[]) => op(attrs as Attrs, ...xs),
         inputs: shapes.map((shape, k) => ({ shape, dom: doms[k] })),
+        ...(o.grad.argnums ? { argnums: o.grad.argnums } : {}),
         label: `${caseName} x ${shapes.map(fmt).join(' ')} ${Object.entries(attrs).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(' ')}`,
       })),
     ),
@@ -238,29 +239,8 @@ export const CASES: Case[] = [
     'even',
     ['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'],
   ),
-  {
-    name: 'where',
-    covers: ['where'],
-    arb: instances(
-      broadcastArb(3).map(([c, a, b]) => ({
-        f: (cond: Tensor, x: Tensor, y: Tensor) => T.where(cond, x, y),
-        inputs: [{ shape: c, dom: 'mask' }, { shape: a, dom: 'any' }, { shape: b, dom: 'any' }],
-        argnums: [1, 2],
-        label: `where cond ${fmt(c)} a ${fmt(a)} b ${fmt(b)}`,
-      })),
-    ),
-  },
-  {
-    name: 'clip',
-    covers: ['maximum', 'minimum'],
-    arb: instances(
-      fc.tuple(shapeArb(), int(-16, 0), int(1, 16)).map(([s, lo, hi]) => ({
-        f: (x: Tensor) => T.clip(x, lo / 16, hi / 16),
-        inputs: [{ shape: s, dom: 'odd' }],
-        label: `clip x ${fmt(s)} to [${lo / 16}, ${hi / 16}]`,
-      })),
-    ),
-  },
+  fromDb<Record<string, never>>('where', (_a, c, x, y) => T.where(c, x, y)),
+  fromDb<{ lo: number; hi: number }>('clip', ({ lo, hi }, x) => T.clip(x, lo, hi)),
   {
     name: 'clip tensor bounds',
     covers: ['maximum', 'minimum'],

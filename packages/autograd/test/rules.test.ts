@@ -62,6 +62,14 @@ describe('coverage of the case table', () => {
     expect(differentiablePrimitives().filter((p) => !named.has(p))).toEqual([]);
   });
 
+  test('every differentiable op database entry has gradient domains, and samples unless elementwise', () => {
+    // squeeze: checked through expandDims's samples (squeeze(expandDims(x, a), a))
+    const without = OP_DB.filter((o) => o.grad.differentiable !== 'none' && o.name !== 'squeeze')
+      .filter((o) => !o.grad.domains || (o.kind !== 'unary' && o.kind !== 'binary' && !o.gradSamples))
+      .map((o) => o.name);
+    expect(without).toEqual([]);
+  });
+
   test('the composites named in the issue have cases', () => {
     const names = new Set(CASES.map((c) => c.name));
     expect(REQUIRED_CASES.filter((n) => !names.has(n))).toEqual([]);

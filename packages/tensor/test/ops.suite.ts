@@ -380,9 +380,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
 
     prop(
       'where',
-      A.broadcastTriple(shapeOpts).chain(({ a, b, c, out }) =>
-        fc.record({ c: A.hostTensorOf(c, (n) => A.smallInts(n, -1, 1)), a: A.hostTensorOf(a), b: A.hostTensorOf(b), out: fc.constant(out) }),
-      ),
+      samplesOf<A.SelectSample<'where'>>('where'),
       async ({ c, a, b, out }) => {
         await check({ what: `where(${fmt(c.shape)}, ${fmt(a.shape)}, ${fmt(b.shape)})`, inputs: [c, a, b], f: (tc, ta, tb) => T.where(tc, ta, tb), out, tol: 'exact' });
       },
@@ -390,11 +388,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
 
     prop(
       'clip',
-      fc.record({
-        x: A.hostTensor(shapeOpts, (n) => A.floats(n, { gridBits: 6 })),
-        lo: A.float({ min: -6, max: 0, gridBits: 4 }),
-        width: A.float({ min: 0, max: 8, gridBits: 4 }),
-      }),
+      samplesOf<A.SelectSample<'clip'>>('clip'),
       async ({ x, lo, width }) => {
         const hi = lo + width;
         await check({ what: `clip(${fmt(x.shape)}, ${lo}, ${hi})`, inputs: [x], f: (t) => T.clip(t, lo, hi), out: x.shape, tol: 'exact', js: x.data.map((v) => Math.min(Math.max(v, lo), hi)) });
@@ -1031,7 +1025,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     });
     registerOps(A, false);
 
-    it('coverage: every op of the op database has a conformance property, every elementwise primitive an entry', () => {
+    it('coverage: every op of the op database has a conformance property and its inputs in the db, every elementwise primitive an entry', () => {
       const missing = A.OP_DB.map((o) => o.name).filter((n) => !registered.has(n));
       expect(missing, 'ops of OP_DB without a property here').toEqual([]);
       const names = new Set(A.OP_DB.map((o) => o.name));
@@ -1042,6 +1036,9 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       for (const o of A.OP_DB) {
         expect(o.specials.length > 0 || o.grad.differentiable === 'none', `${o.name} has special values`).toBe(true);
         if (o.kind === 'unary' || o.kind === 'binary') expect(typeof o.derivative, `${o.name} has a closed-form derivative`).toBe('function');
+        // the inputs come from the db: value arbitraries (elementwise) or samples (the rest)
+        if (o.kind === 'unary' || o.kind === 'binary') expect(o.values?.length, `${o.name} has input values`).toBe(o.kind === 'unary' ? 1 : 2);
+        else expect(typeof o.samples, `${o.name} has forward samples`).toBe('function');
       }
     });
     // ---------------------------------------------------------------- IEEE special values

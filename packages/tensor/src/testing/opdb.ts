@@ -713,6 +713,34 @@ function cv(name: keyof typeof CONV_SAMPLES, domains: GradDomain[], call: OpInfo
 }
 type Cfg = Record<string, unknown>;
 
+// ------------------------------------------------------------------------------------------
+// Selections: where and clip
+
+/** Forward-suite sample generators of where and clip. */
+export const SELECT_SAMPLES = {
+  /** A condition of -1, 0, 1 (non-zero is true) and two operands, broadcast together. */
+  where: (A: Arbitraries, o: SampleOptions) =>
+    A.broadcastTriple(o.shape).chain(({ a, b, c, out }) =>
+      fc.record({ c: A.hostTensorOf(c, (n) => A.smallInts(n, -1, 1)), a: A.hostTensorOf(a), b: A.hostTensorOf(b), out: fc.constant(out) }),
+    ),
+  /** Bounds on a 1/16 grid, lo <= hi (the values on a 1/64 grid: ties with the bounds occur). */
+  clip: (A: Arbitraries, o: SampleOptions) =>
+    fc.record({
+      x: A.hostTensor(o.shape, (n) => A.floats(n, { gridBits: 6 })),
+      lo: A.float({ min: -6, max: 0, gridBits: 4 }),
+      width: A.float({ min: 0, max: 8, gridBits: 4 }),
+    }),
+};
+
+/** The value type of a forward sample generator of SELECT_SAMPLES. */
+export type SelectSample<K extends keyof typeof SELECT_SAMPLES> = ReturnType<(typeof SELECT_SAMPLES)[K]> extends fc.Arbitrary<infer V> ? V : never;
+
+/** Gradient samples of where (broadcast shapes) and clip (number bounds on a 1/16 grid, x on the odd 1/32 grid: never at a bound). */
+export const SELECT_GRAD_SAMPLES = {
+  where: () => gradBroadcast(3).map((shapes): GradSample<Record<string, never>> => ({ shapes, attrs: {} })),
+  clip: () => fc.tuple(gradShape(), gInt(-16, 0), gInt(1, 16)).map(([s, lo, hi]) => one(s, { lo: lo / 16, hi: hi / 16 })),
+};
+
 /** Samples of a movement / linalg entry; `call` only where the op takes its tensors then host attributes. */
 function mv(name: string, call?: OpInfo['call']): Extra {
   const fwd = (MOVEMENT_SAMPLES as Record<string, OpInfo['samples']>)[name];
@@ -739,9 +767,9 @@ const SUM_NOTE = 'any float32 summation order of n terms is within gamma(n - 1) 
 const DOT_NOTE = 'a dot product of n terms: 2 gamma(n + 2) (|a| . |b|) per element';
 
 const OTHER: OpInfo[] = [
-  { name: 'where', kind: 'select', primitives: ['where'], values: [ints(-1, 1), f(), f()], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'smooth', domains: ['mask', 'any', 'any'], argnums: [1, 2] } },
-  // clip(x, lo, hi) takes bounds besides the tensor: its gradient cases live with the suites (no domains)
-  { name: 'clip', kind: 'select', primitives: ['maximum', 'minimum'], values: [f({ gridBits: 6 })], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'kinked' } },
+  { name: 'where', kind: 'select', primitives: ['where'], values: [ints(-1, 1), f(), f()], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'smooth', domains: ['mask', 'any', 'any'], argnums: [1, 2] }, samples: SELECT_SAMPLES.where, gradSamples: SELECT_GRAD_SAMPLES.where, call: (t) => t },
+  // clip(x, lo, hi) with number bounds (tensor bounds: a case of cases.ts)
+  { name: 'clip', kind: 'select', primitives: ['maximum', 'minimum'], values: [f({ gridBits: 6 })], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'kinked', domains: ['odd'] }, samples: SELECT_SAMPLES.clip, gradSamples: SELECT_GRAD_SAMPLES.clip, call: (t, a) => [...t, a.lo, a.hi] },
   other('sum', 'reduction', ['sum'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', SUM_NOTE, red('any')),
   other('max', 'reduction', ['max'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally', red('distinct', tiedReduceSamples)),
   other('min', 'reduction', ['min'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally', red('distinct', tiedReduceSamples)),
