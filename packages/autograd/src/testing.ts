@@ -49,10 +49,10 @@ export function gradientProperty(
 ): fc.IAsyncPropertyWithHooks<[HostTensor[]]>;
 /**
  * The same for an op database entry (`opInfo('gelu')`, or its name): the op on inputs of
- * one random shape (rank <= 3, dims <= 3) drawn from the entry's gradient domains,
- * differentiating the entry's argnums; for entries with gradient samples (reductions, ...)
- * the shapes and attributes come from the samples and the op is called as
- * `op(...tensors, ...entry.args(attrs))`. Entries without domains are refused.
+ * shapes and attributes of the entry's gradient samples (elementwise ops: rank <= 3,
+ * dims <= 3, binary operands broadcast), values from its gradient domains, differentiating
+ * the entry's argnums; the op is called as `op(...entry.call(tensors, attrs))`. Entries
+ * without domains or samples, and those taking index tensors (no `call`), are refused.
  */
 export function gradientProperty(op: OpInfo | string, opts?: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]>;
 export function gradientProperty(
@@ -63,35 +63,26 @@ export function gradientProperty(
   if (typeof a === 'string' || (typeof a === 'object' && a !== null && 'grad' in a)) {
     const info = typeof a === 'string' ? opInfo(a) : (a as OpInfo);
     const doms = info.grad.domains;
-    if (!doms || info.grad.differentiable === 'none') {
+    if (!doms || !info.gradSamples || info.grad.differentiable === 'none') {
       throw opError(
         'gradientProperty',
-        `op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains (elementwise entries and those with gradient samples do)'}; expected such an entry, or pass a function and input arbitraries`,
+        `op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains'}; expected such an entry, or pass a function and input arbitraries`,
       );
     }
     const fn = (T as unknown as Record<string, (...xs: unknown[]) => Tensor>)[info.name];
     const opts = (b ?? {}) as GradientPropertyOptions;
     const argnums = info.grad.argnums ? { argnums: info.grad.argnums } : {};
-    if (info.gradSamples) {
-      // shapes and attributes from the entry's samples, called as op(...call(tensors, attrs))
-      const call = info.call;
-      if (!call) {
-        throw opError('gradientProperty', `op database entry '${info.name}' takes index tensors its description cannot build; expected an entry with a call, or pass a function and input arbitraries`);
-      }
-      const drawn = info.gradSamples().chain(({ shapes, attrs }) =>
-        fc.tuple(...shapes.map((s, k) => gradValues(s.reduce((p, d) => p * d, 1), doms[k]).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) })))).map(
-          (hosts): HostTensor[] => Object.assign(hosts, { [ATTRS]: attrs }),
-        ),
-      );
-      return run((hosts) => (...xs: Tensor[]) => fn(...call(xs, (hosts as Drawn)[ATTRS] ?? {})), drawn, { ...argnums, ...opts });
+    // shapes and attributes from the entry's samples, called as op(...call(tensors, attrs))
+    const call = info.call;
+    if (!call) {
+      throw opError('gradientProperty', `op database entry '${info.name}' takes index tensors its description cannot build; expected an entry with a call, or pass a function and input arbitraries`);
     }
-    const arity = info.kind === 'unary' ? 1 : doms.length;
-    const shape = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 });
-    const inputs = shape.chain((s) => {
-      const n = s.reduce((p, d) => p * d, 1);
-      return fc.tuple(...doms.slice(0, arity).map((d) => gradValues(n, d).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) }))));
-    });
-    return run(() => (...xs: Tensor[]) => fn(...xs), inputs, { ...argnums, ...opts });
+    const drawn = info.gradSamples().chain(({ shapes, attrs }) =>
+      fc.tuple(...shapes.map((s, k) => gradValues(s.reduce((p, d) => p * d, 1), doms[k]).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) })))).map(
+        (hosts): HostTensor[] => Object.assign(hosts, { [ATTRS]: attrs }),
+      ),
+    );
+    return run((hosts) => (...xs: Tensor[]) => fn(...call(xs, (hosts as Drawn)[ATTRS] ?? {})), drawn, { ...argnums, ...opts });
   }
   const op = 'gradientProperty';
   checkFunction(op, 'f', a);

@@ -115,14 +115,6 @@ const poolLabel = (k: PoolConfig) => `x [${k.N},${k.C},${k.H},${k.W}] kernel ${k
 // ------------------------------------------------------------------------------------------
 // Case builders
 
-function unary(name: string, op: (x: Tensor) => Tensor, dom: Domain, covers = [name]): Case {
-  return {
-    name,
-    covers,
-    arb: instances(shapeArb().map((s) => ({ f: (x: Tensor) => op(x), inputs: [{ shape: s, dom }], label: `${name} x ${fmt(s)}` }))),
-  };
-}
-
 function binary(name: string, op: (a: Tensor, b: Tensor) => Tensor, da: Domain, db: Domain, covers = [name]): Case {
   return {
     name,
@@ -137,11 +129,10 @@ function binary(name: string, op: (a: Tensor, b: Tensor) => Tensor, da: Domain, 
   };
 }
 
-/** The case of a binary op database entry, on its gradient domains. */
+/** The case of a binary op database entry: its samples (broadcast shapes) and gradient domains. */
 function binaryFromDb(o: OpInfo): Case {
   const op = (T as unknown as Record<string, (a: Tensor, b: Tensor) => Tensor>)[o.name];
-  const [da, db] = o.grad.domains!;
-  return binary(o.name, op, da, db);
+  return fromDb<Record<string, never>>(o.name, (_a, x, y) => op(x, y));
 }
 
 /**
@@ -207,7 +198,7 @@ export const CASES: Case[] = [
   // gradient flows beside them; away from the jumps the numeric derivative is exactly 0 too.
   ...opsOfKind('unary').map((o) => {
     const op = (T as unknown as Record<string, (x: Tensor) => Tensor>)[o.name];
-    return o.grad.differentiable === 'zero' ? unary(o.name, (x) => T.mul(x, op(x)), o.grad.domains![0], [o.name]) : unary(o.name, op, o.grad.domains![0]);
+    return fromDb<Record<string, never>>(o.name, o.grad.differentiable === 'zero' ? (_a, x) => T.mul(x, op(x)) : (_a, x) => op(x), [o.name]);
   }),
 
   // --- binary primitives, with broadcasting

@@ -325,7 +325,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     for (const info of A.opsOfKind('unary')) {
       const op = info.name;
       const tolf = info.tol;
-      prop(op, A.hostTensor(shapeOpts, info.values![0]), async (x) => {
+      prop(op, samplesOf<HostTensor>(op), async (x) => {
         const f = (T as unknown as Record<string, (t: T.Tensor) => T.Tensor>)[op];
         await check({
           what: `${op}(${fmt(x.shape)})`,
@@ -342,16 +342,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     for (const info of A.opsOfKind('binary')) {
       const op = info.name;
       const tolf = info.tol;
-      const arb = A.broadcastPair(shapeOpts).chain(({ a, b, out }) =>
-        fc.record({
-          a: A.hostTensorOf(a, info.values![0]),
-          b: A.hostTensorOf(b, info.values![1]),
-          out: fc.constant(out),
-          // a rank-0 operand is sometimes passed as a JS number (the TensorLike path)
-          aNum: fc.boolean(),
-          bNum: fc.boolean(),
-        }),
-      ).filter(({ a, b }) => {
+      const arb = samplesOf<A.BinarySample>(op).filter(({ a, b }) => {
         if (op !== 'pow' || special) return true; // with specials: NaN results are compared too
         // real results only: negative bases need integer exponents (0^negative is +-Infinity: allowed)
         const bs = broadcastPairs(a, b);

@@ -198,6 +198,14 @@ export interface ReduceSample {
   axes: number | number[] | undefined;
   keepDims: boolean;
 }
+/** A binary elementwise op: operands broadcast to `out`; a rank-0 operand may be passed as a number (`aNum`, `bNum`). */
+export interface BinarySample {
+  a: HostTensor;
+  b: HostTensor;
+  out: number[];
+  aNum: boolean;
+  bNum: boolean;
+}
 /** An op along one axis (softmax, logSoftmax). */
 export interface AxisSample {
   x: HostTensor;
@@ -283,7 +291,13 @@ function unary(
   derivative?: (x: number) => number,
   specials: readonly number[] = SPECIAL_VALUES,
 ): OpInfo {
-  return { name, kind: 'unary', primitives: [name], values: [f(values)], specials, tol, grad, ...(derivative ? { derivative: (x: number) => [derivative(x)] } : {}) };
+  const v = f(values);
+  return {
+    name, kind: 'unary', primitives: [name], values: [v], specials, tol, grad, ...(derivative ? { derivative: (x: number) => [derivative(x)] } : {}),
+    samples: (A, o) => A.hostTensor(o.shape, v),
+    gradSamples: () => gradShape().map((s) => one(s, {})),
+    call: (t) => t,
+  };
 }
 
 const UNARY: OpInfo[] = [
@@ -316,7 +330,16 @@ const UNARY: OpInfo[] = [
 const TIES = ints(-3, 3);
 
 function binary(name: string, a: ValuesArb, b: ValuesArb, tol: ToleranceModel, grad: OpInfo['grad'], derivative?: (a: number, b: number) => number[]): OpInfo {
-  return { name, kind: 'binary', primitives: [name], values: [a, b], specials: SPECIAL_VALUES, tol, grad, ...(derivative ? { derivative } : {}) };
+  return {
+    name, kind: 'binary', primitives: [name], values: [a, b], specials: SPECIAL_VALUES, tol, grad, ...(derivative ? { derivative } : {}),
+    samples: (A, o): fc.Arbitrary<BinarySample> =>
+      A.broadcastPair(o.shape).chain(({ a: sa, b: sb, out }) =>
+        // a rank-0 operand is sometimes passed as a JS number (the TensorLike path)
+        fc.record({ a: A.hostTensorOf(sa, a), b: A.hostTensorOf(sb, b), out: fc.constant(out), aNum: fc.boolean(), bNum: fc.boolean() }),
+      ),
+    gradSamples: () => gradBroadcast(2).map((shapes) => ({ shapes, attrs: {} })),
+    call: (t) => t,
+  };
 }
 // one correctly rounded operation: half an ulp, allow one
 const oneRounding: ToleranceModel = (_xs, z) => ULP32 * Math.abs(z);
