@@ -3,6 +3,14 @@
 // *instances*: a function of tensors, host input values and the attributes baked into the
 // function (axes, keepDims, conv stride/padding/groups, ...).
 //
+// The shapes, attributes and value domains of every op's case come from its op database
+// entry (`gradSamples`, `grad.domains`; `fromDb`, `fromSamples`); what stays here is how each
+// case applies the op (e.g. times x for piecewise-constant ops) and the variants and
+// composites that are not one entry ('pow negative base', 'comparisons', 'clip tensor
+// bounds', 'matmul 1-D operands', 'oneHot cross-entropy', the constrained conv cases and the
+// tiny full-Jacobian cases), which draw from the db's generators (gradShape, gradBroadcast,
+// gradConvConfig, ...).
+//
 // Values come from grids of multiples of 1/64 (exact in float32, so the webasm backend and
 // the float64 reference see the same inputs) restricted to each op's domain and kept away
 // from kinks: gradcheck perturbs inputs by at most ~2 * 1e-4 * |N(0,1) direction| < 1e-3,

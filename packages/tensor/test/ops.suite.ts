@@ -12,8 +12,10 @@
 //   3. for composites whose reference value also comes from library code (mean, variance,
 //      logsumexp, softmax, slice normalisation, oneHot, avgPool, upsample) the reference
 //      agrees with a plain-JS float64 computation written here.
-// The elementwise ops' inputs, budgets and special values come from the op database
-// (@tapegrad/tensor/testing OP_DB); a coverage test checks every entry has a property here.
+// Every op's inputs (its entry's `values` / `samples`: host tensors plus attributes), and the
+// elementwise ops' budgets and special values, come from the op database
+// (@tapegrad/tensor/testing OP_DB); the expected values and budgets of the other ops are
+// computed here. A coverage test checks every entry has a property here and its inputs there.
 // Long reductions run as fixed cases past 1024 and 4096 elements for every reducing op (a
 // gpu.js loop cap left at its default 1000 fails them every run) and as a property.
 // A deterministic test then checks IEEE special values (poles, overflow, +-Infinity inputs
