@@ -49,8 +49,10 @@ export function gradientProperty(
 ): fc.IAsyncPropertyWithHooks<[HostTensor[]]>;
 /**
  * The same for an op database entry (`opInfo('gelu')`, or its name): the op on inputs of
- * one random shape (rank <= 3, dims <= 3) drawn from the entry's gradient domains,
- * differentiating the entry's argnums. Only elementwise entries carry domains.
+ * shapes and attributes of the entry's gradient samples (elementwise ops: rank <= 3,
+ * dims <= 3, binary operands broadcast), values from its gradient domains, differentiating
+ * the entry's argnums; the op is called as `op(...entry.call(tensors, attrs))`. Entries
+ * without domains or samples, and those taking index tensors (no `call`), are refused.
  */
 export function gradientProperty(op: OpInfo | string, opts?: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]>;
 export function gradientProperty(
@@ -61,31 +63,40 @@ export function gradientProperty(
   if (typeof a === 'string' || (typeof a === 'object' && a !== null && 'grad' in a)) {
     const info = typeof a === 'string' ? opInfo(a) : (a as OpInfo);
     const doms = info.grad.domains;
-    if (!doms || info.grad.differentiable === 'none') {
+    if (!doms || !info.gradSamples || info.grad.differentiable === 'none') {
       throw opError(
         'gradientProperty',
-        `op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains (only elementwise entries do)'}; expected an elementwise op, or pass a function and input arbitraries`,
+        `op database entry '${info.name}' has ${info.grad.differentiable === 'none' ? 'no gradient' : 'no gradient domains'}; expected such an entry, or pass a function and input arbitraries`,
       );
     }
-    const fn = (T as unknown as Record<string, (...xs: Tensor[]) => Tensor>)[info.name];
-    const arity = info.kind === 'unary' ? 1 : doms.length;
-    const shape = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 });
-    const inputs = shape.chain((s) => {
-      const n = s.reduce((p, d) => p * d, 1);
-      return fc.tuple(...doms.slice(0, arity).map((d) => gradValues(n, d).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) }))));
-    });
+    const fn = (T as unknown as Record<string, (...xs: unknown[]) => Tensor>)[info.name];
     const opts = (b ?? {}) as GradientPropertyOptions;
-    return run((...xs: Tensor[]) => fn(...xs), inputs, { ...(info.grad.argnums ? { argnums: info.grad.argnums } : {}), ...opts });
+    const argnums = info.grad.argnums ? { argnums: info.grad.argnums } : {};
+    // shapes and attributes from the entry's samples, called as op(...call(tensors, attrs))
+    const call = info.call;
+    if (!call) {
+      throw opError('gradientProperty', `op database entry '${info.name}' takes index tensors its description cannot build; expected an entry with a call, or pass a function and input arbitraries`);
+    }
+    const drawn = info.gradSamples().chain(({ shapes, attrs }) =>
+      fc.tuple(...shapes.map((s, k) => gradValues(s.reduce((p, d) => p * d, 1), doms[k]).map((v): HostTensor => ({ shape: s.slice(), data: Float32Array.from(v) })))).map(
+        (hosts): HostTensor[] => Object.assign(hosts, { [ATTRS]: attrs }),
+      ),
+    );
+    return run((hosts) => (...xs: Tensor[]) => fn(...call(xs, (hosts as Drawn)[ATTRS] ?? {})), drawn, { ...argnums, ...opts });
   }
   const op = 'gradientProperty';
   checkFunction(op, 'f', a);
   const f = a as (...xs: Tensor[]) => Tensor;
   if (!Array.isArray(b) || b.length === 0) throw opError(op, `inputs must be a non-empty array of fast-check arbitraries, got ${describeValue(b)}`);
   checkGradcheckOptions(op, c, b.length, ['backend', 'secondOrder']);
-  return run(f, fc.tuple(...b), c);
+  return run(() => f, fc.tuple(...b), c);
 }
 
-function run(f: (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>, opts: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
+/** The attributes of an op database sample travel on the drawn inputs array. */
+const ATTRS = Symbol('attrs');
+type Drawn = HostTensor[] & { [ATTRS]?: Record<string, unknown> };
+
+function run(fOf: (hosts: HostTensor[]) => (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>, opts: GradientPropertyOptions): fc.IAsyncPropertyWithHooks<[HostTensor[]]> {
   const op = 'gradientProperty';
   const { backend, secondOrder, ...check } = opts;
   if (backend !== undefined && !['webasm', 'webgpu', 'cpu', 'reference'].includes(backend)) {
@@ -96,6 +107,7 @@ function run(f: (...xs: Tensor[]) => Tensor, inputs: fc.Arbitrary<HostTensor[]>,
     const name = backend ?? T.getBackend();
     const xs = T.useBackend(name, () => hosts.map((h) => T.tensor(h.data, h.shape)));
     try {
+      const f = fOf(hosts);
       const r = await gradcheck(f, xs, check);
       if (secondOrder) await gradgradcheck(f, xs, check);
       return r.ok;

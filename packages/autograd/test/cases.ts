@@ -3,6 +3,14 @@
 // *instances*: a function of tensors, host input values and the attributes baked into the
 // function (axes, keepDims, conv stride/padding/groups, ...).
 //
+// The shapes, attributes and value domains of every op's case come from its op database
+// entry (`gradSamples`, `grad.domains`; `fromDb`, `fromSamples`); what stays here is how each
+// case applies the op (e.g. times x for piecewise-constant ops) and the variants and
+// composites that are not one entry ('pow negative base', 'comparisons', 'clip tensor
+// bounds', 'matmul 1-D operands', 'oneHot cross-entropy', the constrained conv cases and the
+// tiny full-Jacobian cases), which draw from the db's generators (gradShape, gradBroadcast,
+// gradConvConfig, ...).
+//
 // Values come from grids of multiples of 1/64 (exact in float32, so the webasm backend and
 // the float64 reference see the same inputs) restricted to each op's domain and kept away
 // from kinks: gradcheck perturbs inputs by at most ~2 * 1e-4 * |N(0,1) direction| < 1e-3,
@@ -13,7 +21,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { Tape } from '@tapegrad/autograd';
-import { fcParams as fcParamsShared, gradValues, opInfo, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
+import { fcParams as fcParamsShared, CONV_GRAD_SAMPLES, gradAxes, gradBroadcast, gradConvConfig, gradConvTConfig, gradPoolConfig, gradShape, gradValues, MOVEMENT_GRAD_SAMPLES, opInfo, type MovementGradAttrs, type ConvConfig, type ConvConstraints, type ConvTConfig, type PoolConfig, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -65,44 +73,14 @@ const int = (min: number, max: number) => fc.integer({ min, max });
 const sizeOf = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
 const fmt = (s: readonly number[]) => `[${s.join(',')}]`;
 
-/** Shapes of rank minRank..maxRank, dimensions 1..maxDim (size-1 dims are frequent). */
-export function shapeArb(minRank = 0, maxRank = 3, maxDim = 3): fc.Arbitrary<number[]> {
-  return fc.array(int(1, maxDim), { minLength: minRank, maxLength: maxRank });
-}
+/** Shapes of rank minRank..maxRank, dimensions 1..maxDim (the op database's `gradShape`). */
+export const shapeArb = gradShape;
 
-/**
- * `n` shapes that broadcast together: each drops some leading dimensions of a common shape
- * and sets some of the rest to 1.
- */
-export function broadcastArb(n: number, maxRank = 3, maxDim = 3): fc.Arbitrary<number[][]> {
-  return shapeArb(0, maxRank, maxDim).chain((out) =>
-    fc.tuple(
-      ...Array.from({ length: n }, () =>
-        fc.tuple(
-          fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: int(0, out.length) }),
-          fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
-        ),
-      ),
-    ).map((specs) => specs.map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)))),
-  );
-}
+/** `n` shapes that broadcast together (the op database's `gradBroadcast`). */
+export const broadcastArb = gradBroadcast;
 
-/** Axes to reduce over: undefined (all), or a subset, some written negative. */
-export function axesArb(rank: number): fc.Arbitrary<number[] | undefined> {
-  const all = Array.from({ length: rank }, (_, i) => i);
-  return fc.oneof(
-    fc.constant(undefined),
-    fc.tuple(fc.subarray(all), fc.array(fc.boolean(), { minLength: rank, maxLength: rank })).map(([ax, neg]) =>
-      ax.map((a) => (neg[a] ? a - rank : a)),
-    ),
-  );
-}
-
-/** One axis in [-rank, rank - 1] (rank >= 1). */
-const axisArb = (rank: number) => int(-rank, rank - 1);
-
-/** A permutation of 0..n-1. */
-const permArb = (n: number) => fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: n, maxLength: n });
+/** Axes to reduce over: undefined (all), or a subset, some written negative (`gradAxes`). */
+export const axesArb = gradAxes;
 
 /** `n` values of a domain (the op database's `gradValues`). */
 export const valuesArb = (n: number, dom: Domain): fc.Arbitrary<number[]> => gradValues(n, dom);
@@ -130,170 +108,20 @@ export function instances(spec: fc.Arbitrary<Spec>): fc.Arbitrary<Instance> {
 // ------------------------------------------------------------------------------------------
 // Convolution and pooling configurations (small: gradcheck runs f dozens of times)
 
-export interface ConvConfig {
-  N: number;
-  C: number;
-  O: number;
-  groups: number;
-  H: number;
-  W: number;
-  KH: number;
-  KW: number;
-  stride: [number, number];
-  padding: [number, number] | 'same';
-  dilation: [number, number];
-  /** conv2d output size. */
-  Ho: number;
-  Wo: number;
-}
-
-export interface ConvConstraints {
-  groups?: number;
-  same?: boolean;
-  stride?: number;
-  dilation?: number;
-  maxHW?: number;
-}
-
-const outSize = (n: number, k: number, s: number, p: number, d: number) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
-
-/** conv2d configurations: N <= 2, C, O <= 4, H, W <= 6, kernels <= 3, every attribute varied. */
-export function convConfigArb(c: ConvConstraints = {}): fc.Arbitrary<ConvConfig> {
-  const maxHW = c.maxHW ?? 6;
-  return fc
-    .record({
-      N: int(1, 2),
-      groups: c.groups !== undefined ? fc.constant(c.groups) : int(1, 2),
-      cg: int(1, 2),
-      og: int(1, 2),
-      KH: int(1, 3),
-      KW: int(1, 3),
-      sH: c.stride !== undefined ? fc.constant(c.stride) : int(1, 2),
-      sW: c.stride !== undefined ? fc.constant(c.stride) : int(1, 2),
-      dH: c.dilation !== undefined ? fc.constant(c.dilation) : int(1, 2),
-      dW: c.dilation !== undefined ? fc.constant(c.dilation) : int(1, 2),
-      pH: int(0, 1),
-      pW: int(0, 1),
-      H: int(1, maxHW),
-      W: int(1, maxHW),
-    })
-    .map((r) => {
-      const same = c.same === true;
-      const stride: [number, number] = same ? [1, 1] : [r.sH, r.sW];
-      // 'same' needs an odd effective kernel: make d(K-1) even
-      const KH = same && (r.dH * (r.KH - 1)) % 2 ? r.KH + 1 : r.KH;
-      const KW = same && (r.dW * (r.KW - 1)) % 2 ? r.KW + 1 : r.KW;
-      const pad: [number, number] = same ? [(r.dH * (KH - 1)) / 2, (r.dW * (KW - 1)) / 2] : [r.pH, r.pW];
-      const Ho = outSize(r.H, KH, stride[0], pad[0], r.dH);
-      const Wo = outSize(r.W, KW, stride[1], pad[1], r.dW);
-      return {
-        N: r.N, C: r.groups * r.cg, O: r.groups * r.og, groups: r.groups, H: r.H, W: r.W, KH, KW, stride,
-        padding: same ? ('same' as const) : pad, dilation: [r.dH, r.dW] as [number, number], Ho, Wo,
-      };
-    })
-    .filter((k) => k.Ho >= 1 && k.Wo >= 1);
-}
+// (configurations: the op database's gradConvConfig, gradConvTConfig, gradPoolConfig)
+export const convConfigArb = gradConvConfig;
+export const convTConfigArb = gradConvTConfig;
+export const poolConfigArb = gradPoolConfig;
+export type { ConvConfig, ConvConstraints, ConvTConfig, PoolConfig };
 
 const convOpts = (k: ConvConfig): T.Conv2dOptions => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups });
 const convLabel = (k: ConvConfig) =>
   `x [${k.N},${k.C},${k.H},${k.W}] w [${k.O},${k.C / k.groups},${k.KH},${k.KW}] stride ${k.stride} padding ${k.padding} dilation ${k.dilation} groups ${k.groups}`;
 
-export interface ConvTConfig {
-  N: number;
-  Cin: number;
-  Og: number;
-  groups: number;
-  H: number;
-  W: number;
-  KH: number;
-  KW: number;
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  outputPadding: [number, number];
-}
-
-/** convTranspose2d configurations; `withOutputPadding` forces a non-zero outputPadding. */
-export function convTConfigArb(withOutputPadding = false, maxHW = 4): fc.Arbitrary<ConvTConfig> {
-  return fc
-    .record({
-      N: int(1, 2),
-      groups: int(1, 2),
-      cg: int(1, 2),
-      Og: int(1, 2),
-      KH: int(1, 3),
-      KW: int(1, 3),
-      sH: int(1, 2),
-      sW: int(1, 2),
-      dH: int(1, 2),
-      dW: int(1, 2),
-      pH: int(0, 1),
-      pW: int(0, 1),
-      oH: int(0, 1),
-      oW: int(0, 1),
-      H: int(1, maxHW),
-      W: int(1, maxHW),
-    })
-    .map((r) => {
-      // outputPadding must be below max(stride, dilation)
-      const lim = (s: number, d: number, o: number) => Math.min(o, Math.max(s, d) - 1);
-      let sH = r.sH;
-      let oH = lim(r.sH, r.dH, r.oH);
-      const oW = lim(r.sW, r.dW, r.oW);
-      if (withOutputPadding && oH === 0 && oW === 0) {
-        sH = 2;
-        oH = 1;
-      }
-      return {
-        N: r.N, Cin: r.groups * r.cg, Og: r.Og, groups: r.groups, H: r.H, W: r.W, KH: r.KH, KW: r.KW,
-        stride: [sH, r.sW] as [number, number], padding: [r.pH, r.pW] as [number, number],
-        dilation: [r.dH, r.dW] as [number, number], outputPadding: [oH, oW] as [number, number],
-      };
-    })
-    .filter((k) => {
-      const Ho = (k.H - 1) * k.stride[0] - 2 * k.padding[0] + k.dilation[0] * (k.KH - 1) + k.outputPadding[0] + 1;
-      const Wo = (k.W - 1) * k.stride[1] - 2 * k.padding[1] + k.dilation[1] * (k.KW - 1) + k.outputPadding[1] + 1;
-      return Ho >= 1 && Wo >= 1;
-    });
-}
-
-export interface PoolConfig {
-  N: number;
-  C: number;
-  H: number;
-  W: number;
-  kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-}
-
-export function poolConfigArb(): fc.Arbitrary<PoolConfig> {
-  return fc
-    .record({
-      N: int(1, 2), C: int(1, 3), H: int(1, 6), W: int(1, 6),
-      kH: int(1, 3), kW: int(1, 3), sH: int(1, 3), sW: int(1, 3), pH: int(0, 1), pW: int(0, 1),
-    })
-    .map((r) => ({
-      N: r.N, C: r.C, H: r.H, W: r.W,
-      kernel: [r.kH, r.kW] as [number, number],
-      stride: [r.sH, r.sW] as [number, number],
-      padding: [Math.min(r.pH, r.kH >> 1), Math.min(r.pW, r.kW >> 1)] as [number, number],
-    }))
-    .filter((k) => outSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1) >= 1 && outSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1) >= 1);
-}
-
 const poolLabel = (k: PoolConfig) => `x [${k.N},${k.C},${k.H},${k.W}] kernel ${k.kernel} stride ${k.stride} padding ${k.padding}`;
 
 // ------------------------------------------------------------------------------------------
 // Case builders
-
-function unary(name: string, op: (x: Tensor) => Tensor, dom: Domain, covers = [name]): Case {
-  return {
-    name,
-    covers,
-    arb: instances(shapeArb().map((s) => ({ f: (x: Tensor) => op(x), inputs: [{ shape: s, dom }], label: `${name} x ${fmt(s)}` }))),
-  };
-}
 
 function binary(name: string, op: (a: Tensor, b: Tensor) => Tensor, da: Domain, db: Domain, covers = [name]): Case {
   return {
@@ -309,91 +137,64 @@ function binary(name: string, op: (a: Tensor, b: Tensor) => Tensor, da: Domain, 
   };
 }
 
-/** The case of a binary op database entry, on its gradient domains. */
+/** The case of a binary op database entry: its samples (broadcast shapes) and gradient domains. */
 function binaryFromDb(o: OpInfo): Case {
   const op = (T as unknown as Record<string, (a: Tensor, b: Tensor) => Tensor>)[o.name];
-  const [da, db] = o.grad.domains!;
-  return binary(o.name, op, da, db);
+  return fromDb<Record<string, never>>(o.name, (_a, x, y) => op(x, y));
 }
 
-/** A reduction-like op over `axes` with keepDims. */
-function reduction(name: string, op: (x: Tensor, axes: number[] | undefined, keepDims: boolean) => Tensor, dom: Domain, covers: string[]): Case {
+/**
+ * A case of a reduction-family op database entry: shapes and attributes from its
+ * `gradSamples`, values from its `grad.domains`; `op` applies the attributes (argmax and
+ * argmin are wrapped so a gradient flows beside them).
+ */
+function fromDb<Attrs>(name: string, op: (a: Attrs, ...xs: Tensor[]) => Tensor, covers: string[] = opInfo(name).primitives, caseName = name): Case {
+  const o = opInfo(name);
+  if (!o.gradSamples || !o.grad.domains) throw new Error(`cases: the op database entry '${name}' has no gradient samples`);
+  const doms = o.grad.domains;
   return {
-    name,
+    name: caseName,
     covers,
     arb: instances(
-      shapeArb(0, 3)
-        .chain((s) => fc.tuple(fc.constant(s), axesArb(s.length), fc.boolean()))
-        .map(([s, axes, keepDims]) => ({
-          f: (x: Tensor) => op(x, axes, keepDims),
-          inputs: [{ shape: s, dom }],
-          label: `${name} x ${fmt(s)} axes ${JSON.stringify(axes)} keepDims ${keepDims}`,
-        })),
-    ),
-  };
-}
-
-/** An op along one axis (softmax, logSoftmax, argmax). */
-function alongAxis(name: string, op: (x: Tensor, axis: number) => Tensor, dom: Domain, covers: string[]): Case {
-  return {
-    name,
-    covers,
-    arb: instances(
-      shapeArb(1, 3)
-        .chain((s) => fc.tuple(fc.constant(s), axisArb(s.length)))
-        .map(([s, axis]) => ({ f: (x: Tensor) => op(x, axis), inputs: [{ shape: s, dom }], label: `${name} x ${fmt(s)} axis ${axis}` })),
-    ),
-  };
-}
-
-const tiny = (name: string, covers: string[], spec: Spec): Case => ({ name, covers, jacobian: true, arb: instances(fc.constant(spec)) });
-
-export function conv2dCase(name: string, c: ConvConstraints = {}): Case {
-  return {
-    name,
-    covers: ['conv2d'],
-    arb: instances(
-      convConfigArb(c).map((k) => ({
-        f: (x: Tensor, w: Tensor) => T.conv2d(x, w, convOpts(k)),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }, { shape: [k.O, k.C / k.groups, k.KH, k.KW], dom: 'any' }],
-        label: `conv2d ${convLabel(k)}`,
+      o.gradSamples().map(({ shapes, attrs }) => ({
+        f: (...xs: Tensor[]) => op(attrs as Attrs, ...xs),
+        inputs: shapes.map((shape, k) => ({ shape, dom: doms[k] })),
+        ...(o.grad.argnums ? { argnums: o.grad.argnums } : {}),
+        label: `${caseName} x ${shapes.map(fmt).join(' ')} ${Object.entries(attrs).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(' ')}`,
       })),
     ),
   };
 }
+type Red = { axes: number[] | undefined; keepDims: boolean };
+type Ax = { axis: number };
+type Mv<K extends keyof typeof MOVEMENT_GRAD_SAMPLES> = MovementGradAttrs<K>;
 
-export function filterGradCase(name: string, c: ConvConstraints = {}): Case {
+const tiny = (name: string, covers: string[], spec: Spec): Case => ({ name, covers, jacobian: true, arb: instances(fc.constant(spec)) });
+
+/** A case from op database gradient samples (the conv entries take constraints). */
+function fromSamples<Attrs>(name: string, entry: string, samples: fc.Arbitrary<{ shapes: number[][]; attrs: Attrs }>, op: (a: Attrs, ...xs: Tensor[]) => Tensor, label: (a: Attrs) => string): Case {
+  const o = opInfo(entry);
+  const doms = o.grad.domains!;
   return {
     name,
-    covers: ['conv2dFilterGrad'],
-    arb: instances(
-      convConfigArb(c).map((k) => {
-        const wShape = [k.O, k.C / k.groups, k.KH, k.KW];
-        return {
-          f: (x: Tensor, dy: Tensor) => T.conv2dFilterGrad(x, dy, wShape, convOpts(k)),
-          inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }, { shape: [k.N, k.O, k.Ho, k.Wo], dom: 'any' }],
-          label: `conv2dFilterGrad ${convLabel(k)}`,
-        };
-      }),
-    ),
+    covers: o.primitives,
+    arb: instances(samples.map(({ shapes, attrs }) => ({ f: (...xs: Tensor[]) => op(attrs, ...xs), inputs: shapes.map((shape, k) => ({ shape, dom: doms[k] })), label: `${entry} ${label(attrs)}` }))),
   };
 }
 
+export function conv2dCase(name: string, c: ConvConstraints = {}): Case {
+  return fromSamples(name, 'conv2d', CONV_GRAD_SAMPLES.conv2d(c), (k, x, w) => T.conv2d(x, w, convOpts(k)), convLabel);
+}
+
+export function filterGradCase(name: string, c: ConvConstraints = {}): Case {
+  return fromSamples(name, 'conv2dFilterGrad', CONV_GRAD_SAMPLES.conv2dFilterGrad(c), (k, x, dy) => T.conv2dFilterGrad(x, dy, [k.O, k.C / k.groups, k.KH, k.KW], convOpts(k)), convLabel);
+}
+
+const convTOpts = (k: ConvTConfig) => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups, outputPadding: k.outputPadding });
 export function convTransposeCase(name: string, withOutputPadding = false, maxHW = 4): Case {
-  return {
-    name,
-    covers: ['convTranspose2d'],
-    arb: instances(
-      convTConfigArb(withOutputPadding, maxHW).map((k) => {
-        const opts = { stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups, outputPadding: k.outputPadding };
-        return {
-          f: (x: Tensor, w: Tensor) => T.convTranspose2d(x, w, opts),
-          inputs: [{ shape: [k.N, k.Cin, k.H, k.W], dom: 'any' }, { shape: [k.Cin, k.Og, k.KH, k.KW], dom: 'any' }],
-          label: `convTranspose2d x [${k.N},${k.Cin},${k.H},${k.W}] w [${k.Cin},${k.Og},${k.KH},${k.KW}] ${JSON.stringify(opts)}`,
-        };
-      }),
-    ),
-  };
+  return fromSamples(name, 'convTranspose2d', CONV_GRAD_SAMPLES.convTranspose2d(withOutputPadding, maxHW), (k, x, w) => T.convTranspose2d(x, w, convTOpts(k)), (k) =>
+    `x [${k.N},${k.Cin},${k.H},${k.W}] w [${k.Cin},${k.Og},${k.KH},${k.KW}] ${JSON.stringify(convTOpts(k))}`,
+  );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -405,7 +206,7 @@ export const CASES: Case[] = [
   // gradient flows beside them; away from the jumps the numeric derivative is exactly 0 too.
   ...opsOfKind('unary').map((o) => {
     const op = (T as unknown as Record<string, (x: Tensor) => Tensor>)[o.name];
-    return o.grad.differentiable === 'zero' ? unary(o.name, (x) => T.mul(x, op(x)), o.grad.domains![0], [o.name]) : unary(o.name, op, o.grad.domains![0]);
+    return fromDb<Record<string, never>>(o.name, o.grad.differentiable === 'zero' ? (_a, x) => T.mul(x, op(x)) : (_a, x) => op(x), [o.name]);
   }),
 
   // --- binary primitives, with broadcasting
@@ -437,29 +238,8 @@ export const CASES: Case[] = [
     'even',
     ['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'],
   ),
-  {
-    name: 'where',
-    covers: ['where'],
-    arb: instances(
-      broadcastArb(3).map(([c, a, b]) => ({
-        f: (cond: Tensor, x: Tensor, y: Tensor) => T.where(cond, x, y),
-        inputs: [{ shape: c, dom: 'mask' }, { shape: a, dom: 'any' }, { shape: b, dom: 'any' }],
-        argnums: [1, 2],
-        label: `where cond ${fmt(c)} a ${fmt(a)} b ${fmt(b)}`,
-      })),
-    ),
-  },
-  {
-    name: 'clip',
-    covers: ['maximum', 'minimum'],
-    arb: instances(
-      fc.tuple(shapeArb(), int(-16, 0), int(1, 16)).map(([s, lo, hi]) => ({
-        f: (x: Tensor) => T.clip(x, lo / 16, hi / 16),
-        inputs: [{ shape: s, dom: 'odd' }],
-        label: `clip x ${fmt(s)} to [${lo / 16}, ${hi / 16}]`,
-      })),
-    ),
-  },
+  fromDb<Record<string, never>>('where', (_a, c, x, y) => T.where(c, x, y)),
+  fromDb<{ lo: number; hi: number }>('clip', ({ lo, hi }, x) => T.clip(x, lo, hi)),
   {
     name: 'clip tensor bounds',
     covers: ['maximum', 'minimum'],
@@ -473,16 +253,17 @@ export const CASES: Case[] = [
   },
 
   // --- reductions and the composites built on them
-  reduction('sum', (x, a, k) => T.sum(x, a, k), 'any', ['sum']),
-  reduction('max', (x, a, k) => T.max(x, a, k), 'distinct', ['max']),
-  reduction('min', (x, a, k) => T.min(x, a, k), 'distinct', ['min']),
-  reduction('mean', (x, a, k) => T.mean(x, a, k), 'any', ['sum', 'mul']),
-  reduction('variance', (x, a, k) => T.variance(x, a, k), 'any', ['sum', 'sub', 'square']),
-  reduction('logsumexp', (x, a, k) => T.logsumexp(x, a, k), 'wide', ['max', 'exp', 'log', 'sum']),
-  alongAxis('softmax', (x, a) => T.softmax(x, a), 'wide', ['exp', 'div', 'sum']),
-  alongAxis('logSoftmax', (x, a) => T.logSoftmax(x, a), 'wide', ['exp', 'log', 'sub']),
-  alongAxis('argmax', (x, a) => T.add(T.sum(T.mul(x, x), a), T.argmax(x, a)), 'distinct', ['argmax']),
-  alongAxis('argmin', (x, a) => T.add(T.sum(T.mul(x, x), a, true), T.argmin(x, a, true)), 'distinct', ['argmin']),
+  // (shapes, attributes and domains: the op database entries, `fromDb`)
+  fromDb<Red>('sum', ({ axes, keepDims }, x) => T.sum(x, axes, keepDims)),
+  fromDb<Red>('max', ({ axes, keepDims }, x) => T.max(x, axes, keepDims)),
+  fromDb<Red>('min', ({ axes, keepDims }, x) => T.min(x, axes, keepDims)),
+  fromDb<Red>('mean', ({ axes, keepDims }, x) => T.mean(x, axes, keepDims)),
+  fromDb<Red>('variance', ({ axes, keepDims }, x) => T.variance(x, axes, keepDims), ['sum', 'sub', 'square']),
+  fromDb<Red>('logsumexp', ({ axes, keepDims }, x) => T.logsumexp(x, axes, keepDims), ['max', 'exp', 'log', 'sum']),
+  fromDb<Ax>('softmax', ({ axis }, x) => T.softmax(x, axis), ['exp', 'div', 'sum']),
+  fromDb<Ax>('logSoftmax', ({ axis }, x) => T.logSoftmax(x, axis), ['exp', 'log', 'sub']),
+  fromDb<Ax>('argmax', ({ axis }, x) => T.add(T.sum(T.mul(x, x), axis), T.argmax(x, axis))),
+  fromDb<Ax>('argmin', ({ axis }, x) => T.add(T.sum(T.mul(x, x), axis, true), T.argmin(x, axis, true))),
   {
     name: 'oneHot cross-entropy',
     covers: ['exp', 'log', 'mul', 'sum'],
@@ -498,17 +279,7 @@ export const CASES: Case[] = [
   },
 
   // --- linear algebra
-  {
-    name: 'matmul',
-    covers: ['matmul'],
-    arb: instances(
-      fc.tuple(broadcastArb(2, 2), int(1, 3), int(1, 3), int(1, 3)).map(([[ba, bb], M, K, N]) => {
-        const a = [...ba, M, K];
-        const b = [...bb, K, N];
-        return { f: (x: Tensor, y: Tensor) => T.matmul(x, y), inputs: [{ shape: a, dom: 'any' }, { shape: b, dom: 'any' }], label: `matmul a ${fmt(a)} b ${fmt(b)}` };
-      }),
-    ),
-  },
+  fromDb<Mv<'matmul'>>('matmul', (_a, x, y) => T.matmul(x, y)),
   {
     name: 'matmul 1-D operands',
     covers: ['matmul', 'reshape'],
@@ -521,187 +292,23 @@ export const CASES: Case[] = [
     ),
   },
 
-  // --- movement
-  {
-    name: 'transpose',
-    covers: ['transpose'],
-    arb: instances(
-      shapeArb(0, 4)
-        .chain((s) => fc.tuple(fc.constant(s), permArb(s.length)))
-        .map(([s, perm]) => ({ f: (x: Tensor) => T.transpose(x, perm), inputs: [{ shape: s, dom: 'any' }], label: `transpose x ${fmt(s)} perm ${fmt(perm)}` })),
-    ),
-  },
-  {
-    // through a (non-linear) square so that the reshape's cotangent is not a constant
-    name: 'reshape',
-    covers: ['reshape'],
-    arb: instances(
-      shapeArb(0, 3)
-        .chain((s) =>
-          fc.tuple(
-            fc.constant(s),
-            fc.constantFrom<(s: number[]) => number[]>(
-              (t) => [sizeOf(t)],
-              (t) => t.slice().reverse(),
-              (t) => [1, ...t, 1],
-              (t) => (t.length >= 2 ? [t[0] * t[1], ...t.slice(2)] : [-1]),
-            ),
-          ),
-        )
-        .map(([s, to]) => {
-          const target = to(s);
-          return { f: (x: Tensor) => T.square(T.reshape(x, target)), inputs: [{ shape: s, dom: 'any' }], label: `reshape x ${fmt(s)} to ${fmt(target)}` };
-        }),
-    ),
-  },
-  {
-    name: 'flatten/expandDims/squeeze',
-    covers: ['reshape'],
-    arb: instances(
-      shapeArb(0, 3)
-        .chain((s) => fc.tuple(fc.constant(s), int(-(s.length + 1), s.length)))
-        .map(([s, ax]) => ({
-          f: (x: Tensor) => T.mul(T.squeeze(T.expandDims(x, ax), ax), T.flatten(x).reshape(s)),
-          inputs: [{ shape: s, dom: 'any' }],
-          label: `squeeze(expandDims(x ${fmt(s)}, ${ax}), ${ax}) * flatten(x)`,
-        })),
-    ),
-  },
-  unary('clone', (x) => T.mul(T.clone(x), x), 'any', ['clone']),
-  {
-    name: 'broadcastTo',
-    covers: ['broadcastTo'],
-    arb: instances(
-      broadcastArb(1).chain(([s]) =>
-        // the target: s with leading dims and its 1s filled in
-        fc.tuple(shapeArb(0, 2), fc.array(int(1, 3), { minLength: s.length, maxLength: s.length })).map(([lead, fill]) => {
-          const target = [...lead, ...s.map((d, i) => (d === 1 ? fill[i] : d))];
-          return { f: (x: Tensor) => T.broadcastTo(x, target), inputs: [{ shape: s, dom: 'any' }], label: `broadcastTo x ${fmt(s)} to ${fmt(target)}` };
-        }),
-      ),
-    ),
-  },
-  {
-    name: 'slice with steps',
-    covers: ['slice'],
-    arb: instances(
-      shapeArb(1, 3, 5)
-        .chain((s) =>
-          fc.tuple(
-            fc.constant(s),
-            fc.tuple(
-              ...s.map((d) =>
-                fc.tuple(int(1, 3), int(0, d - 1), fc.boolean(), fc.boolean()).chain(([step, b, negBegin, toEnd]) => {
-                  const avail = Math.ceil((d - b) / step);
-                  return int(1, avail).map((n) => ({ begin: negBegin ? b - d : b, size: toEnd ? -1 : n, step }));
-                }),
-              ),
-            ),
-          ),
-        )
-        .map(([s, ax]) => {
-          const begin = ax.map((a) => a.begin);
-          const size = ax.map((a) => a.size);
-          const step = ax.map((a) => a.step);
-          return { f: (x: Tensor) => T.slice(x, begin, size, step), inputs: [{ shape: s, dom: 'any' }], label: `slice x ${fmt(s)} begin ${fmt(begin)} size ${fmt(size)} step ${fmt(step)}` };
-        }),
-    ),
-  },
-  {
-    name: 'pad',
-    covers: ['pad'],
-    arb: instances(
-      shapeArb(1, 3)
-        .chain((s) =>
-          fc.tuple(fc.constant(s), fc.array(fc.tuple(int(0, 2), int(0, 2)), { minLength: s.length, maxLength: s.length }), int(-2, 2)),
-        )
-        .map(([s, pads, v]) => ({
-          f: (x: Tensor) => T.pad(x, pads, v / 2),
-          inputs: [{ shape: s, dom: 'any' }],
-          label: `pad x ${fmt(s)} pads ${JSON.stringify(pads)} value ${v / 2}`,
-        })),
-    ),
-  },
-  {
-    name: 'concat of 3',
-    covers: ['concat'],
-    arb: instances(
-      shapeArb(1, 3)
-        .chain((s) => fc.tuple(fc.constant(s), axisArb(s.length), fc.tuple(int(1, 3), int(1, 3), int(1, 3))))
-        .map(([s, axis, ns]) => {
-          const a = axis < 0 ? axis + s.length : axis;
-          const shapes = ns.map((n) => s.map((d, i) => (i === a ? n : d)));
-          return {
-            f: (x: Tensor, y: Tensor, z: Tensor) => T.concat([x, y, z], axis),
-            inputs: shapes.map((sh) => ({ shape: sh, dom: 'any' as const })),
-            label: `concat ${shapes.map(fmt).join(' ')} axis ${axis}`,
-          };
-        }),
-    ),
-  },
-  {
-    name: 'stack',
-    covers: ['concat', 'reshape'],
-    arb: instances(
-      fc
-        .tuple(shapeArb(0, 2), int(2, 3))
-        .chain(([s, n]) => fc.tuple(fc.constant(s), fc.constant(n), int(-(s.length + 1), s.length)))
-        .map(([s, n, axis]) => ({
-          f: (...xs: Tensor[]) => T.stack(xs, axis),
-          inputs: Array.from({ length: n }, () => ({ shape: s, dom: 'any' as const })),
-          label: `stack ${n} x ${fmt(s)} axis ${axis}`,
-        })),
-    ),
-  },
-  {
-    // indices with a repeat: the gradient must accumulate (scatterAdd sums the rows)
-    name: 'gather repeated indices',
-    covers: ['gather'],
-    arb: instances(
-      shapeArb(1, 3, 4)
-        .chain((s) =>
-          fc.tuple(fc.constant(s), axisArb(s.length), fc.oneof(shapeArb(1, 1, 4), shapeArb(2, 2, 3))).chain(([sh, axis, idxShape]) => {
-            const d = sh[axis < 0 ? axis + sh.length : axis];
-            const n = sizeOf(idxShape);
-            return fc.tuple(fc.constant(sh), fc.constant(axis), fc.constant(idxShape), fc.array(int(0, d - 1), { minLength: n, maxLength: n }));
-          }),
-        )
-        .map(([s, axis, idxShape, idx]) => {
-          if (idx.length >= 2) idx[idx.length - 1] = idx[0];
-          return {
-            // indices created inside f: on whichever backend f runs on
-            f: (x: Tensor) => T.gather(x, T.tidy(() => T.reshape(T.tensor(idx), idxShape)), axis),
-            inputs: [{ shape: s, dom: 'any' }],
-            label: `gather x ${fmt(s)} indices ${fmt(idxShape)}=${JSON.stringify(idx)} axis ${axis}`,
-          };
-        }),
-    ),
-  },
-  {
-    name: 'scatterAdd',
-    covers: ['scatterAdd'],
-    arb: instances(
-      fc
-        .tuple(shapeArb(1, 3), int(1, 4))
-        .chain(([s, dimSize]) => fc.tuple(fc.constant(s), axisArb(s.length), fc.constant(dimSize)))
-        .chain(([s, axis, dimSize]) => {
-          const a = axis < 0 ? axis + s.length : axis;
-          return fc.tuple(fc.constant(s), fc.constant(axis), fc.constant(dimSize), fc.array(int(0, dimSize - 1), { minLength: s[a], maxLength: s[a] }));
-        })
-        .chain(([s, axis, dimSize, idx]) =>
-          // indices as a host array, or as a tensor of any shape holding one index per row
-          fc.constantFrom<'array' | 'column' | 'row'>('array', 'column', 'row').map((form) => {
-            const idxShape = form === 'column' ? [idx.length, 1] : [1, idx.length];
-            return {
-              f: (g: Tensor) =>
-                form === 'array' ? T.scatterAdd(g, idx, axis, dimSize) : T.scatterAdd(g, T.tidy(() => T.reshape(T.tensor(idx), idxShape)), axis, dimSize),
-              inputs: [{ shape: s, dom: 'any' as const }],
-              label: `scatterAdd g ${fmt(s)} indices ${form === 'array' ? '' : fmt(idxShape)}${JSON.stringify(idx)} axis ${axis} dimSize ${dimSize}`,
-            };
-          }),
-        ),
-    ),
-  },
+  // --- movement (shapes and attributes: the op database entries, `fromDb`)
+  fromDb<Mv<'transpose'>>('transpose', ({ perm }, x) => T.transpose(x, perm)),
+  // through a (non-linear) square so that the reshape's cotangent is not a constant
+  fromDb<Mv<'reshape'>>('reshape', ({ target }, x) => T.square(T.reshape(x, target))),
+  fromDb<Mv<'expandDims'>>('expandDims', ({ axis }, x) => T.mul(T.squeeze(T.expandDims(x, axis), axis), T.flatten(x).reshape(x.shape)), ['reshape'], 'flatten/expandDims/squeeze'),
+  fromDb<Mv<'clone'>>('clone', (_a, x) => T.mul(T.clone(x), x)),
+  fromDb<Mv<'broadcastTo'>>('broadcastTo', ({ target }, x) => T.broadcastTo(x, target)),
+  fromDb<Mv<'slice'>>('slice', ({ begin, size, step }, x) => T.slice(x, begin, size, step), ['slice'], 'slice with steps'),
+  fromDb<Mv<'pad'>>('pad', ({ pads, value }, x) => T.pad(x, pads, value)),
+  fromDb<Mv<'concat'>>('concat', ({ axis }, ...xs) => T.concat(xs, axis), ['concat'], 'concat of 3'),
+  fromDb<Mv<'stack'>>('stack', ({ axis }, ...xs) => T.stack(xs, axis)),
+  // indices with a repeat: the gradient must accumulate (scatterAdd sums the rows); index
+  // tensors are created inside f, on whichever backend f runs on
+  fromDb<Mv<'gather'>>('gather', ({ axis, indexShape, indices }, x) => T.gather(x, T.tidy(() => T.reshape(T.tensor(indices), indexShape)), axis), ['gather'], 'gather repeated indices'),
+  fromDb<Mv<'scatterAdd'>>('scatterAdd', ({ axis, dimSize, indices, form }, g) =>
+    form === 'array' ? T.scatterAdd(g, indices, axis, dimSize) : T.scatterAdd(g, T.tidy(() => T.reshape(T.tensor(indices), form === 'column' ? [indices.length, 1] : [1, indices.length])), axis, dimSize),
+  ),
 
   // --- convolution and pooling
   conv2dCase('conv2d'),
@@ -710,65 +317,11 @@ export const CASES: Case[] = [
   filterGradCase('conv2dFilterGrad'),
   convTransposeCase('convTranspose2d'),
   convTransposeCase('convTranspose2d outputPadding', true),
-  {
-    name: 'maxPool2d',
-    covers: ['maxPool2dGather'],
-    arb: instances(
-      poolConfigArb().map((k) => ({
-        f: (x: Tensor) => T.maxPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }],
-        label: `maxPool2d ${poolLabel(k)}`,
-      })),
-    ),
-  },
-  {
-    name: 'maxPool2dGather',
-    covers: ['maxPool2dGather'],
-    arb: instances(
-      poolConfigArb().map((k) => ({
-        f: (x: Tensor, v: Tensor) => T.maxPool2dGather(x, v, k.kernel, { stride: k.stride, padding: k.padding }),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }, { shape: [k.N, k.C, k.H, k.W], dom: 'any' }],
-        label: `maxPool2dGather ${poolLabel(k)}`,
-      })),
-    ),
-  },
-  {
-    name: 'maxPool2dScatter',
-    covers: ['maxPool2dScatter'],
-    arb: instances(
-      poolConfigArb().map((k) => {
-        const Ho = outSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1);
-        const Wo = outSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1);
-        return {
-          f: (x: Tensor, g: Tensor) => T.maxPool2dScatter(x, g, k.kernel, { stride: k.stride, padding: k.padding }),
-          inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'distinct' }, { shape: [k.N, k.C, Ho, Wo], dom: 'any' }],
-          label: `maxPool2dScatter ${poolLabel(k)}`,
-        };
-      }),
-    ),
-  },
-  {
-    name: 'avgPool2d',
-    covers: ['conv2d'],
-    arb: instances(
-      poolConfigArb().map((k) => ({
-        f: (x: Tensor) => T.avgPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }),
-        inputs: [{ shape: [k.N, k.C, k.H, k.W], dom: 'any' }],
-        label: `avgPool2d ${poolLabel(k)}`,
-      })),
-    ),
-  },
-  {
-    name: 'upsampleNearest2d',
-    covers: ['reshape', 'broadcastTo'],
-    arb: instances(
-      fc.tuple(int(1, 2), int(1, 2), int(1, 3), int(1, 3), int(1, 3), int(1, 3)).map(([N, C, H, W, sh, sw]) => ({
-        f: (x: Tensor) => T.upsampleNearest2d(x, [sh, sw]),
-        inputs: [{ shape: [N, C, H, W], dom: 'any' }],
-        label: `upsampleNearest2d x [${N},${C},${H},${W}] scale [${sh},${sw}]`,
-      })),
-    ),
-  },
+  fromSamples('maxPool2d', 'maxPool2d', CONV_GRAD_SAMPLES.maxPool2d(), (k, x) => T.maxPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('maxPool2dGather', 'maxPool2dGather', CONV_GRAD_SAMPLES.maxPool2dGather(), (k, x, v) => T.maxPool2dGather(x, v, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('maxPool2dScatter', 'maxPool2dScatter', CONV_GRAD_SAMPLES.maxPool2dScatter(), (k, x, g) => T.maxPool2dScatter(x, g, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('avgPool2d', 'avgPool2d', CONV_GRAD_SAMPLES.avgPool2d(), (k, x) => T.avgPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
+  fromSamples('upsampleNearest2d', 'upsampleNearest2d', CONV_GRAD_SAMPLES.upsampleNearest2d(), ({ scale }, x) => T.upsampleNearest2d(x, scale), ({ scale }) => `scale ${fmt(scale)}`),
 
   // --- tiny fixed cases, also checked entry by entry (full Jacobian)
   tiny('jacobian tanh', ['tanh'], { f: (x) => T.tanh(x), inputs: [{ shape: [2, 3], dom: 'any' }], label: 'tanh x [2,3]' }),

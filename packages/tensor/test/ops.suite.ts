@@ -12,8 +12,10 @@
 //   3. for composites whose reference value also comes from library code (mean, variance,
 //      logsumexp, softmax, slice normalisation, oneHot, avgPool, upsample) the reference
 //      agrees with a plain-JS float64 computation written here.
-// The elementwise ops' inputs, budgets and special values come from the op database
-// (@tapegrad/tensor/testing OP_DB); a coverage test checks every entry has a property here.
+// Every op's inputs (its entry's `values` / `samples`: host tensors plus attributes), and the
+// elementwise ops' budgets and special values, come from the op database
+// (@tapegrad/tensor/testing OP_DB); the expected values and budgets of the other ops are
+// computed here. A coverage test checks every entry has a property here and its inputs there.
 // Long reductions run as fixed cases past 1024 and 4096 elements for every reducing op (a
 // gpu.js loop cap left at its default 1000 fails them every run) and as a property.
 // A deterministic test then checks IEEE special values (poles, overflow, +-Infinity inputs
@@ -72,8 +74,6 @@ const worst = new Map<string, number>();
 // IEEE special values mixed into generated inputs
 
 type Arbs = typeof A;
-/** The plain arbitraries, for inputs that must stay finite (indices, see convTranspose2d). */
-const A0: Arbs = A;
 /** The property being run (set by propCase), so the special-value mix can depend on the op. */
 let currentOp = '';
 /** The arbitraries module with `hostTensor` / `hostTensorOf` mixing in specialsFor(currentOp). */
@@ -296,6 +296,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
   const convOpts: A.ConvOptions = small
     ? { maxBatch: 1, maxGroups: 2, maxChannelsPerGroup: 2, maxExtent: 2 }
     : { maxBatch: 2, maxGroups: 3, maxChannelsPerGroup: 3, maxExtent: 4 };
+  const sampleOpts: A.SampleOptions = { shape: shapeOpts, conv: convOpts, small };
 
   /**
    * Register one property per op. `A` is the arbitraries module, or (special = true) a
@@ -304,6 +305,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
   const registered = new Set<string>();
   function registerOps(A: Arbs, special: boolean): void {
     const check = (c: Case) => checkCase(c, special);
+    /** The op database entry's forward samples, drawn through this pass's arbitraries. */
+    const samplesOf = <S>(op: string): fc.Arbitrary<S> => {
+      const gen = A.opInfo(op).samples;
+      if (!gen) throw new Error(`opSuite: the op database entry '${op}' has no samples`);
+      return gen(A, sampleOpts) as fc.Arbitrary<S>;
+    };
+    const mvSamples = <K extends keyof typeof A.MOVEMENT_SAMPLES>(op: K) => samplesOf<A.MovementSample<K>>(op);
+    const cvSamples = <K extends keyof typeof A.CONV_SAMPLES>(op: K) => samplesOf<A.ConvSample<K>>(op);
     const prop = <V>(name: string, arb: fc.Arbitrary<V>, body: (v: V) => Promise<void>, runs = special ? specialRuns : numRuns) => {
       for (const n of name.split(' / ')) registered.add(n); // 'reshape / flatten / clone' covers three
       propCase(name, arb, body, runs, special);
@@ -318,7 +327,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     for (const info of A.opsOfKind('unary')) {
       const op = info.name;
       const tolf = info.tol;
-      prop(op, A.hostTensor(shapeOpts, info.values![0]), async (x) => {
+      prop(op, samplesOf<HostTensor>(op), async (x) => {
         const f = (T as unknown as Record<string, (t: T.Tensor) => T.Tensor>)[op];
         await check({
           what: `${op}(${fmt(x.shape)})`,
@@ -335,16 +344,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     for (const info of A.opsOfKind('binary')) {
       const op = info.name;
       const tolf = info.tol;
-      const arb = A.broadcastPair(shapeOpts).chain(({ a, b, out }) =>
-        fc.record({
-          a: A.hostTensorOf(a, info.values![0]),
-          b: A.hostTensorOf(b, info.values![1]),
-          out: fc.constant(out),
-          // a rank-0 operand is sometimes passed as a JS number (the TensorLike path)
-          aNum: fc.boolean(),
-          bNum: fc.boolean(),
-        }),
-      ).filter(({ a, b }) => {
+      const arb = samplesOf<A.BinarySample>(op).filter(({ a, b }) => {
         if (op !== 'pow' || special) return true; // with specials: NaN results are compared too
         // real results only: negative bases need integer exponents (0^negative is +-Infinity: allowed)
         const bs = broadcastPairs(a, b);
@@ -373,9 +373,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
 
     prop(
       'where',
-      A.broadcastTriple(shapeOpts).chain(({ a, b, c, out }) =>
-        fc.record({ c: A.hostTensorOf(c, (n) => A.smallInts(n, -1, 1)), a: A.hostTensorOf(a), b: A.hostTensorOf(b), out: fc.constant(out) }),
-      ),
+      samplesOf<A.SelectSample<'where'>>('where'),
       async ({ c, a, b, out }) => {
         await check({ what: `where(${fmt(c.shape)}, ${fmt(a.shape)}, ${fmt(b.shape)})`, inputs: [c, a, b], f: (tc, ta, tb) => T.where(tc, ta, tb), out, tol: 'exact' });
       },
@@ -383,11 +381,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
 
     prop(
       'clip',
-      fc.record({
-        x: A.hostTensor(shapeOpts, (n) => A.floats(n, { gridBits: 6 })),
-        lo: A.float({ min: -6, max: 0, gridBits: 4 }),
-        width: A.float({ min: 0, max: 8, gridBits: 4 }),
-      }),
+      samplesOf<A.SelectSample<'clip'>>('clip'),
       async ({ x, lo, width }) => {
         const hi = lo + width;
         await check({ what: `clip(${fmt(x.shape)}, ${lo}, ${hi})`, inputs: [x], f: (t) => T.clip(t, lo, hi), out: x.shape, tol: 'exact', js: x.data.map((v) => Math.min(Math.max(v, lo), hi)) });
@@ -395,7 +389,8 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
 
     // ---------------------------------------------------------------- reductions
-    const reduceArb = A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), axes: A.axes(x.shape.length), keepDims: fc.boolean() }));
+    // (inputs and attributes: the op database's samples, `samplesOf`)
+    const reduceArb = (op: string) => samplesOf<A.ReduceSample>(op);
     const reduceCase = (x: HostTensor, axes: number | number[] | undefined) => {
       const ax = normAxes(axes, x.shape.length);
       const n = ax.reduce((p, a) => p * x.shape[a], 1);
@@ -403,7 +398,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     };
 
     // sum: any float32 summation order of n terms is within gamma(n-1) sum|x| (blocked or not)
-    prop('sum', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('sum', reduceArb('sum'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `sum(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -415,11 +410,8 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     });
     // max / min: half the draws are small integers, so ties of the extremum are common
-    const tiedReduceArb = A.hostTensor(shapeOpts, (n) => fc.oneof(A.floats(n), A.smallInts(n, -2, 2))).chain((x) =>
-      fc.record({ x: fc.constant(x), axes: A.axes(x.shape.length), keepDims: fc.boolean() }),
-    );
     for (const op of ['max', 'min'] as const) {
-      prop(op, tiedReduceArb, async ({ x, axes, keepDims }) => {
+      prop(op, reduceArb(op), async ({ x, axes, keepDims }) => {
         const { ax, grp } = reduceCase(x, axes);
         await check({
           what: `${op}(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -432,7 +424,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     }
     // mean = sum * (1/n): the sum's gamma(n) plus two roundings
-    prop('mean', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('mean', reduceArb('mean'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `mean(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -445,7 +437,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     });
     // variance = mean((x - mean)^2): the rounding of the centre cancels to first order; the
     // remaining roundings are bounded by gamma(n + 6) mean(x^2), doubled
-    prop('variance', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('variance', reduceArb('variance'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `variance(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -465,7 +457,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       const range = Math.max(...g) - Math.min(...g);
       return (3 + 2 * range) * ULP + gamma(n) + 2 ** -21 + 3 * ULP * Math.log(n);
     };
-    prop('logsumexp', reduceArb, async ({ x, axes, keepDims }) => {
+    prop('logsumexp', reduceArb('logsumexp'), async ({ x, axes, keepDims }) => {
       const { ax, n, grp } = reduceCase(x, axes);
       await check({
         what: `logsumexp(${fmt(x.shape)}, ${JSON.stringify(axes)}, keepDims=${keepDims})`,
@@ -477,14 +469,13 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     });
 
-    const axisArb = A.hostTensor({ ...shapeOpts, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length) }));
     const axisTol = (x: HostTensor, axis: number, f: (g: number[]) => number) => {
       const a = axis < 0 ? axis + x.shape.length : axis;
       return alongAxis(x, a, (v) => v.map(() => f(v)));
     };
     // softmax: relative error of exp (twice: the element and the largest term of the sum),
     // gamma(n) of the sum, one division
-    prop('softmax', axisArb, async ({ x, axis }) => {
+    prop('softmax', samplesOf<A.AxisSample>('softmax'), async ({ x, axis }) => {
       const a = axis < 0 ? axis + x.shape.length : axis;
       const n = x.shape[a];
       const rel = axisTol(x, axis, (g) => (2 * (3 + 2 * (Math.max(...g) - Math.min(...g))) + 3) * ULP + gamma(n));
@@ -501,7 +492,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       });
     });
     // logSoftmax = x - logsumexp: logsumexp's budget plus one rounding of each term
-    prop('logSoftmax', axisArb, async ({ x, axis }) => {
+    prop('logSoftmax', samplesOf<A.AxisSample>('logSoftmax'), async ({ x, axis }) => {
       const a = axis < 0 ? axis + x.shape.length : axis;
       const lt = axisTol(x, axis, (g) => lseTol(g, x.shape[a]) + 2 * ULP * Math.abs(lse64(g)));
       await check({
@@ -522,9 +513,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     for (const op of ['argmax', 'argmin'] as const) {
       prop(
         op,
-        A.hostTensor({ ...shapeOpts, minRank: 1 }, (n) => A.smallInts(n, -2, 2)).chain((x) =>
-          fc.record({ x: fc.constant(x), axis: fc.option(A.axis(x.shape.length), { nil: undefined }), keepDims: fc.boolean() }),
-        ),
+        samplesOf<A.ArgSample>(op),
         async ({ x, axis, keepDims }) => {
           const flat: HostTensor = { shape: [x.data.length], data: x.data };
           const a = axis === undefined ? 0 : axis < 0 ? axis + x.shape.length : axis;
@@ -679,7 +668,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // a dot product of K terms: 2 gamma(K + 2) (|A| @ |B|) per element
     prop(
       'matmul',
-      A.matmulSpec({ maxDim: small ? 3 : 5 }).chain((s) => fc.record({ s: fc.constant(s), a: A.hostTensorOf(s.a), b: A.hostTensorOf(s.b) })),
+      mvSamples('matmul'),
       async ({ s, a, b }) => {
         const K = s.a[s.a.length - 1];
         const extra = await dotBudget(K, [absHost(a), absHost(b)], (x, y) => T.matmul(x, y));
@@ -690,7 +679,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // ---------------------------------------------------------------- movement (exact)
     prop(
       'transpose',
-      A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), perm: fc.option(A.permutation(x.shape.length), { nil: undefined }) })),
+      mvSamples('transpose'),
       async ({ x, perm }) => {
         const p = perm ?? A.iota(x.shape.length).reverse();
         await check({ what: `transpose(${fmt(x.shape)}, ${JSON.stringify(perm)})`, inputs: [x], f: (t) => T.transpose(t, perm), out: p.map((k) => x.shape[k]), tol: 'exact' });
@@ -698,7 +687,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'reshape / flatten / clone',
-      A.hostTensor(shapeOpts).chain((x) => fc.record({ x: fc.constant(x), target: A.reshapeTarget(x.data.length), which: fc.constantFrom('reshape', 'flatten', 'clone') })),
+      mvSamples('reshape'),
       async ({ x, target, which }) => {
         const f: OpFn = which === 'reshape' ? (t) => T.reshape(t, target.spec) : which === 'flatten' ? (t) => T.flatten(t) : (t) => T.clone(t);
         const out = which === 'reshape' ? target.out : which === 'flatten' ? [x.data.length] : x.shape;
@@ -707,7 +696,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'expandDims',
-      A.hostTensor({ ...shapeOpts, maxRank: 3 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length + 1) })),
+      mvSamples('expandDims'),
       async ({ x, axis }) => {
         const a = axis < 0 ? axis + x.shape.length + 1 : axis;
         const out = [...x.shape.slice(0, a), 1, ...x.shape.slice(a)];
@@ -716,10 +705,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'squeeze',
-      A.hostTensor(shapeOpts).chain((x) => {
-        const ones = A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
-        return fc.record({ x: fc.constant(x), axes: fc.option(fc.subarray(ones), { nil: undefined }) });
-      }),
+      mvSamples('squeeze'),
       async ({ x, axes }) => {
         const drop = axes ?? A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
         await check({ what: `squeeze(${fmt(x.shape)}, ${JSON.stringify(axes)})`, inputs: [x], f: (t) => T.squeeze(t, axes), out: x.shape.filter((_, i) => !drop.includes(i)), tol: 'exact', js: x.data });
@@ -727,14 +713,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'broadcastTo',
-      A.broadcastPair(shapeOpts).chain(({ a, out }) => fc.record({ x: A.hostTensorOf(a), out: fc.constant(out) })),
+      mvSamples('broadcastTo'),
       async ({ x, out }) => {
         await check({ what: `broadcastTo(${fmt(x.shape)}, ${fmt(out)})`, inputs: [x], f: (t) => T.broadcastTo(t, out), out, tol: 'exact' });
       },
     );
     prop(
       'slice',
-      A.hostTensor({ ...shapeOpts, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), s: A.sliceSpec(x.shape) })),
+      mvSamples('slice'),
       async ({ x, s }) => {
         // plain-JS: out[idx] = x[begin + idx * step] with negative begin counted from the end
         const st = stridesOf(x.shape);
@@ -755,16 +741,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'concat',
-      A.concatSpec(shapeOpts).chain((s) => fc.record({ s: fc.constant(s), xs: fc.tuple(...s.shapes.map((sh) => A.hostTensorOf(sh))) })),
+      mvSamples('concat'),
       async ({ s, xs }) => {
         await check({ what: `concat(${s.shapes.map(fmt).join(', ')}, axis ${s.axis})`, inputs: xs, f: (...ts) => T.concat(ts, s.axis), out: s.out, tol: 'exact' });
       },
     );
     prop(
       'stack',
-      A.shape({ ...shapeOpts, maxRank: 3 }).chain((sh) =>
-        fc.record({ xs: fc.array(A.hostTensorOf(sh), { minLength: 1, maxLength: 3 }), axis: A.axis(sh.length + 1) }),
-      ),
+      mvSamples('stack'),
       async ({ xs, axis }) => {
         const sh = xs[0].shape;
         const a = axis < 0 ? axis + sh.length + 1 : axis;
@@ -773,14 +757,14 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'pad',
-      A.hostTensor({ ...shapeOpts, maxRank: 4 }).chain((x) => fc.record({ x: fc.constant(x), pads: A.padSpec(x.shape.length), value: A.float({ gridBits: 4, specials: [0] }) })),
+      mvSamples('pad'),
       async ({ x, pads, value }) => {
         await check({ what: `pad(${fmt(x.shape)}, ${JSON.stringify(pads)}, ${value})`, inputs: [x], f: (t) => T.pad(t, pads, value), out: x.shape.map((d, k) => d + pads[k][0] + pads[k][1]), tol: 'exact' });
       },
     );
     prop(
       'gather',
-      A.gatherSpec({ ...shapeOpts, maxRank: 3 }).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.shape), asArray: fc.boolean() })),
+      mvSamples('gather'),
       async ({ s, x, asArray }) => {
         const useArray = asArray && s.indexShape.length === 1;
         const idx: HostTensor = { shape: s.indexShape, data: Float32Array.from(s.indices) };
@@ -796,20 +780,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // scatterAdd: each output is a sum of the rows sharing its index: gamma(#rows) sum|g|
     prop(
       'scatterAdd',
-      A.hostTensor({ ...shapeOpts, minRank: 1, maxRank: 3 }).chain((g) =>
-        fc.integer({ min: 1, max: 4 }).chain((dimSize) =>
-          A.axis(g.shape.length).chain((axis) => {
-            const a = axis < 0 ? axis + g.shape.length : axis;
-            return fc.record({
-              g: fc.constant(g),
-              axis: fc.constant(axis),
-              dimSize: fc.constant(dimSize),
-              indices: fc.array(fc.nat(dimSize - 1), { minLength: g.shape[a], maxLength: g.shape[a] }),
-              asArray: fc.boolean(),
-            });
-          }),
-        ),
-      ),
+      mvSamples('scatterAdd'),
       async ({ g, axis, dimSize, indices, asArray }) => {
         const a = axis < 0 ? axis + g.shape.length : axis;
         const idx: HostTensor = { shape: [indices.length], data: Float32Array.from(indices) };
@@ -826,15 +797,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'oneHot',
-      fc.integer({ min: 1, max: 5 }).chain((depth) =>
-        A.shape({ maxRank: 2, maxDim: 4 }).chain((ishape) =>
-          fc.record({
-            depth: fc.constant(depth),
-            idx: A0.hostTensorOf(ishape, (n) => A.smallInts(n, -1, depth)), // -1 and depth: all-zero rows (indices: no specials)
-            asArray: fc.boolean(),
-          }),
-        ),
-      ),
+      mvSamples('oneHot'),
       async ({ depth, idx, asArray }) => {
         const useArray = asArray && idx.shape.length === 1;
         const js = Array.from(idx.data).flatMap((v) => A.iota(depth).map((c) => (v === c ? 1 : 0)));
@@ -846,7 +809,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // conv2d: each output is a dot product of Cg*KH*KW terms: 2 gamma(n + 2) conv(|x|, |w|)
     prop(
       'conv2d',
-      A.convSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A.hostTensorOf(s.wShape) })),
+      cvSamples('conv2d'),
       async ({ s, x, w }) => {
         const o = { stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups };
         const f: OpFn = (tx, tw) => T.conv2d(tx, tw, o);
@@ -857,10 +820,11 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // convTranspose2d: every output sums at most Cin/groups * KH * KW products
     prop(
       'convTranspose2d',
-      // weights stay finite (A0): a non-finite weight meets the zeros that the kernels insert
-      // between strided input pixels (0 * Inf = NaN) where the scatter-form reference adds
-      // nothing; README "Special values" leaves that case unspecified
-      A.convTransposeSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A0.hostTensorOf(s.wShape) })),
+      // weights stay finite (the db's samples draw them with the plain arbitraries): a
+      // non-finite weight meets the zeros that the kernels insert between strided input
+      // pixels (0 * Inf = NaN) where the scatter-form reference adds nothing; README
+      // "Special values" leaves that case unspecified
+      cvSamples('convTranspose2d'),
       async ({ s, x, w }) => {
         const o = { stride: s.stride, padding: s.padding, outputPadding: s.outputPadding, dilation: s.dilation, groups: s.groups };
         const f: OpFn = (tx, tw) => T.convTranspose2d(tx, tw, o);
@@ -871,7 +835,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // conv2dFilterGrad: each weight gradient sums N*Ho*Wo products
     prop(
       'conv2dFilterGrad',
-      A.convSpec(convOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), dy: A.hostTensorOf(s.out) })),
+      cvSamples('conv2dFilterGrad'),
       async ({ s, x, dy }) => {
         const o = { stride: s.stride, padding: s.padding, dilation: s.dilation, groups: s.groups };
         const f: OpFn = (tx, td) => T.conv2dFilterGrad(tx, td, s.wShape, o);
@@ -880,19 +844,18 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       },
     );
 
-    const poolOpts = small ? { maxBatch: 1, maxChannels: 2, maxExtent: 3 } : {};
     // max pooling moves values: exact. Small-integer inputs make ties common; the first
     // maximum of a window (row-major) wins on both sides.
     prop(
       'maxPool2d',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)) })),
+      cvSamples('maxPool2d'),
       async ({ s, x }) => {
         await check({ what: `maxPool2d(${fmt(s.xShape)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x], f: (t) => T.maxPool2d(t, s.kernel, { stride: s.stride, padding: s.padding }), out: s.out, tol: 'exact' });
       },
     );
     prop(
       'maxPool2dGather',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), v: A.hostTensorOf(s.xShape) })),
+      cvSamples('maxPool2dGather'),
       async ({ s, x, v }) => {
         await check({ what: `maxPool2dGather(${fmt(s.xShape)}, k ${s.kernel}, s ${s.stride}, p ${s.padding})`, inputs: [x, v], f: (tx, tv) => T.maxPool2dGather(tx, tv, s.kernel, { stride: s.stride, padding: s.padding }), out: s.out, tol: 'exact' });
       },
@@ -900,7 +863,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // maxPool2dScatter: overlapping windows may route up to KH*KW gradients to one pixel
     prop(
       'maxPool2dScatter',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), g: A.hostTensorOf(s.out) })),
+      cvSamples('maxPool2dScatter'),
       async ({ s, x, g }) => {
         const po = { stride: s.stride, padding: s.padding };
         const f: OpFn = (tx, tg) => T.maxPool2dScatter(tx, tg, s.kernel, po);
@@ -911,7 +874,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     // avgPool2d (zero padding counted): KH*KW terms, plus the float32 rounding of 1/(KH*KW)
     prop(
       'avgPool2d',
-      A.poolSpec(poolOpts).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape) })),
+      cvSamples('avgPool2d'),
       async ({ s, x }) => {
         const [N, C, H, W] = s.xShape;
         const [kh, kw] = s.kernel;
@@ -934,10 +897,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     );
     prop(
       'upsampleNearest2d',
-      fc.record({
-        x: A.hostTensor({ minRank: 4, maxRank: 4, maxDim: 3, maxSize: small ? 24 : 72 }),
-        scale: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))),
-      }),
+      cvSamples('upsampleNearest2d'),
       async ({ x, scale }) => {
         const [sh, sw] = typeof scale === 'number' ? [scale, scale] : scale;
         const [N, C, H, W] = x.shape;
@@ -1058,7 +1018,7 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
     });
     registerOps(A, false);
 
-    it('coverage: every op of the op database has a conformance property, every elementwise primitive an entry', () => {
+    it('coverage: every op of the op database has a conformance property and its inputs in the db, every elementwise primitive an entry', () => {
       const missing = A.OP_DB.map((o) => o.name).filter((n) => !registered.has(n));
       expect(missing, 'ops of OP_DB without a property here').toEqual([]);
       const names = new Set(A.OP_DB.map((o) => o.name));
@@ -1069,6 +1029,9 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       for (const o of A.OP_DB) {
         expect(o.specials.length > 0 || o.grad.differentiable === 'none', `${o.name} has special values`).toBe(true);
         if (o.kind === 'unary' || o.kind === 'binary') expect(typeof o.derivative, `${o.name} has a closed-form derivative`).toBe('function');
+        // the inputs come from the db: value arbitraries (elementwise) or samples (the rest)
+        if (o.kind === 'unary' || o.kind === 'binary') expect(o.values?.length, `${o.name} has input values`).toBe(o.kind === 'unary' ? 1 : 2);
+        else expect(typeof o.samples, `${o.name} has forward samples`).toBe('function');
       }
     });
     // ---------------------------------------------------------------- IEEE special values

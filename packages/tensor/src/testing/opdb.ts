@@ -16,8 +16,9 @@
 // and users through `gradientProperty(opInfo('gelu'))` in @tapegrad/autograd/testing.
 
 import fc from 'fast-check';
-import type { FloatOptions } from '../testing.ts';
-import { floats, smallInts } from '../testing.ts';
+import type { ConvOptions, FloatOptions, HostTensor, ShapeOptions } from '../testing.ts';
+import type * as TestingModule from '../testing.ts';
+import { floats, hostTensorOf as plainHostTensorOf, smallInts } from '../testing.ts';
 import { erf64 } from '../backends/math64.ts';
 
 // ------------------------------------------------------------------------------------------
@@ -164,7 +165,111 @@ export interface OpInfo {
   };
   /** Float64 closed-form partial derivatives at the inputs (elementwise ops). */
   derivative?: (...xs: number[]) => number[];
+  /**
+   * Forward-suite samples: host inputs plus the op's attributes (the record type of the
+   * entry's kind, e.g. `ReduceSample`), drawn through `A` (this module's arbitraries, or the
+   * special-value pass's wrapper of them that mixes `specials` into every tensor).
+   */
+  samples?: (A: Arbitraries, o: SampleOptions) => fc.Arbitrary<unknown>;
+  /** Gradient-check samples: input shapes (values come from `grad.domains`) and attributes. */
+  gradSamples?: () => fc.Arbitrary<GradSample>;
+  /**
+   * The arguments of the op for gradient-sample tensors and attributes (`gradientProperty`
+   * calls `op(...call(tensors, attrs))`); entries with gradient samples but no `call` take
+   * arguments a description cannot build (index tensors) and have their cases in the suites.
+   */
+  call?: (tensors: unknown[], attrs: Record<string, unknown>) => unknown[];
 }
+
+/** The arbitraries module (@tapegrad/tensor/testing), or a wrapper of it. */
+export type Arbitraries = typeof TestingModule;
+
+/** Sizes of forward-suite samples. */
+export interface SampleOptions {
+  shape: ShapeOptions;
+  conv?: ConvOptions;
+  /** The small configuration (maxSize <= 64). */
+  small?: boolean;
+}
+
+/** A reduction over `axes` (sum, max, min, mean, variance, logsumexp). */
+export interface ReduceSample {
+  x: HostTensor;
+  axes: number | number[] | undefined;
+  keepDims: boolean;
+}
+/** A binary elementwise op: operands broadcast to `out`; a rank-0 operand may be passed as a number (`aNum`, `bNum`). */
+export interface BinarySample {
+  a: HostTensor;
+  b: HostTensor;
+  out: number[];
+  aNum: boolean;
+  bNum: boolean;
+}
+/** An op along one axis (softmax, logSoftmax). */
+export interface AxisSample {
+  x: HostTensor;
+  axis: number;
+}
+/** argmax / argmin: an axis or none (the flattened tensor). */
+export interface ArgSample {
+  x: HostTensor;
+  axis: number | undefined;
+  keepDims: boolean;
+}
+
+/** A gradient-check sample: one shape per input (values from the entry's `grad.domains`), attributes. */
+export interface GradSample<Attrs = Record<string, unknown>> {
+  shapes: number[][];
+  attrs: Attrs;
+}
+
+// ------------------------------------------------------------------------------------------
+// Gradient-check shapes and attributes (small: gradcheck runs f dozens of times)
+
+const gInt = (min: number, max: number) => fc.integer({ min, max });
+
+/** Shapes of rank minRank..maxRank, dimensions 1..maxDim (size-1 dims are frequent). */
+export function gradShape(minRank = 0, maxRank = 3, maxDim = 3): fc.Arbitrary<number[]> {
+  return fc.array(gInt(1, maxDim), { minLength: minRank, maxLength: maxRank });
+}
+
+/** Axes to reduce over: undefined (all), or a subset, some written negative. */
+export function gradAxes(rank: number): fc.Arbitrary<number[] | undefined> {
+  const all = Array.from({ length: rank }, (_, i) => i);
+  return fc.oneof(
+    fc.constant(undefined),
+    fc.tuple(fc.subarray(all), fc.array(fc.boolean(), { minLength: rank, maxLength: rank })).map(([ax, neg]) =>
+      ax.map((a) => (neg[a] ? a - rank : a)),
+    ),
+  );
+}
+
+/** One axis in [-rank, rank - 1] (rank >= 1). */
+export const gradAxis = (rank: number): fc.Arbitrary<number> => gInt(-rank, rank - 1);
+
+// ------------------------------------------------------------------------------------------
+// Sample generators by family
+
+/** Reductions: any tensor, axes (or all), keepDims. */
+const reduceSamples =
+  (values?: ValuesArb) =>
+  (A: Arbitraries, o: SampleOptions): fc.Arbitrary<ReduceSample> =>
+    A.hostTensor(o.shape, values).chain((x) => fc.record({ x: fc.constant(x), axes: A.axes(x.shape.length), keepDims: fc.boolean() }));
+/** max / min: half the draws are small integers, so ties of the extremum are common. */
+const tiedReduceSamples = (A: Arbitraries, o: SampleOptions) => reduceSamples((n) => fc.oneof(A.floats(n), A.smallInts(n, -2, 2)))(A, o);
+const axisSamples = (A: Arbitraries, o: SampleOptions): fc.Arbitrary<AxisSample> =>
+  A.hostTensor({ ...o.shape, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length) }));
+/** argmax / argmin: small integers make ties common (the documented answer is the first). */
+const argSamples = (A: Arbitraries, o: SampleOptions): fc.Arbitrary<ArgSample> =>
+  A.hostTensor({ ...o.shape, minRank: 1 }, (n) => A.smallInts(n, -2, 2)).chain((x) =>
+    fc.record({ x: fc.constant(x), axis: fc.option(A.axis(x.shape.length), { nil: undefined }), keepDims: fc.boolean() }),
+  );
+
+const reduceGradSamples = (): fc.Arbitrary<GradSample<{ axes: number[] | undefined; keepDims: boolean }>> =>
+  gradShape(0, 3).chain((s) => fc.record({ shapes: fc.constant([s]), attrs: fc.record({ axes: gradAxes(s.length), keepDims: fc.boolean() }) }));
+const axisGradSamples = (): fc.Arbitrary<GradSample<{ axis: number }>> =>
+  gradShape(1, 3).chain((s) => fc.record({ shapes: fc.constant([s]), attrs: fc.record({ axis: gradAxis(s.length) }) }));
 
 const f = (opts: FloatOptions = {}): ValuesArb => (n) => floats(n, opts);
 const ints = (min: number, max: number): ValuesArb => (n) => smallInts(n, min, max);
@@ -186,7 +291,13 @@ function unary(
   derivative?: (x: number) => number,
   specials: readonly number[] = SPECIAL_VALUES,
 ): OpInfo {
-  return { name, kind: 'unary', primitives: [name], values: [f(values)], specials, tol, grad, ...(derivative ? { derivative: (x: number) => [derivative(x)] } : {}) };
+  const v = f(values);
+  return {
+    name, kind: 'unary', primitives: [name], values: [v], specials, tol, grad, ...(derivative ? { derivative: (x: number) => [derivative(x)] } : {}),
+    samples: (A, o) => A.hostTensor(o.shape, v),
+    gradSamples: () => gradShape().map((s) => one(s, {})),
+    call: (t) => t,
+  };
 }
 
 const UNARY: OpInfo[] = [
@@ -219,7 +330,16 @@ const UNARY: OpInfo[] = [
 const TIES = ints(-3, 3);
 
 function binary(name: string, a: ValuesArb, b: ValuesArb, tol: ToleranceModel, grad: OpInfo['grad'], derivative?: (a: number, b: number) => number[]): OpInfo {
-  return { name, kind: 'binary', primitives: [name], values: [a, b], specials: SPECIAL_VALUES, tol, grad, ...(derivative ? { derivative } : {}) };
+  return {
+    name, kind: 'binary', primitives: [name], values: [a, b], specials: SPECIAL_VALUES, tol, grad, ...(derivative ? { derivative } : {}),
+    samples: (A, o): fc.Arbitrary<BinarySample> =>
+      A.broadcastPair(o.shape).chain(({ a: sa, b: sb, out }) =>
+        // a rank-0 operand is sometimes passed as a JS number (the TensorLike path)
+        fc.record({ a: A.hostTensorOf(sa, a), b: A.hostTensorOf(sb, b), out: fc.constant(out), aNum: fc.boolean(), bNum: fc.boolean() }),
+      ),
+    gradSamples: () => gradBroadcast(2).map((shapes) => ({ shapes, attrs: {} })),
+    call: (t) => t,
+  };
 }
 // one correctly rounded operation: half an ulp, allow one
 const oneRounding: ToleranceModel = (_xs, z) => ULP32 * Math.abs(z);
@@ -246,49 +366,465 @@ const BINARY: OpInfo[] = [
   ...(['greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'] as const).map((n) => binary(n, TIES, TIES, 'exact', cmpGrad, () => [0, 0])),
 ];
 
-/** Non-elementwise ops: specials, tolerance model and differentiability (their input arbitraries live with the suites). */
-const other = (name: string, kind: OpKind, primitives: string[], specials: readonly number[], tol: ToleranceModel, differentiable: Differentiability, tolNote?: string): OpInfo => ({
-  name, kind, primitives, specials, tol, grad: { differentiable }, ...(tolNote ? { tolNote } : {}),
+// ------------------------------------------------------------------------------------------
+// Forward samples of linear algebra and movement (exact ops: any float32 values)
+
+/** Forward-suite sample generators of the movement and linalg entries, by entry name. */
+export const MOVEMENT_SAMPLES = {
+  matmul: (A: Arbitraries, o: SampleOptions) =>
+    A.matmulSpec({ maxDim: o.small ? 3 : 5 }).chain((s) => fc.record({ s: fc.constant(s), a: A.hostTensorOf(s.a), b: A.hostTensorOf(s.b) })),
+  transpose: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor(o.shape).chain((x) => fc.record({ x: fc.constant(x), perm: fc.option(A.permutation(x.shape.length), { nil: undefined }) })),
+  /** reshape, flatten and clone share one property (`which`). */
+  reshape: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor(o.shape).chain((x) => fc.record({ x: fc.constant(x), target: A.reshapeTarget(x.data.length), which: fc.constantFrom('reshape' as const, 'flatten' as const, 'clone' as const) })),
+  expandDims: (A: Arbitraries, o: SampleOptions) => A.hostTensor({ ...o.shape, maxRank: 3 }).chain((x) => fc.record({ x: fc.constant(x), axis: A.axis(x.shape.length + 1) })),
+  squeeze: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor(o.shape).chain((x) => {
+      const ones = A.iota(x.shape.length).filter((i) => x.shape[i] === 1);
+      return fc.record({ x: fc.constant(x), axes: fc.option(fc.subarray(ones), { nil: undefined }) });
+    }),
+  broadcastTo: (A: Arbitraries, o: SampleOptions) => A.broadcastPair(o.shape).chain(({ a, out }) => fc.record({ x: A.hostTensorOf(a), out: fc.constant(out) })),
+  slice: (A: Arbitraries, o: SampleOptions) => A.hostTensor({ ...o.shape, minRank: 1 }).chain((x) => fc.record({ x: fc.constant(x), s: A.sliceSpec(x.shape) })),
+  concat: (A: Arbitraries, o: SampleOptions) => A.concatSpec(o.shape).chain((s) => fc.record({ s: fc.constant(s), xs: fc.tuple(...s.shapes.map((sh) => A.hostTensorOf(sh))) })),
+  stack: (A: Arbitraries, o: SampleOptions) =>
+    A.shape({ ...o.shape, maxRank: 3 }).chain((sh) => fc.record({ xs: fc.array(A.hostTensorOf(sh), { minLength: 1, maxLength: 3 }), axis: A.axis(sh.length + 1) })),
+  pad: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor({ ...o.shape, maxRank: 4 }).chain((x) => fc.record({ x: fc.constant(x), pads: A.padSpec(x.shape.length), value: A.float({ gridBits: 4, specials: [0] }) })),
+  gather: (A: Arbitraries, o: SampleOptions) =>
+    A.gatherSpec({ ...o.shape, maxRank: 3 }).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.shape), asArray: fc.boolean() })),
+  scatterAdd: (A: Arbitraries, o: SampleOptions) =>
+    A.hostTensor({ ...o.shape, minRank: 1, maxRank: 3 }).chain((g) =>
+      fc.integer({ min: 1, max: 4 }).chain((dimSize) =>
+        A.axis(g.shape.length).chain((axis) => {
+          const a = axis < 0 ? axis + g.shape.length : axis;
+          return fc.record({
+            g: fc.constant(g),
+            axis: fc.constant(axis),
+            dimSize: fc.constant(dimSize),
+            indices: fc.array(fc.nat(dimSize - 1), { minLength: g.shape[a], maxLength: g.shape[a] }),
+            asArray: fc.boolean(),
+          });
+        }),
+      ),
+    ),
+  /** Indices -1 and depth give all-zero rows; indices never carry special values (plain arbitraries). */
+  oneHot: (A: Arbitraries) =>
+    fc.integer({ min: 1, max: 5 }).chain((depth) =>
+      A.shape({ maxRank: 2, maxDim: 4 }).chain((ishape) =>
+        fc.record({ depth: fc.constant(depth), idx: plainHostTensorOf(ishape, (n) => A.smallInts(n, -1, depth)), asArray: fc.boolean() }),
+      ),
+    ),
+};
+
+/** The value type of a forward sample generator of MOVEMENT_SAMPLES. */
+export type MovementSample<K extends keyof typeof MOVEMENT_SAMPLES> = ReturnType<(typeof MOVEMENT_SAMPLES)[K]> extends fc.Arbitrary<infer V> ? V : never;
+
+// ------------------------------------------------------------------------------------------
+// Gradient samples of linear algebra and movement (gradcheck sizes; values on 'any')
+
+/** `n` shapes that broadcast together: each drops some leading dimensions of a common shape and sets some of the rest to 1. */
+export function gradBroadcast(n: number, maxRank = 3, maxDim = 3): fc.Arbitrary<number[][]> {
+  return gradShape(0, maxRank, maxDim).chain((out) =>
+    fc.tuple(
+      ...Array.from({ length: n }, () =>
+        fc.tuple(
+          fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: gInt(0, out.length) }),
+          fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
+        ),
+      ),
+    ).map((specs) => specs.map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)))),
+  );
+}
+
+const gradSizeOf = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+const one = <Attrs>(shape: number[], attrs: Attrs): GradSample<Attrs> => ({ shapes: [shape], attrs });
+
+/** Gradient-check sample generators of the movement and linalg entries, by entry name. */
+export const MOVEMENT_GRAD_SAMPLES = {
+  matmul: () =>
+    fc.tuple(gradBroadcast(2, 2), gInt(1, 3), gInt(1, 3), gInt(1, 3)).map(([[ba, bb], M, K, N]): GradSample<Record<string, never>> => ({ shapes: [[...ba, M, K], [...bb, K, N]], attrs: {} })),
+  transpose: () =>
+    gradShape(0, 4).chain((s) =>
+      fc.shuffledSubarray(Array.from({ length: s.length }, (_, i) => i), { minLength: s.length, maxLength: s.length }).map((perm) => one(s, { perm })),
+    ),
+  reshape: () =>
+    gradShape(0, 3).chain((s) =>
+      fc
+        .constantFrom<(t: number[]) => number[]>(
+          (t) => [gradSizeOf(t)],
+          (t) => t.slice().reverse(),
+          (t) => [1, ...t, 1],
+          (t) => (t.length >= 2 ? [t[0] * t[1], ...t.slice(2)] : [-1]),
+        )
+        .map((to) => one(s, { target: to(s) })),
+    ),
+  clone: () => gradShape().map((s) => one(s, {})),
+  /** An axis of expandDims (rank + 1 places, some negative). */
+  expandDims: () => gradShape(0, 3).chain((s) => gInt(-(s.length + 1), s.length).map((axis) => one(s, { axis }))),
+  broadcastTo: () =>
+    gradBroadcast(1).chain(([s]) =>
+      // the target: s with leading dims and its 1s filled in
+      fc.tuple(gradShape(0, 2), fc.array(gInt(1, 3), { minLength: s.length, maxLength: s.length })).map(([lead, fill]) => one(s, { target: [...lead, ...s.map((d, i) => (d === 1 ? fill[i] : d))] })),
+    ),
+  slice: () =>
+    gradShape(1, 3, 5).chain((s) =>
+      fc
+        .tuple(
+          ...s.map((d) =>
+            fc.tuple(gInt(1, 3), gInt(0, d - 1), fc.boolean(), fc.boolean()).chain(([step, b, negBegin, toEnd]) => {
+              const avail = Math.ceil((d - b) / step);
+              return gInt(1, avail).map((n) => ({ begin: negBegin ? b - d : b, size: toEnd ? -1 : n, step }));
+            }),
+          ),
+        )
+        .map((ax) => one(s, { begin: ax.map((a) => a.begin), size: ax.map((a) => a.size), step: ax.map((a) => a.step) })),
+    ),
+  pad: () =>
+    gradShape(1, 3).chain((s) =>
+      fc.tuple(fc.array(fc.tuple(gInt(0, 2), gInt(0, 2)), { minLength: s.length, maxLength: s.length }), gInt(-2, 2)).map(([pads, v]) => one(s, { pads, value: v / 2 })),
+    ),
+  /** Three parts along one axis. */
+  concat: () =>
+    gradShape(1, 3).chain((s) =>
+      fc.tuple(gradAxis(s.length), fc.tuple(gInt(1, 3), gInt(1, 3), gInt(1, 3))).map(([axis, ns]): GradSample<{ axis: number }> => {
+        const a = axis < 0 ? axis + s.length : axis;
+        return { shapes: ns.map((n) => s.map((d, i) => (i === a ? n : d))), attrs: { axis } };
+      }),
+    ),
+  stack: () =>
+    fc.tuple(gradShape(0, 2), gInt(2, 3)).chain(([s, n]) => gInt(-(s.length + 1), s.length).map((axis): GradSample<{ axis: number }> => ({ shapes: Array.from({ length: n }, () => s), attrs: { axis } }))),
+  /** Indices (host numbers and their shape) with a repeat: the gradient must accumulate. */
+  gather: () =>
+    gradShape(1, 3, 4).chain((s) =>
+      fc.tuple(gradAxis(s.length), fc.oneof(gradShape(1, 1, 4), gradShape(2, 2, 3))).chain(([axis, indexShape]) => {
+        const d = s[axis < 0 ? axis + s.length : axis];
+        const n = gradSizeOf(indexShape);
+        return fc.array(gInt(0, d - 1), { minLength: n, maxLength: n }).map((indices) => {
+          if (indices.length >= 2) indices[indices.length - 1] = indices[0];
+          return one(s, { axis, indexShape, indices });
+        });
+      }),
+    ),
+  /** Indices as a host array, or as a tensor of shape [rows, 1] or [1, rows] (`form`). */
+  scatterAdd: () =>
+    fc
+      .tuple(gradShape(1, 3), gInt(1, 4))
+      .chain(([s, dimSize]) => gradAxis(s.length).map((axis) => [s, axis, dimSize] as const))
+      .chain(([s, axis, dimSize]) => {
+        const a = axis < 0 ? axis + s.length : axis;
+        return fc
+          .tuple(fc.array(gInt(0, dimSize - 1), { minLength: s[a], maxLength: s[a] }), fc.constantFrom<'array' | 'column' | 'row'>('array', 'column', 'row'))
+          .map(([indices, form]) => one(s, { axis, dimSize, indices, form }));
+      }),
+};
+
+/** The attribute type of a gradient sample generator of MOVEMENT_GRAD_SAMPLES. */
+export type MovementGradAttrs<K extends keyof typeof MOVEMENT_GRAD_SAMPLES> = ReturnType<(typeof MOVEMENT_GRAD_SAMPLES)[K]> extends fc.Arbitrary<GradSample<infer V>> ? V : never;
+
+// ------------------------------------------------------------------------------------------
+// Convolution and pooling: forward samples
+
+/** Forward-suite sample generators of the convolution and pooling entries, by entry name. */
+export const CONV_SAMPLES = {
+  conv2d: (A: Arbitraries, o: SampleOptions) => A.convSpec(o.conv).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: A.hostTensorOf(s.wShape) })),
+  // weights stay finite (plain arbitraries): a non-finite weight meets the zeros that the
+  // kernels insert between strided input pixels (0 * Inf = NaN) where the scatter-form
+  // reference adds nothing; README "Special values" leaves that case unspecified
+  convTranspose2d: (A: Arbitraries, o: SampleOptions) =>
+    A.convTransposeSpec(o.conv).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), w: plainHostTensorOf(s.wShape) })),
+  conv2dFilterGrad: (A: Arbitraries, o: SampleOptions) => A.convSpec(o.conv).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape), dy: A.hostTensorOf(s.out) })),
+  /** Small-integer inputs make ties common (the first maximum of a window wins). */
+  maxPool2d: (A: Arbitraries, o: SampleOptions) => A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)) })),
+  maxPool2dGather: (A: Arbitraries, o: SampleOptions) =>
+    A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), v: A.hostTensorOf(s.xShape) })),
+  maxPool2dScatter: (A: Arbitraries, o: SampleOptions) =>
+    A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape, (n) => A.smallInts(n, -3, 3)), g: A.hostTensorOf(s.out) })),
+  avgPool2d: (A: Arbitraries, o: SampleOptions) => A.poolSpec(poolOptions(o)).chain((s) => fc.record({ s: fc.constant(s), x: A.hostTensorOf(s.xShape) })),
+  upsampleNearest2d: (A: Arbitraries, o: SampleOptions) =>
+    fc.record({
+      x: A.hostTensor({ minRank: 4, maxRank: 4, maxDim: 3, maxSize: o.small ? 24 : 72 }),
+      scale: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))),
+    }),
+};
+const poolOptions = (o: SampleOptions) => (o.small ? { maxBatch: 1, maxChannels: 2, maxExtent: 3 } : {});
+
+/** The value type of a forward sample generator of CONV_SAMPLES. */
+export type ConvSample<K extends keyof typeof CONV_SAMPLES> = ReturnType<(typeof CONV_SAMPLES)[K]> extends fc.Arbitrary<infer V> ? V : never;
+
+// ------------------------------------------------------------------------------------------
+// Convolution and pooling: gradient-check configurations (small: gradcheck runs f dozens of times)
+
+export interface ConvConfig {
+  N: number;
+  C: number;
+  O: number;
+  groups: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: [number, number];
+  padding: [number, number] | 'same';
+  dilation: [number, number];
+  /** conv2d output size. */
+  Ho: number;
+  Wo: number;
+}
+
+export interface ConvConstraints {
+  groups?: number;
+  same?: boolean;
+  stride?: number;
+  dilation?: number;
+  maxHW?: number;
+}
+
+const convOutSize = (n: number, k: number, s: number, p: number, d: number) => Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1;
+
+/** conv2d configurations: N <= 2, C, O <= 4, H, W <= 6, kernels <= 3, every attribute varied. */
+export function gradConvConfig(c: ConvConstraints = {}): fc.Arbitrary<ConvConfig> {
+  const maxHW = c.maxHW ?? 6;
+  return fc
+    .record({
+      N: gInt(1, 2),
+      groups: c.groups !== undefined ? fc.constant(c.groups) : gInt(1, 2),
+      cg: gInt(1, 2),
+      og: gInt(1, 2),
+      KH: gInt(1, 3),
+      KW: gInt(1, 3),
+      sH: c.stride !== undefined ? fc.constant(c.stride) : gInt(1, 2),
+      sW: c.stride !== undefined ? fc.constant(c.stride) : gInt(1, 2),
+      dH: c.dilation !== undefined ? fc.constant(c.dilation) : gInt(1, 2),
+      dW: c.dilation !== undefined ? fc.constant(c.dilation) : gInt(1, 2),
+      pH: gInt(0, 1),
+      pW: gInt(0, 1),
+      H: gInt(1, maxHW),
+      W: gInt(1, maxHW),
+    })
+    .map((r) => {
+      const same = c.same === true;
+      const stride: [number, number] = same ? [1, 1] : [r.sH, r.sW];
+      // 'same' needs an odd effective kernel: make d(K-1) even
+      const KH = same && (r.dH * (r.KH - 1)) % 2 ? r.KH + 1 : r.KH;
+      const KW = same && (r.dW * (r.KW - 1)) % 2 ? r.KW + 1 : r.KW;
+      const pad: [number, number] = same ? [(r.dH * (KH - 1)) / 2, (r.dW * (KW - 1)) / 2] : [r.pH, r.pW];
+      const Ho = convOutSize(r.H, KH, stride[0], pad[0], r.dH);
+      const Wo = convOutSize(r.W, KW, stride[1], pad[1], r.dW);
+      return {
+        N: r.N, C: r.groups * r.cg, O: r.groups * r.og, groups: r.groups, H: r.H, W: r.W, KH, KW, stride,
+        padding: same ? ('same' as const) : pad, dilation: [r.dH, r.dW] as [number, number], Ho, Wo,
+      };
+    })
+    .filter((k) => k.Ho >= 1 && k.Wo >= 1);
+}
+
+export interface ConvTConfig {
+  N: number;
+  Cin: number;
+  Og: number;
+  groups: number;
+  H: number;
+  W: number;
+  KH: number;
+  KW: number;
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  outputPadding: [number, number];
+}
+
+/** convTranspose2d configurations; `withOutputPadding` forces a non-zero outputPadding. */
+export function gradConvTConfig(withOutputPadding = false, maxHW = 4): fc.Arbitrary<ConvTConfig> {
+  return fc
+    .record({
+      N: gInt(1, 2),
+      groups: gInt(1, 2),
+      cg: gInt(1, 2),
+      Og: gInt(1, 2),
+      KH: gInt(1, 3),
+      KW: gInt(1, 3),
+      sH: gInt(1, 2),
+      sW: gInt(1, 2),
+      dH: gInt(1, 2),
+      dW: gInt(1, 2),
+      pH: gInt(0, 1),
+      pW: gInt(0, 1),
+      oH: gInt(0, 1),
+      oW: gInt(0, 1),
+      H: gInt(1, maxHW),
+      W: gInt(1, maxHW),
+    })
+    .map((r) => {
+      // outputPadding must be below max(stride, dilation)
+      const lim = (s: number, d: number, o: number) => Math.min(o, Math.max(s, d) - 1);
+      let sH = r.sH;
+      let oH = lim(r.sH, r.dH, r.oH);
+      const oW = lim(r.sW, r.dW, r.oW);
+      if (withOutputPadding && oH === 0 && oW === 0) {
+        sH = 2;
+        oH = 1;
+      }
+      return {
+        N: r.N, Cin: r.groups * r.cg, Og: r.Og, groups: r.groups, H: r.H, W: r.W, KH: r.KH, KW: r.KW,
+        stride: [sH, r.sW] as [number, number], padding: [r.pH, r.pW] as [number, number],
+        dilation: [r.dH, r.dW] as [number, number], outputPadding: [oH, oW] as [number, number],
+      };
+    })
+    .filter((k) => {
+      const Ho = (k.H - 1) * k.stride[0] - 2 * k.padding[0] + k.dilation[0] * (k.KH - 1) + k.outputPadding[0] + 1;
+      const Wo = (k.W - 1) * k.stride[1] - 2 * k.padding[1] + k.dilation[1] * (k.KW - 1) + k.outputPadding[1] + 1;
+      return Ho >= 1 && Wo >= 1;
+    });
+}
+
+export interface PoolConfig {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+export function gradPoolConfig(): fc.Arbitrary<PoolConfig> {
+  return fc
+    .record({
+      N: gInt(1, 2), C: gInt(1, 3), H: gInt(1, 6), W: gInt(1, 6),
+      kH: gInt(1, 3), kW: gInt(1, 3), sH: gInt(1, 3), sW: gInt(1, 3), pH: gInt(0, 1), pW: gInt(0, 1),
+    })
+    .map((r) => ({
+      N: r.N, C: r.C, H: r.H, W: r.W,
+      kernel: [r.kH, r.kW] as [number, number],
+      stride: [r.sH, r.sW] as [number, number],
+      padding: [Math.min(r.pH, r.kH >> 1), Math.min(r.pW, r.kW >> 1)] as [number, number],
+    }))
+    .filter((k) => convOutSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1) >= 1 && convOutSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1) >= 1);
+}
+
+
+const convOptsOf = (k: ConvConfig) => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups });
+const convTOptsOf = (k: ConvTConfig) => ({ stride: k.stride, padding: k.padding, dilation: k.dilation, groups: k.groups, outputPadding: k.outputPadding });
+const poolOptsOf = (k: PoolConfig) => ({ stride: k.stride, padding: k.padding });
+const poolX = (k: PoolConfig) => [k.N, k.C, k.H, k.W];
+
+/** Gradient samples of the convolution and pooling entries; their `attrs` are the configuration. */
+export const CONV_GRAD_SAMPLES = {
+  conv2d: (c: ConvConstraints = {}) =>
+    gradConvConfig(c).map((k): GradSample<ConvConfig> => ({ shapes: [[k.N, k.C, k.H, k.W], [k.O, k.C / k.groups, k.KH, k.KW]], attrs: k })),
+  conv2dFilterGrad: (c: ConvConstraints = {}) =>
+    gradConvConfig(c).map((k): GradSample<ConvConfig> => ({ shapes: [[k.N, k.C, k.H, k.W], [k.N, k.O, k.Ho, k.Wo]], attrs: k })),
+  convTranspose2d: (withOutputPadding = false, maxHW = 4) =>
+    gradConvTConfig(withOutputPadding, maxHW).map((k): GradSample<ConvTConfig> => ({ shapes: [[k.N, k.Cin, k.H, k.W], [k.Cin, k.Og, k.KH, k.KW]], attrs: k })),
+  maxPool2d: () => gradPoolConfig().map((k): GradSample<PoolConfig> => ({ shapes: [poolX(k)], attrs: k })),
+  maxPool2dGather: () => gradPoolConfig().map((k): GradSample<PoolConfig> => ({ shapes: [poolX(k), poolX(k)], attrs: k })),
+  maxPool2dScatter: () =>
+    gradPoolConfig().map((k): GradSample<PoolConfig> => ({
+      shapes: [poolX(k), [k.N, k.C, convOutSize(k.H, k.kernel[0], k.stride[0], k.padding[0], 1), convOutSize(k.W, k.kernel[1], k.stride[1], k.padding[1], 1)]],
+      attrs: k,
+    })),
+  avgPool2d: () => gradPoolConfig().map((k): GradSample<PoolConfig> => ({ shapes: [poolX(k)], attrs: k })),
+  upsampleNearest2d: () =>
+    fc.tuple(gInt(1, 2), gInt(1, 2), gInt(1, 3), gInt(1, 3), gInt(1, 3), gInt(1, 3)).map(([N, C, H, W, sh, sw]): GradSample<{ scale: [number, number] }> => ({ shapes: [[N, C, H, W]], attrs: { scale: [sh, sw] } })),
+};
+
+/** Samples of a convolution / pooling entry: forward, gradient (default configuration), domains and call. */
+function cv(name: keyof typeof CONV_SAMPLES, domains: GradDomain[], call: OpInfo['call']): Extra {
+  const grd = (CONV_GRAD_SAMPLES as unknown as Record<string, () => fc.Arbitrary<GradSample>>)[name];
+  return { samples: CONV_SAMPLES[name], gradSamples: () => grd(), grad: { domains }, call };
+}
+type Cfg = Record<string, unknown>;
+
+// ------------------------------------------------------------------------------------------
+// Selections: where and clip
+
+/** Forward-suite sample generators of where and clip. */
+export const SELECT_SAMPLES = {
+  /** A condition of -1, 0, 1 (non-zero is true) and two operands, broadcast together. */
+  where: (A: Arbitraries, o: SampleOptions) =>
+    A.broadcastTriple(o.shape).chain(({ a, b, c, out }) =>
+      fc.record({ c: A.hostTensorOf(c, (n) => A.smallInts(n, -1, 1)), a: A.hostTensorOf(a), b: A.hostTensorOf(b), out: fc.constant(out) }),
+    ),
+  /** Bounds on a 1/16 grid, lo <= hi (the values on a 1/64 grid: ties with the bounds occur). */
+  clip: (A: Arbitraries, o: SampleOptions) =>
+    fc.record({
+      x: A.hostTensor(o.shape, (n) => A.floats(n, { gridBits: 6 })),
+      lo: A.float({ min: -6, max: 0, gridBits: 4 }),
+      width: A.float({ min: 0, max: 8, gridBits: 4 }),
+    }),
+};
+
+/** The value type of a forward sample generator of SELECT_SAMPLES. */
+export type SelectSample<K extends keyof typeof SELECT_SAMPLES> = ReturnType<(typeof SELECT_SAMPLES)[K]> extends fc.Arbitrary<infer V> ? V : never;
+
+/** Gradient samples of where (broadcast shapes) and clip (number bounds on a 1/16 grid, x on the odd 1/32 grid: never at a bound). */
+export const SELECT_GRAD_SAMPLES = {
+  where: () => gradBroadcast(3).map((shapes): GradSample<Record<string, never>> => ({ shapes, attrs: {} })),
+  clip: () => fc.tuple(gradShape(), gInt(-16, 0), gInt(1, 16)).map(([s, lo, hi]) => one(s, { lo: lo / 16, hi: hi / 16 })),
+};
+
+/** Samples of a movement / linalg entry; `call` only where the op takes its tensors then host attributes. */
+function mv(name: string, call?: OpInfo['call']): Extra {
+  const fwd = (MOVEMENT_SAMPLES as Record<string, OpInfo['samples']>)[name];
+  const grd = (MOVEMENT_GRAD_SAMPLES as Record<string, OpInfo['gradSamples']>)[name];
+  return { ...(fwd ? { samples: fwd } : {}), ...(grd ? { gradSamples: grd, grad: { domains: ['any', 'any', 'any'] } } : {}), ...(call ? { call } : {}) };
+}
+
+/**
+ * Non-elementwise ops: specials, tolerance model, differentiability, and (where `extra` gives
+ * them) forward samples, gradient samples and domains. Entries without samples still have
+ * their input arbitraries in the suites.
+ */
+const other = (name: string, kind: OpKind, primitives: string[], specials: readonly number[], tol: ToleranceModel, differentiable: Differentiability, tolNote?: string, extra: Extra = {}): OpInfo => ({
+  name, kind, primitives, specials, tol, grad: { differentiable, ...extra.grad }, ...(tolNote ? { tolNote } : {}), ...omitGrad(extra),
+});
+/** What an entry adds beyond the common fields: samples, and gradient domains (its differentiability is `other`'s). */
+type Extra = Omit<Partial<OpInfo>, 'grad'> & { grad?: Partial<OpInfo['grad']> };
+const omitGrad = ({ grad: _g, ...rest }: Extra): Partial<OpInfo> => rest;
+/** Samples and gradient domain of a reduction-family entry. */
+const red = (dom: GradDomain, samples: OpInfo['samples'] = reduceSamples(), gradSamples: OpInfo['gradSamples'] = reduceGradSamples): Extra => ({
+  samples, gradSamples, grad: { domains: [dom] }, call: gradSamples === reduceGradSamples ? (t, a) => [...t, a.axes, a.keepDims] : (t, a) => [...t, a.axis],
 });
 const SUM_NOTE = 'any float32 summation order of n terms is within gamma(n - 1) sum|x| (blocked or not)';
 const DOT_NOTE = 'a dot product of n terms: 2 gamma(n + 2) (|a| . |b|) per element';
 
 const OTHER: OpInfo[] = [
-  { name: 'where', kind: 'select', primitives: ['where'], values: [ints(-1, 1), f(), f()], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'smooth', domains: ['mask', 'any', 'any'], argnums: [1, 2] } },
-  // clip(x, lo, hi) takes bounds besides the tensor: its gradient cases live with the suites (no domains)
-  { name: 'clip', kind: 'select', primitives: ['maximum', 'minimum'], values: [f({ gridBits: 6 })], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'kinked' } },
-  other('sum', 'reduction', ['sum'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', SUM_NOTE),
-  other('max', 'reduction', ['max'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally'),
-  other('min', 'reduction', ['min'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally'),
-  other('mean', 'reduction', ['sum', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'the sum budget gamma(n + 3) sum|x| / n'),
-  other('variance', 'reduction', ['sum', 'sub', 'square', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '4 gamma(n + 6) mean(x^2)'),
-  other('logsumexp', 'reduction', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(3 + 2 range) ulp + gamma(n) + 2^-21 + 3 ulp log n, plus 2 ulp relative'),
-  other('softmax', 'axis', ['max', 'sub', 'exp', 'sum', 'div'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(2 (3 + 2 range) + 3) ulp + gamma(n), relative'),
-  other('logSoftmax', 'axis', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', "logsumexp's budget plus one rounding of each term"),
-  other('argmax', 'argReduction', ['argmax'], SPECIAL_VALUES, 'exact', 'zero'),
-  other('argmin', 'argReduction', ['argmin'], SPECIAL_VALUES, 'exact', 'zero'),
-  other('matmul', 'linalg', ['matmul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE),
-  other('transpose', 'movement', ['transpose'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('reshape', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('clone', 'movement', ['clone'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('expandDims', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('squeeze', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('broadcastTo', 'movement', ['broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('slice', 'movement', ['slice'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('concat', 'movement', ['concat'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('stack', 'movement', ['concat', 'reshape'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('pad', 'movement', ['pad'], SPECIAL_VALUES, 'exact', 'smooth'),
-  other('gather', 'movement', ['gather'], SPECIAL_VALUES, 'exact', 'smooth', 'exact; indices are not differentiable'),
-  other('scatterAdd', 'movement', ['scatterAdd'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'gamma(#rows) sum|g|'),
-  other('oneHot', 'creation', [], [], 'exact', 'none', 'indices only: no special values'),
-  other('conv2d', 'conv', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cg KH KW; zero padding is multiplied'),
-  other('convTranspose2d', 'conv', ['convTranspose2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cin/groups KH KW; specials in x only (a non-finite weight is unspecified)'),
-  other('conv2dFilterGrad', 'conv', ['conv2dFilterGrad'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = N Ho Wo'),
-  other('maxPool2d', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; the first maximum (or first NaN) of each window'),
-  other('maxPool2dGather', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked'),
-  other('maxPool2dScatter', 'pool', ['maxPool2dScatter'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW gradients may meet at one pixel'),
-  other('avgPool2d', 'pool', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW terms plus the rounding of 1 / (KH KW)'),
-  other('upsampleNearest2d', 'pool', ['reshape', 'broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth'),
+  { name: 'where', kind: 'select', primitives: ['where'], values: [ints(-1, 1), f(), f()], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'smooth', domains: ['mask', 'any', 'any'], argnums: [1, 2] }, samples: SELECT_SAMPLES.where, gradSamples: SELECT_GRAD_SAMPLES.where, call: (t) => t },
+  // clip(x, lo, hi) with number bounds (tensor bounds: a case of cases.ts)
+  { name: 'clip', kind: 'select', primitives: ['maximum', 'minimum'], values: [f({ gridBits: 6 })], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'kinked', domains: ['odd'] }, samples: SELECT_SAMPLES.clip, gradSamples: SELECT_GRAD_SAMPLES.clip, call: (t, a) => [...t, a.lo, a.hi] },
+  other('sum', 'reduction', ['sum'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', SUM_NOTE, red('any')),
+  other('max', 'reduction', ['max'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally', red('distinct', tiedReduceSamples)),
+  other('min', 'reduction', ['min'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; ties share the cotangent equally', red('distinct', tiedReduceSamples)),
+  other('mean', 'reduction', ['sum', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'the sum budget gamma(n + 3) sum|x| / n', red('any')),
+  other('variance', 'reduction', ['sum', 'sub', 'square', 'mul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '4 gamma(n + 6) mean(x^2)', red('any')),
+  other('logsumexp', 'reduction', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(3 + 2 range) ulp + gamma(n) + 2^-21 + 3 ulp log n, plus 2 ulp relative', red('wide')),
+  other('softmax', 'axis', ['max', 'sub', 'exp', 'sum', 'div'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', '(2 (3 + 2 range) + 3) ulp + gamma(n), relative', red('wide', axisSamples, axisGradSamples)),
+  other('logSoftmax', 'axis', ['max', 'sub', 'exp', 'sum', 'log', 'add'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', "logsumexp's budget plus one rounding of each term", red('wide', axisSamples, axisGradSamples)),
+  other('argmax', 'argReduction', ['argmax'], SPECIAL_VALUES, 'exact', 'zero', undefined, red('distinct', argSamples, axisGradSamples)),
+  other('argmin', 'argReduction', ['argmin'], SPECIAL_VALUES, 'exact', 'zero', undefined, red('distinct', argSamples, axisGradSamples)),
+  other('matmul', 'linalg', ['matmul'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE, mv('matmul', (t) => t)),
+  other('transpose', 'movement', ['transpose'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('transpose', (t, a) => [...t, a.perm])),
+  other('reshape', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('reshape', (t, a) => [...t, a.target])),
+  other('clone', 'movement', ['clone'], SPECIAL_VALUES, 'exact', 'smooth', undefined, { ...mv('clone', (t) => t), samples: MOVEMENT_SAMPLES.reshape }),
+  other('expandDims', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('expandDims', (t, a) => [...t, a.axis])),
+  other('squeeze', 'movement', ['reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('squeeze')),
+  other('broadcastTo', 'movement', ['broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('broadcastTo', (t, a) => [...t, a.target])),
+  other('slice', 'movement', ['slice'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('slice', (t, a) => [...t, a.begin, a.size, a.step])),
+  other('concat', 'movement', ['concat'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('concat', (t, a) => [t, a.axis])),
+  other('stack', 'movement', ['concat', 'reshape'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('stack', (t, a) => [t, a.axis])),
+  other('pad', 'movement', ['pad'], SPECIAL_VALUES, 'exact', 'smooth', undefined, mv('pad', (t, a) => [...t, a.pads, a.value])),
+  other('gather', 'movement', ['gather'], SPECIAL_VALUES, 'exact', 'smooth', 'exact; indices are not differentiable', mv('gather')),
+  other('scatterAdd', 'movement', ['scatterAdd'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'gamma(#rows) sum|g|', mv('scatterAdd')),
+  other('oneHot', 'creation', [], [], 'exact', 'none', 'indices only: no special values', mv('oneHot')),
+  other('conv2d', 'conv', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cg KH KW; zero padding is multiplied', cv('conv2d', ['any', 'any'], (t, a) => [...t, convOptsOf(a as unknown as ConvConfig)])),
+  other('convTranspose2d', 'conv', ['convTranspose2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = Cin/groups KH KW; specials in x only (a non-finite weight is unspecified)', cv('convTranspose2d', ['any', 'any'], (t, a) => [...t, convTOptsOf(a as unknown as ConvTConfig)])),
+  other('conv2dFilterGrad', 'conv', ['conv2dFilterGrad'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', DOT_NOTE + ', n = N Ho Wo', cv('conv2dFilterGrad', ['any', 'any'], (t, a: Cfg) => { const k = a as unknown as ConvConfig; return [...t, [k.O, k.C / k.groups, k.KH, k.KW], convOptsOf(k)]; })),
+  other('maxPool2d', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', 'exact; the first maximum (or first NaN) of each window', cv('maxPool2d', ['distinct'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('maxPool2dGather', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', undefined, cv('maxPool2dGather', ['distinct', 'any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('maxPool2dScatter', 'pool', ['maxPool2dScatter'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW gradients may meet at one pixel', cv('maxPool2dScatter', ['distinct', 'any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('avgPool2d', 'pool', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW terms plus the rounding of 1 / (KH KW)', cv('avgPool2d', ['any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  other('upsampleNearest2d', 'pool', ['reshape', 'broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth', undefined, cv('upsampleNearest2d', ['any'], (t, a) => [...t, a.scale])),
 ];
 
 /** Every entry of the database. */
