@@ -7,6 +7,7 @@ import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { customVjp } from '@tapegrad/autograd';
 import { floats, gradientProperty, hostTensorOf } from '@tapegrad/autograd/testing';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 describe('@tapegrad/autograd/testing', () => {
   it('gradientProperty passes for a correct function (first and second order)', async () => {
@@ -16,7 +17,7 @@ describe('@tapegrad/autograd/testing', () => {
         backend: 'webasm',
         secondOrder: true,
       }),
-      { numRuns: 8 },
+      { numRuns: fcRuns(8) },
     );
   });
 
@@ -29,7 +30,7 @@ describe('@tapegrad/autograd/testing', () => {
     );
     const f = (x: Tensor) => T.sum(wrongSin(x));
     const run = fc.assert(gradientProperty(f, [hostTensorOf([5], (n) => floats(n, { min: 0.2, max: 1.2 }))], { backend: 'reference' }), {
-      numRuns: 3,
+      numRuns: fcRuns(3),
     });
     await expect(run).rejects.toThrow(/gradcheck: failed on backend 'reference'/);
   });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { customVjp, grad, hvp, jvp, noGrad, stopGradient, valueAndGrad, vjp } from '@tapegrad/autograd';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 const BACKENDS = ['reference', 'webasm'] as const;
 const tol = (b: string) => (b === 'reference' ? 1e-10 : 2e-5);
@@ -60,7 +61,7 @@ for (const backend of BACKENDS) {
             T.dispose([x, y]);
           }
         }),
-        { numRuns: 15 },
+        { numRuns: fcRuns(15) },
       );
     });
 
@@ -88,7 +89,7 @@ for (const backend of BACKENDS) {
             T.dispose([x, out]);
           }
         }),
-        { numRuns: 10 },
+        { numRuns: fcRuns(10) },
       );
     });
 
@@ -112,7 +113,7 @@ for (const backend of BACKENDS) {
             T.dispose([x, w, dx, dw, u]);
           }
         }),
-        { numRuns: 10 },
+        { numRuns: fcRuns(10) },
       );
     });
 

@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { areaDownsample, encodeIdx, loadMnist, loadPngFolder, mnistDataDir, mnistFromIdx, parseIdx } from '../src/index.ts';
 import { tmp } from './helpers.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 /** Independent IDX writer: the header bytes spelled out. */
 function idxBytes(dims: number[], data: number[]): Uint8Array {
@@ -24,7 +25,7 @@ describe('parseIdx', () => {
       expect(r.dims).toEqual(dims);
       expect([...r.data]).toEqual([...data]);
       expect([...encodeIdx(dims, data)]).toEqual([...idxBytes(dims, [...data])]);
-    }), { numRuns: 100 });
+    }), { numRuns: fcRuns(100) });
   });
   it('every truncation of a file is an error that says truncated (property)', () => {
     const full = idxBytes([3, 2, 2], Array.from({ length: 12 }, (_, i) => i));
@@ -83,7 +84,7 @@ describe('MNIST', () => {
         const b = [...out.slice(i * hb * wb, (i + 1) * hb * wb)].reduce((s, v) => s + v, 0) / (hb * wb);
         expect(b).toBeCloseTo(a, 9);
       }
-    }), { numRuns: 50 });
+    }), { numRuns: fcRuns(50) });
   });
   it('mismatched or malformed files are errors naming them', () => {
     const imgs = idxBytes([2, 2, 2], [0, 255, 0, 255, 1, 2, 3, 4]);

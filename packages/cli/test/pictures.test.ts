@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { checkWritableDir, ensureDir, imageGridPng, lossCurveSvg, niceTicks, scatterSvg, writeFileAtomic } from '../src/index.ts';
 import { tmp } from './helpers.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 describe('imageGridPng', () => {
   it('tiles images row-major with padding; each value v maps to round((v + 1) * 127.5) (property)', () => {
@@ -27,7 +28,7 @@ describe('imageGridPng', () => {
           }
         }
         if (pad > 0) expect([...png.data.subarray(0, 4)]).toEqual([255, 255, 255, 255]);
-      }), { numRuns: 60 });
+      }), { numRuns: fcRuns(60) });
   });
   it('refuses a wrong number of values or channels', () => {
     expect(() => imageGridPng(new Float32Array(5), 2, 1, 2, 2)).toThrow('imageGridPng: got 5 values for 2 images of 1x2x2; expected 8');
@@ -79,7 +80,7 @@ describe('SVG plots', () => {
       const d = t[1]! - t[0]!;
       const mant = d / 10 ** Math.floor(Math.log10(d));
       expect([1, 2, 5, 10].some((m) => Math.abs(mant - m) < 1e-6)).toBe(true);
-    }), { numRuns: 200 });
+    }), { numRuns: fcRuns(200) });
   });
 });
 

@@ -13,6 +13,7 @@ import { arraySource } from '../src/train/data.ts';
 import { makeSchedule } from '../src/schedule/schedule.ts';
 import { variationalBound } from '../src/process/vlb.ts';
 import { deltaDenoiser } from './models.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 beforeAll(async () => {
   await T.setBackend('webasm');
@@ -42,7 +43,7 @@ describe('energyDistance', () => {
       expect(Math.abs(energyDistance(x, y) - energyDistance(y, x))).toBeLessThan(1e-12);
       const xs = x.map((v) => v + shift), ys = y.map((v) => v + shift);
       expect(Math.abs(energyDistance(xs, ys) - energyDistance(x, y))).toBeLessThan(1e-6);
-    }), { numRuns: 100 });
+    }), { numRuns: fcRuns(100) });
   });
 
   it('approaches the closed form for N(0, 1) vs N(mu, 1)', () => {
@@ -93,7 +94,7 @@ describe('symmetricEigen / sqrtPsd', () => {
         for (let k = 0; k < n; k++) sq += s[i * n + k]! * s[k * n + j]!;
         expect(Math.abs(sq - a[i * n + j]!)).toBeLessThan(1e-8 * scale);
       }
-    }), { numRuns: 60 });
+    }), { numRuns: fcRuns(60) });
   });
 
   it('rejects a non-symmetric or mis-sized matrix', () => {
@@ -125,7 +126,7 @@ describe('frechetDistance', () => {
         const exact = c1[0]! + c1[3]! + c2[0]! + c2[3]! - 2 * Math.sqrt(tr12 + 2 * Math.sqrt(Math.max(0, det(c1) * det(c2))));
         expect(Math.abs(frechetDistance([1, 2], c1, [1, 2], c2) - Math.max(0, exact))).toBeLessThan(1e-8 * (1 + tr12));
       },
-    ), { numRuns: 100 });
+    ), { numRuns: fcRuns(100) });
   });
 
   it('of feature sets: featureStats is numpy mean / cov (n - 1); identical sets give 0', () => {

@@ -6,6 +6,7 @@ import {
   cfgHoSalimans, classifierFreeGuidance, ddimSigma, ddpmMeanEpsForm, epsFromV, epsFromX0, posteriorMean, qSample,
   rescaleNoiseCfg, stdUnbiased, timestepEmbedding, vFromX0Eps, x0FromEps, x0FromV,
 } from '../src/f64/formulas.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 /** Random valid schedule configurations (ranges chosen so alpha_bar never underflows). */
 const scheduleConfig: fc.Arbitrary<{ kind: ScheduleKind; T: number; opts: ScheduleOptions }> = fc.oneof(
@@ -70,7 +71,7 @@ describe('schedule properties', () => {
         prev = a;
       }
       expect(bad).toEqual([]);
-    }), { numRuns: 200 });
+    }), { numRuns: fcRuns(200) });
   });
 
   it('0 <= beta_tilde[t] <= beta[t], beta_tilde[0] = 0, and no NaN in any array', () => {
@@ -86,7 +87,7 @@ describe('schedule properties', () => {
         if (arr instanceof Float64Array) arr.forEach((x, t) => { if (Number.isNaN(x)) bad.push(`${k}[${t}] is NaN`); });
       }
       expect(bad).toEqual([]);
-    }), { numRuns: 100 });
+    }), { numRuns: fcRuns(100) });
   });
 
   it('posterior mean/variance equal the Bayes product of q(x_{t-1}|x_0) and q(x_t|x_{t-1})', () => {
@@ -103,7 +104,7 @@ describe('schedule properties', () => {
         const m = v * ((Math.sqrt(abPrev) * x0) / (1 - abPrev) + (Math.sqrt(alpha) * xt) / beta);
         expect(Math.abs(s.posteriorVariance[t]! - v)).toBeLessThanOrEqual(1e-9 * v);
         expect(Math.abs(posteriorMean(s, t, x0, xt) - m)).toBeLessThanOrEqual(1e-9 * (Math.abs(x0) + Math.abs(xt) + 1));
-      }), { numRuns: 300 });
+      }), { numRuns: fcRuns(300) });
   });
 
   it('eps-form mean (Ho eq. 11) equals the posterior mean when x_t = sqrt(ab) x0 + sqrt(1-ab) eps', () => {
@@ -115,7 +116,7 @@ describe('schedule properties', () => {
         const xt = Math.sqrt(ab) * x0 + Math.sqrt(1 - ab) * eps;
         const a = posteriorMean(s, t, x0, xt), b = ddpmMeanEpsForm(s, t, xt, eps);
         expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-8 * (Math.abs(x0) + Math.abs(eps) + 1) / Math.sqrt(1 - s.betas[t]!));
-      }), { numRuns: 300 });
+      }), { numRuns: fcRuns(300) });
   });
 
   it('DDIM with eta = 1 between consecutive steps has sigma^2 = beta_tilde (Song et al. 2021 Sec. 4.1)', () => {
@@ -124,7 +125,7 @@ describe('schedule properties', () => {
       const t = 1 + Math.min(s.T - 2, Math.floor(u * (s.T - 1)));
       const sig = ddimSigma(s.alphasCumprod[t]!, s.alphasCumprod[t - 1]!, 1);
       expect(Math.abs(sig * sig - s.posteriorVariance[t]!)).toBeLessThanOrEqual(1e-9 * s.posteriorVariance[t]!);
-    }), { numRuns: 200 });
+    }), { numRuns: fcRuns(200) });
   });
 
   it('respacing with every step reproduces the schedule; any subset keeps alpha_bar at kept steps', () => {
@@ -146,7 +147,7 @@ describe('schedule properties', () => {
         prev = want;
         expect(Math.abs(r.alphasCumprod[k]! - want)).toBeLessThanOrEqual(bound * want);
       });
-    }), { numRuns: 100 });
+    }), { numRuns: fcRuns(100) });
   });
 });
 
@@ -164,7 +165,7 @@ describe('parameterization properties', () => {
       expect(Math.abs(epsFromV(xt, v, a) - eps)).toBeLessThanOrEqual(tol);
       // (x_t, v) is a rotation of (x0, eps) by angle phi with cos = sqrt(ab): norms agree
       expect(Math.abs(xt * xt + v * v - (x0 * x0 + eps * eps))).toBeLessThanOrEqual(1e-12 * (x0 * x0 + eps * eps + 1));
-    }), { numRuns: 500 });
+    }), { numRuns: fcRuns(500) });
   });
 
   it('same on Float64Arrays, elementwise', () => {
@@ -174,7 +175,7 @@ describe('parameterization properties', () => {
       const xt = qSample(x0, eps, a);
       const back = x0FromV(xt, vFromX0Eps(x0, eps, a), a);
       back.forEach((b, i) => expect(Math.abs(b - x0[i]!)).toBeLessThanOrEqual(1e-11 * (Math.abs(x0[i]!) + Math.abs(eps[i]!) + 1)));
-    }), { numRuns: 100 });
+    }), { numRuns: fcRuns(100) });
   });
 });
 

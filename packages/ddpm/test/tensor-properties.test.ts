@@ -8,6 +8,7 @@ import { epsFromV, epsFromX0, predictionTarget, predictionToX0Eps, qSample, vFro
 import { dpmSolverPlusPlusCoefficients, ddimStep, dpmSolverPlusPlusStep, eulerStep, ddpmStep } from '../src/sampling/steps.ts';
 import { ddimCoefficients } from '../src/f64/formulas.ts';
 import { TEST_BACKEND, tol } from './backend.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 const schedules = Object.fromEntries((['linear', 'cosine', 'scaled_linear', 'sigmoid'] as ScheduleKind[]).map((k) => [k, makeSchedule(k, 1000)]));
 const kind = fc.constantFrom<ScheduleKind>('linear', 'cosine', 'scaled_linear', 'sigmoid');
@@ -42,7 +43,7 @@ describe('qSample moments', () => {
       // 5 standard errors: mean se = sd/sqrt(N); variance se = var sqrt(2/(N-1))
       expect(Math.abs(m - Math.sqrt(ab) * x0v)).toBeLessThan(5 * sd / Math.sqrt(N) + 1e-6);
       expect(Math.abs(q - (1 - ab))).toBeLessThan(5 * (1 - ab) * Math.sqrt(2 / (N - 1)) + 1e-6);
-    }), { numRuns: 25 });
+    }), { numRuns: fcRuns(25) });
   });
   it('per-sample timesteps gather per-sample coefficients', () => {
     fc.assert(fc.property(kind, fc.array(fc.integer({ min: 0, max: 999 }), { minLength: 1, maxLength: 16 }), (k, ts) => {
@@ -55,7 +56,7 @@ describe('qSample moments', () => {
         const a = s.sqrtAlphasCumprod[t]!, b = s.sqrtOneMinusAlphasCumprod[t]!;
         for (let j = 0; j < 2; j++) expect(Math.abs(v[2 * i + j]! - (a * x0[i]![j]! + b * eps[i]![j]!))).toBeLessThan(tol(1e-6, 1e-10));
       });
-    }), { numRuns: 30 });
+    }), { numRuns: fcRuns(30) });
   });
 });
 
@@ -92,7 +93,7 @@ describe('eps / x0 / v conversions are mutual inverses', () => {
         expect(Math.abs(r2[4 * i + 2]! - x)).toBeLessThan(tol);
         expect(Math.abs(r2[4 * i + 3]! - e)).toBeLessThan(tol);
       });
-    }), { numRuns: 40 });
+    }), { numRuns: fcRuns(40) });
   });
 });
 
@@ -116,7 +117,7 @@ describe('one-step identities between the samplers', () => {
         expect(Math.abs(r[j]! - r[3 + j]!)).toBeLessThan(2e-5 * (1 + Math.abs(r[j]!)));
         expect(Math.abs(r[j]! - r[6 + j]!)).toBeLessThan(2e-5 * (1 + Math.abs(r[j]!)));
       }
-    }), { numRuns: 40 });
+    }), { numRuns: fcRuns(40) });
   });
   it('DPM-Solver++(2M) coefficients equal diffusers\' lambda-form expressions', () => {
     // multistep_dpm_solver_second_order_update, algorithm_type dpmsolver++, solver_type midpoint
@@ -134,7 +135,7 @@ describe('one-step identities between the samplers', () => {
       expect(Math.abs(got.xCoef - xCoef)).toBeLessThan(1e-12 * (1 + Math.abs(xCoef)));
       expect(Math.abs(got.c0 - c0)).toBeLessThan(1e-9 * (1 + Math.abs(c0)));
       expect(Math.abs(got.c1 - c1)).toBeLessThan(1e-9 * (1 + Math.abs(c1)));
-    }), { numRuns: 200 });
+    }), { numRuns: fcRuns(200) });
   });
   it('DDIM with eta = 1 between consecutive timesteps is the DDPM fixed_small step', () => {
     fc.assert(fc.property(kind, fc.integer({ min: 1, max: 999 }), (k, t) => {
@@ -151,6 +152,6 @@ describe('one-step identities between the samplers', () => {
       const tol = 1e-5 / Math.sqrt(1 - s.alphasCumprod[t]!);
       expect(Math.abs(r[0]! - r[2]!)).toBeLessThan(tol);
       expect(Math.abs(r[1]! - r[3]!)).toBeLessThan(tol);
-    }), { numRuns: 60 });
+    }), { numRuns: fcRuns(60) });
   });
 });

@@ -11,6 +11,7 @@ import * as T from '@tapegrad/tensor';
 import { makeSchedule } from '../src/schedule/schedule.ts';
 import { sampleTimesteps } from '../src/process/loss.ts';
 import { hostNormal, hostUniform } from '../src/data/toy2d.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 // Record the timesteps the training loop passes to diffusionLoss.
 const seenT: number[] = [];
@@ -91,7 +92,7 @@ describe('sampleTimesteps', () => {
         expect(Array.from(host)).toEqual(Array.from(dev));
         expect(host.every((v) => v >= 0 && v < Tn)).toBe(true);
       }),
-      { numRuns: 60, ...fcSeed },
+      { numRuns: fcRuns(60), ...fcSeed },
     );
   });
 
@@ -127,7 +128,7 @@ describe('the demo data sets re-derive the device RNG bit for bit', () => {
         expect(Array.from(hostUniform(key, n))).toEqual(Array.from(u!));
         expect(Array.from(hostNormal(key, n))).toEqual(Array.from(z!));
       }),
-      { numRuns: 40, ...fcSeed },
+      { numRuns: fcRuns(40), ...fcSeed },
     );
   });
 });

@@ -4,6 +4,7 @@ import {
   ddimPrevTimestep, dpmSolverMultistepTimesteps, ermongroupTimesteps, lucidrainsDdimTimes, spaceTimesteps, timesteps,
 } from '../src/schedule/timesteps.ts';
 import { GOLDEN } from './golden.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 const G = GOLDEN.timesteps;
 
@@ -103,7 +104,7 @@ describe('timesteps properties', () => {
         expect(ts[i]).toBeLessThanOrEqual(T - 1);
         if (i > 0) expect(ts[i]).toBeLessThan(ts[i - 1]!);
       }
-    }), { numRuns: 300 });
+    }), { numRuns: fcRuns(300) });
   });
   it('trailing starts at T-1, linspace spans 0..T-1, leading ends at offset', () => {
     fc.assert(fc.property(fc.integer({ min: 2, max: 3000 }), fc.integer({ min: 2, max: 3000 }), fc.integer({ min: 0, max: 3 }), (T, m, off) => {
@@ -112,7 +113,7 @@ describe('timesteps properties', () => {
       const l = timesteps(T, n, 'linspace');
       expect([l[0], l[n - 1]]).toEqual([T - 1, 0]);
       expect(timesteps(T, n, 'leading', off)[n - 1]).toBe(off);
-    }), { numRuns: 300 });
+    }), { numRuns: fcRuns(300) });
   });
 });
 

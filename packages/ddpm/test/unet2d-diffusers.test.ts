@@ -15,6 +15,7 @@ import {
   diffusersSchedulerConfig, exportDiffusers, importDiffusers, scheduleFromDiffusers, scheduleToDiffusers,
 } from '../src/models/diffusers.ts';
 import { GOLDEN, TINY_PIPELINE_DIR, maxDiff } from './unet2d-golden.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 let tmp = '';
 beforeAll(async () => {
@@ -122,7 +123,7 @@ describe('exportDiffusers then importDiffusers', () => {
       const back = scheduleFromDiffusers(json);
       expect(back.T).toBe(s.T);
       expect(Array.from(back.betas)).toEqual(Array.from(s.betas));
-    }), { numRuns: 60 });
+    }), { numRuns: fcRuns(60) });
   });
 
   it('writes named beta schedules with their parameters, and trained_betas otherwise', () => {

@@ -10,6 +10,7 @@ import { diffusionLoss } from '../src/process/loss.ts';
 import { sample } from '../src/sampling/sample.ts';
 import { unet2d, type UNet2DParams } from '../src/models/unet2d.ts';
 import type { DownBlockType, UNet2DConfig, UpBlockType } from '../src/models/unet2d-config.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 const TINY_ATTN: UNet2DConfig = {
   inChannels: 1, outChannels: 1, blockOutChannels: [2, 4], normNumGroups: 2, layersPerBlock: 1,
@@ -116,7 +117,7 @@ describe('unet2d shapes over random configs', () => {
           }
         });
       }),
-      { numRuns: 25 },
+      { numRuns: fcRuns(25) },
     );
   });
 });

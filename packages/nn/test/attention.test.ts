@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import * as nn from '../src/index.ts';
 import { host, randn, tol } from './helpers.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 // start the backend chosen by TAPEGRAD_BACKEND (webgpu needs an asynchronous start-up)
 beforeAll(async () => {
@@ -65,7 +66,7 @@ describe('multiHeadSelfAttention', () => {
         got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(tol(1e-4, 1e-11) * (1 + Math.abs(want[i]))));
         T.dispose([p, x, y]);
       }),
-      { numRuns: 15, seed: 7 },
+      { numRuns: fcRuns(15), seed: 7 },
     );
   });
 
@@ -84,7 +85,7 @@ describe('multiHeadSelfAttention', () => {
         a.forEach((v, i) => expect(v).toBeCloseTo(b[i], tol(5, 11)));
         T.dispose([p, x, xp, y, yp, py]);
       }),
-      { numRuns: 10, seed: 3 },
+      { numRuns: fcRuns(10), seed: 3 },
     );
   });
 

@@ -7,13 +7,14 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import * as nn from '../src/index.ts';
 import { host, randn, tol } from './helpers.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 // start the backend chosen by TAPEGRAD_BACKEND (webgpu needs an asynchronous start-up)
 beforeAll(async () => {
   await T.ready();
 });
 
-const RUNS = { numRuns: 12, seed: 42 };
+const RUNS = { numRuns: fcRuns(12), seed: 42 };
 
 describe('output shapes for random configs (property)', () => {
   it('linear and mlp over arbitrary leading dims', () => {

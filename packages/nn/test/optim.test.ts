@@ -9,6 +9,7 @@ import * as T from '@tapegrad/tensor';
 import type { BackendName, Tensor } from '@tapegrad/tensor';
 import * as nn from '../src/index.ts';
 import { host } from './helpers.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 // start the backend chosen by TAPEGRAD_BACKEND (webgpu needs an asynchronous start-up)
 beforeAll(async () => {
@@ -102,7 +103,7 @@ function adamRef(p: number[], gs: number[][], h: { lr: number | ((s: number) => 
   return { p: x, m, v };
 }
 
-const RUNS = { numRuns: 25, seed: 11 };
+const RUNS = { numRuns: fcRuns(25), seed: 11 };
 
 describe('a step equals the textbook formula in float64 (property)', () => {
   it('sgd (plain, momentum, nesterov, L2 weight decay)', async () => {
@@ -189,7 +190,7 @@ describe('adamw vs adam', () => {
         expect(l2Differs).toBe(true);
         T.dispose([params, grads, s, rw, r0, rL2]);
       }),
-      { numRuns: 20, seed: 5 },
+      { numRuns: fcRuns(20), seed: 5 },
     );
   });
 

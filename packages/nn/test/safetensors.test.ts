@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import * as nn from '../src/index.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 // start the backend chosen by TAPEGRAD_BACKEND (webgpu needs an asynchronous start-up)
 beforeAll(async () => {
@@ -85,7 +86,7 @@ describe('round trip', () => {
           T.dispose(tree);
         }
       }),
-      { numRuns: 30, seed: 1 },
+      { numRuns: fcRuns(30), seed: 1 },
     );
   });
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GpuJsBackend } from '../src/backends/gpujs.ts';
 import { ReferenceBackend } from '../src/backends/reference.ts';
+import { fcRuns } from '@tapegrad/tensor/testing';
 
 const blocked = new GpuJsBackend('webasm');
 blocked.blocked = true;
@@ -51,7 +52,7 @@ describe('register-blocked webasm kernels vs reference', () => {
         const want = refDown(ref.matmul(refUp(a), [B, M, K], refUp(b), bShape, [B, M, N]));
         expectClose(got, want, K, `matmul B=${B} M=${M} K=${K} N=${N} shareB=${shareB}`);
       }),
-      { numRuns: 40 },
+      { numRuns: fcRuns(40) },
     );
     expect(blocked.kernelClasses().some((k) => k.key.startsWith('matmulBlocked'))).toBe(true);
   });
@@ -83,7 +84,7 @@ describe('register-blocked webasm kernels vs reference', () => {
           expectClose(g, refDown(ref.conv2dFilterGrad(refUp(x), xShape, refUp(dy), yShape, wShape, attrs, wShape)), s.N * Ho * Wo, `conv2dFilterGrad ${tag}`);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: fcRuns(60) },
     );
     const keys = blocked.kernelClasses().map((k) => k.key);
     expect(keys.some((k) => k.startsWith('conv2dBlocked'))).toBe(true);
