@@ -12,7 +12,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { dispose, randomKey, type RandomKey } from '@tapegrad/tensor';
-import { loadSafetensorsInto, saveSafetensors, SafetensorsError } from '@tapegrad/nn';
+import { loadSafetensorsInto, saveSafetensors, SafetensorsError, writeFileAtomic } from '@tapegrad/nn';
 
 import type { ResolvedTrainConfig } from './config.ts';
 import type { DataCursor } from './data.ts';
@@ -56,16 +56,6 @@ async function fsyncPath(path: string): Promise<void> {
     try { await h.sync(); } finally { await h.close(); }
   } catch {
     // directory fsync is best effort (not supported everywhere)
-  }
-}
-
-async function writeFileSynced(path: string, text: string): Promise<void> {
-  const h = await open(path, 'wx');
-  try {
-    await h.writeFile(text);
-    await h.sync();
-  } finally {
-    await h.close();
   }
 }
 
@@ -126,8 +116,8 @@ export async function saveCheckpoint<P>(runDir: string, state: CheckpointState, 
   const fn = 'saveCheckpoint';
   const dir = join(runDir, 'checkpoints');
   await mkdir(dir, { recursive: true });
-  // Leftovers of a killed save.
-  for (const n of await readdir(dir)) if (n.startsWith('.tmp-')) await rm(join(dir, n), { recursive: true, force: true });
+  // Leftovers of a killed save: a temporary checkpoint folder, or writeFileAtomic's temporary `latest`.
+  for (const n of await readdir(dir)) if (n.startsWith('.tmp-') || n.startsWith('.latest.tmp-')) await rm(join(dir, n), { recursive: true, force: true });
   const final = join(dir, stepName(state.step));
   if (!(await exists(final))) {
     const tmp = join(dir, `.tmp-${stepName(state.step)}-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -137,8 +127,7 @@ export async function saveCheckpoint<P>(runDir: string, state: CheckpointState, 
       await saveSafetensors(join(tmp, FILES.params), tensors.params, meta);
       if (tensors.ema) await saveSafetensors(join(tmp, FILES.ema), tensors.ema, meta);
       await saveSafetensors(join(tmp, FILES.optimizer), tensors.optimizer, meta);
-      await writeFileSynced(join(tmp, FILES.state), `${JSON.stringify(state, null, 2)}\n`);
-      await fsyncPath(tmp);
+      await writeFileAtomic(join(tmp, FILES.state), `${JSON.stringify(state, null, 2)}\n`); // also flushes tmp
       await rename(tmp, final);
       await fsyncPath(dir);
     } catch (e) {
@@ -146,10 +135,7 @@ export async function saveCheckpoint<P>(runDir: string, state: CheckpointState, 
       throw opError(fn, `${final}: cannot write the checkpoint (${(e as Error).message})`);
     }
   }
-  const ptrTmp = join(dir, `.tmp-latest-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await writeFileSynced(ptrTmp, `${stepName(state.step)}\n`);
-  await rename(ptrTmp, join(dir, 'latest'));
-  await fsyncPath(dir);
+  await writeFileAtomic(join(dir, 'latest'), `${stepName(state.step)}\n`);
   const all = await listCheckpoints(runDir);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) if (old !== final) await rm(old, { recursive: true, force: true });
   return final;
