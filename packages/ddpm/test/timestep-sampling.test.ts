@@ -11,7 +11,7 @@ import * as T from '@tapegrad/tensor';
 import { makeSchedule } from '../src/schedule/schedule.ts';
 import { sampleTimesteps } from '../src/process/loss.ts';
 import { hostNormal, hostUniform } from '../src/data/toy2d.ts';
-import { fcRuns } from '@tapegrad/tensor/testing';
+import { fcParams } from '@tapegrad/tensor/testing';
 
 // Record the timesteps the training loop passes to diffusionLoss.
 const seenT: number[] = [];
@@ -29,8 +29,6 @@ vi.mock('../src/process/loss.ts', async (importOriginal) => {
 const { train } = await import('../src/train/train.ts');
 const { mlpDenoiser } = await import('../src/models/mlp.ts');
 const { toy2dSource } = await import('../src/data/toy2d.ts');
-
-const fcSeed = process.env.FC_SEED !== undefined ? { seed: Number(process.env.FC_SEED) } : {};
 
 /** Upper critical value of chi-square with k degrees of freedom at z standard deviations (Wilson-Hilferty). */
 function chiSquareCritical(k: number, z = 4.75): number {
@@ -92,7 +90,7 @@ describe('sampleTimesteps', () => {
         expect(Array.from(host)).toEqual(Array.from(dev));
         expect(host.every((v) => v >= 0 && v < Tn)).toBe(true);
       }),
-      { numRuns: fcRuns(60), ...fcSeed },
+      fcParams(60),
     );
   });
 
@@ -128,7 +126,7 @@ describe('the demo data sets re-derive the device RNG bit for bit', () => {
         expect(Array.from(hostUniform(key, n))).toEqual(Array.from(u!));
         expect(Array.from(hostNormal(key, n))).toEqual(Array.from(z!));
       }),
-      { numRuns: fcRuns(40), ...fcSeed },
+      fcParams(40),
     );
   });
 });
