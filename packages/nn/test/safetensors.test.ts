@@ -28,6 +28,15 @@ afterAll(async () => {
 });
 
 const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+/** A safetensors file written by hand: the 8-byte header length, the header JSON, the data bytes. */
+const withHeader = (json: string, data: ArrayLike<number> = []) => {
+  const h = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + h.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  out.set(data, 8 + h.length);
+  return out;
+};
 
 /** Host description of a random tree: nested objects / arrays of float32 arrays with shapes. */
 type HostLeaf = { shape: number[]; values: number[] };
@@ -187,14 +196,6 @@ describe('corrupt and truncated files are rejected with the documented errors', 
       { name: 'x', shape: [2], data: Float32Array.of(1, 2) },
       { name: 'y', shape: [1], data: Float32Array.of(3) },
     ]);
-  const withHeader = (json: string, data: number[] = []) => {
-    const h = new TextEncoder().encode(json);
-    const out = new Uint8Array(8 + h.length + data.length);
-    new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
-    out.set(h, 8);
-    out.set(data, 8 + h.length);
-    return out;
-  };
   const cases: [string, () => Uint8Array, nn.SafetensorsErrorCode, RegExp][] = [
     ['empty file', () => new Uint8Array(0), 'FILE_TOO_SHORT', /file is 0 bytes; expected at least 8/],
     ['5 bytes', () => good().slice(0, 5), 'FILE_TOO_SHORT', /file is 5 bytes/],
@@ -290,20 +291,10 @@ describe('writing', () => {
 });
 
 describe('issue 8 §5: names, refused tensors, metadata on write, stale temporary files', () => {
-  /** A file with the given header JSON and data bytes, written by hand. */
-  const handMade = (json: string, data: Uint8Array) => {
-    const h = new TextEncoder().encode(json);
-    const out = new Uint8Array(8 + h.length + data.length);
-    new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
-    out.set(h, 8);
-    out.set(data, 8 + h.length);
-    return out;
-  };
-
   it("a tensor named '__proto__' is an own key of the result, never its prototype, and nothing leaks", async () => {
     const file = join(dir, 'proto.safetensors');
     const data = new Uint8Array(Float32Array.of(7, 8).buffer);
-    await writeFile(file, handMade('{"__metadata__":{"__proto__":"m"},"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data));
+    await writeFile(file, withHeader('{"__metadata__":{"__proto__":"m"},"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', data));
     const before = T.memory();
     const r = await nn.loadSafetensors(file);
     expect(Object.keys(r.tensors).sort()).toEqual(['__proto__', 'x']);
@@ -335,7 +326,7 @@ describe('issue 8 §5: names, refused tensors, metadata on write, stale temporar
       const data = new Uint8Array(8 + 4 * big);
       data.set(new Uint8Array(Float32Array.of(1, 2).buffer), 0);
       const file = join(dir, 'too-big.safetensors');
-      await writeFile(file, handMade(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[${big}],"data_offsets":[8,${8 + 4 * big}]}}`, data));
+      await writeFile(file, withHeader(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[${big}],"data_offsets":[8,${8 + 4 * big}]}}`, data));
       const before = T.memory();
       const err = await nn.loadSafetensors(file).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(nn.SafetensorsError);
