@@ -16,7 +16,7 @@ export interface GpujsPatchStatus {
   path: string;
 }
 
-const MARKERS = ['isIntCounter', 'collectIntCounters', 'vContiguousRead', 'emitInlineMathF32x4'];
+const MARKERS = ['isIntCounter', 'collectIntCounters', 'vContiguousRead', 'emitInlineMathF32x4', 'cacheScalarArguments', 'collectIntLocals'];
 
 let status: GpujsPatchStatus | null = null;
 let warned = false;

@@ -68,6 +68,17 @@ function flatten(r: unknown, size: number): Float32Array {
   return out;
 }
 
+/**
+ * `count` blocks of `from` values, each zero-extended to `to` values (the register-blocked
+ * kernels read whole blocks of rows/channels); `x` itself when nothing needs padding.
+ */
+function padBlocks(x: Float32Array, count: number, from: number, to: number): Float32Array {
+  if (from === to) return x;
+  const out = new Float32Array(count * to);
+  for (let i = 0; i < count; i++) out.set(x.subarray(i * from, (i + 1) * from), i * to);
+  return out;
+}
+
 export interface WebGPUInfo {
   description: string;
   isFallback: boolean;
@@ -463,7 +474,9 @@ export class GpuJsBackend implements Backend {
     if (this.blocked && M * N * B > 0 && K_ > 0) {
       const W4 = K.pad4(N);
       const Mb = Math.ceil(M / 4);
-      const buf = this.execBlocked(K.matmulBlockedKernel(), [W4, Mb, B], [pa, pb, K_, N, M, sa, sb]);
+      // the kernel reads 4 rows of `a` per thread: pad each matrix to 4 * Mb rows
+      const ra = padBlocks(pa as Float32Array, sa ? B : 1, M * K_, Mb * 4 * K_);
+      const buf = this.execBlocked(K.matmulBlockedKernel(), [W4, Mb, B], [ra, pb, K_, N, sa ? Mb * 4 * K_ : 0, sb]);
       const res = new Float32Array(B * M * N);
       K.deinterleave4(buf, res, B, W4, N, Mb, (z, y, q) => (y * 4 + q < M ? (z * M + y * 4 + q) * N : -1));
       out = res;
@@ -506,7 +519,9 @@ export class GpuJsBackend implements Backend {
       const W4 = K.pad4(Wo);
       const Hb = Math.ceil(Ho / 2);
       const Ob = Math.ceil(O / 2);
-      const buf = this.execBlocked(K.conv2dBlockedKernel(KH, KW, sh, sw, dh, dw), [W4, Hb, N * Ob], [xp, w, O, C, Hp, Wp]);
+      // two output channels per thread: an even number of weight channels
+      const wp = padBlocks(w as Float32Array, 1, O * C * KH * KW, Ob * 2 * C * KH * KW);
+      const buf = this.execBlocked(K.conv2dBlockedKernel(KH, KW, sh, sw, dh, dw), [W4, Hb, N * Ob], [xp, wp, Ob, C, Hp, Wp]);
       const res = new Float32Array(N * O * Ho * Wo);
       // lane q = 2 * (channel offset) + (row offset)
       K.deinterleave4(buf, res, N * Ob, W4, Wo, Hb, (z, y, q) => {
@@ -553,7 +568,9 @@ export class GpuJsBackend implements Backend {
       const L = Cg * KH * KW;
       const W4 = K.pad4(L);
       const Ob = Math.ceil(O / 4);
-      const buf = this.execBlocked(K.conv2dFilterGradBlockedKernel(KH, KW, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]), [W4, Ob], [xp, dy, N, Ho, Wo, O, C, Hp, Wp]);
+      // four output channels per thread: dy with a multiple of 4 channels
+      const dyp = padBlocks(dy as Float32Array, N, O * Ho * Wo, Ob * 4 * Ho * Wo);
+      const buf = this.execBlocked(K.conv2dFilterGradBlockedKernel(KH, KW, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]), [W4, Ob], [xp, dyp, N, Ho, Wo, Ob * 4, C, Hp, Wp]);
       const res = new Float32Array(O * L);
       K.deinterleave4(buf, res, 1, W4, L, Ob, (_b, y, q) => (y * 4 + q < O ? (y * 4 + q) * L : -1));
       out = res;

@@ -484,11 +484,19 @@ export function copyKernel(): KernelSpec {
 // cells as one f32x4 SIMD quad, and every read whose index varies across those lanes is a
 // 4-lane gather (four clamped scalar loads) while a lane-uniform read is one scalar load.
 // These kernels return `Array(4)`: four outputs per thread that share each gathered read
-// (shared/gpujs-webasm-speed.md, "Kernel shapes that win"). Index expressions are built
-// from thread ids, Integer arguments and integer literals, with one strength-reduced flat
-// local per input stream, so each read pays one float->int truncation at most. The output
-// x extent is padded to a multiple of 4 (no scalar tail); lanes past the real width read
-// neighbouring (or, at the array's end, clamped) cells and their results are dropped.
+// (shared/gpujs-webasm-speed.md, "Kernel shapes that win"). The output x extent is padded
+// to a multiple of 4 (no scalar tail); lanes past the real width read neighbouring cells
+// and their results are dropped.
+//
+// Index expressions are integer-clean, written for our patched code generator
+// (patches/gpu.js+2.24.1.patch): every index is built from thread ids, Integer arguments,
+// integer literals, `for` counters and locals that only ever hold such integers (patch 7
+// keeps those in i32 locals instead of f32), so no read pays a float->int conversion; and
+// the lane-varying read of the stride-1 kernels is `<uniform> + this.thread.x`, which
+// patch 2 turns into one 16-byte load. Lane-uniform reads are not bounds-clamped by gpu.js,
+// so the caller pads the operand read that way (matmul `a` rows to a multiple of 4, conv
+// weights to an even channel count, conv dy to a multiple of 4 channels): every uniform
+// read stays inside its array. Without the patch the same sources run correctly, slower.
 //
 // webasm returns an Array(4) result as one buffer laid out [.., x, 4]; gpujs.ts
 // de-interleaves it into the op's layout (`deinterleave4` below).
@@ -497,32 +505,25 @@ export function copyKernel(): KernelSpec {
 export const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /**
- * Batched matmul, 4 rows per thread. Output dims [pad4(N), ceil(M/4), B], Array(4):
- * thread (x, y, z) computes rows 4y..4y+3 (clamped to M-1) of column x of batch z.
- * The `b` read (a gather across lanes) is shared by the four rows; the four `a` reads are
- * lane-uniform.
+ * Batched matmul, 4 rows per thread. `a` has a multiple of 4 rows per batch (M4, the
+ * caller pads) and batch stride `sa` (0: one matrix for every batch); `b` is [.., K, N]
+ * with batch stride `sb`. Output dims [pad4(N), M4 / 4, B], Array(4): thread (x, y, z)
+ * computes rows 4y..4y+3 of column x of batch z. The `b` read (contiguous across lanes)
+ * is shared by the four rows; the four `a` reads are lane-uniform.
  */
 export function matmulBlockedKernel(): KernelSpec {
-  const body = `const z = this.thread.z;
-  const r0 = this.thread.y * 4;
-  const d1 = Math.min(r0 + 1, M - 1) - r0;
-  const d2 = Math.min(r0 + 2, M - 1) - r0;
-  const d3 = Math.min(r0 + 3, M - 1) - r0;
-  const o1 = d1 * K;
-  const o2 = d2 * K;
-  const o3 = d3 * K;
-  let ai = z * sa + r0 * K;
-  let bi = z * sb + this.thread.x;
+  const body = `let ai = this.thread.z * sa + this.thread.y * 4 * K;
+  let bi = this.thread.z * sb;
   let s0 = 0.0;
   let s1 = 0.0;
   let s2 = 0.0;
   let s3 = 0.0;
   for (let k = 0; k < K; k++) {
-    const bv = b[bi];
+    const bv = b[bi + this.thread.x];
     s0 += a[ai] * bv;
-    s1 += a[ai + o1] * bv;
-    s2 += a[ai + o2] * bv;
-    s3 += a[ai + o3] * bv;
+    s1 += a[ai + K] * bv;
+    s2 += a[ai + K * 2] * bv;
+    s3 += a[ai + K * 3] * bv;
     ai += 1;
     bi += N;
   }
@@ -530,20 +531,21 @@ export function matmulBlockedKernel(): KernelSpec {
   return {
     returnType: 'Array(4)',
     key: 'matmulBlocked',
-    source: fn(['a', 'b', 'K', 'N', 'M', 'sa', 'sb'], body),
-    argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer', 'Integer'],
+    source: fn(['a', 'b', 'K', 'N', 'sa', 'sb'], body),
+    argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'],
   };
 }
 
 /**
- * Direct conv2d (groups = 1) over a pre-padded NCHW input, OIHW weights, 2 output rows x
- * 2 output channels per thread. Output dims [pad4(Wo), ceil(Ho/2), N * ceil(O/2)], Array(4)
- * = [(o, y), (o, y+1), (o+1, y), (o+1, y+1)] for o = 2 * (z % ceil(O/2)), y = 2 * thread.y.
- * Kernel size, stride and dilation are baked in (cache key), so the taps of the two rows
- * that read the same input pixel share one gathered read.
+ * Direct conv2d (groups = 1) over a pre-padded NCHW input, OIHW weights with an even
+ * channel count (2 * Ob: the caller pads), 2 output rows x 2 output channels per thread.
+ * Output dims [pad4(Wo), ceil(Ho/2), N * Ob], Array(4) = [(o, y), (o, y+1), (o+1, y),
+ * (o+1, y+1)] for o = 2 * (z % Ob), y = 2 * thread.y. Kernel size, stride and dilation are
+ * baked in (cache key), so the taps of the two rows that read the same input pixel share
+ * one read.
  */
 export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: number, dh: number, dw: number): KernelSpec {
-  const args = ['xp', 'w', 'O', 'Cin', 'Hp', 'Wp'];
+  const args = ['xp', 'w', 'Ob', 'Cin', 'Hp', 'Wp'];
   // distinct (input row, input col) offsets read by output rows r = 0, 1
   const reads = new Map<string, { rr: number; cc: number }>();
   const taps: { r: number; k: number; v: string }[] = [];
@@ -558,12 +560,12 @@ export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: numb
       }
     }
   }
-  const rows = [...new Set([...reads.values()].map((q) => q.rr))].filter((rr) => rr > 0);
   const KK = KH * KW;
+  const lane = sw === 1 ? 'this.thread.x' : `this.thread.x * ${sw}`;
   const lines: string[] = [];
   for (const [v, { rr, cc }] of reads) {
-    const off = [rr ? `R${rr}` : '', cc ? `${cc}` : ''].filter(Boolean).join(' + ');
-    lines.push(`const ${v} = xp[xb${off ? ' + ' + off : ''}];`);
+    const off = [rr ? `Wp * ${rr}` : '', cc ? `${cc}` : ''].filter(Boolean).join(' + ');
+    lines.push(`const ${v} = xp[xb${off ? ' + ' + off : ''} + ${lane}];`);
   }
   for (let k = 0; k < KK; k++) {
     lines.push(`const wa${k} = w[wb${k ? ' + ' + k : ''}];`);
@@ -571,16 +573,12 @@ export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: numb
   }
   const acc = (o: string, r: number) =>
     taps.filter((t) => t.r === r).map((t) => `${t.v} * w${o}${t.k}`).join(' + ');
-  const body = `const z = this.thread.z;
-  const Ob = Math.floor((O + 1) / 2);
-  const ob = z % Ob;
-  const n = (z - ob) / Ob;
-  const o0 = ob * 2;
-  const wo1 = (Math.min(o0 + 1, O - 1) - o0) * Cin * ${KK};
-  ${rows.map((rr) => `const R${rr} = Wp * ${rr};`).join('\n  ')}
+  const body = `const n = ((this.thread.z - this.thread.z % Ob) / Ob) | 0;
+  const ob = this.thread.z - n * Ob;
+  const wo1 = Cin * ${KK};
   const plane = Hp * Wp;
-  let xb = (n * Cin * Hp + this.thread.y * ${2 * sh}) * Wp + this.thread.x * ${sw};
-  let wb = o0 * Cin * ${KK};
+  let xb = n * Cin * plane + this.thread.y * ${2 * sh} * Wp;
+  let wb = ob * 2 * wo1;
   let s00 = 0.0;
   let s01 = 0.0;
   let s10 = 0.0;
@@ -604,27 +602,24 @@ export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: numb
 }
 
 /**
- * dL/dw of a groups = 1 conv2d, 4 output channels per thread. Output dims
- * [pad4(Cin*KH*KW), ceil(O/4)], Array(4): thread (x, y) computes w[4y+q, c, ky, kx] for
+ * dL/dw of a groups = 1 conv2d, 4 output channels per thread, from the pre-padded input
+ * and dy with a multiple of 4 channels (O4: the caller pads). Output dims
+ * [pad4(Cin*KH*KW), O4 / 4], Array(4): thread (x, y) computes w[4y+q, c, ky, kx] for
  * x = (c * KH + ky) * KW + kx. The input read (a gather across lanes) is shared by the 4
  * channels; the 4 dy reads are lane-uniform.
  */
 export function conv2dFilterGradBlockedKernel(KH: number, KW: number, sh: number, sw: number, dh: number, dw: number): KernelSpec {
-  const args = ['xp', 'dy', 'N', 'Ho', 'Wo', 'O', 'Cin', 'Hp', 'Wp'];
-  const body = `const kx = this.thread.x % ${KW};
-  const r = (this.thread.x - kx) / ${KW};
-  const ky = r % ${KH};
-  const c = (r - ky) / ${KH};
-  const o0 = this.thread.y * 4;
+  const args = ['xp', 'dy', 'N', 'Ho', 'Wo', 'O4', 'Cin', 'Hp', 'Wp'];
+  const body = `const r = ((this.thread.x - this.thread.x % ${KW}) / ${KW}) | 0;
+  const kx = this.thread.x - r * ${KW};
+  const c = ((r - r % ${KH}) / ${KH}) | 0;
+  const ky = r - c * ${KH};
   const P = Ho * Wo;
-  const e1 = (Math.min(o0 + 1, O - 1) - o0) * P;
-  const e2 = (Math.min(o0 + 2, O - 1) - o0) * P;
-  const e3 = (Math.min(o0 + 3, O - 1) - o0) * P;
   const rowStep = Wp * ${sh};
   const plane = Cin * Hp * Wp;
-  const dplane = O * P;
+  const dplane = O4 * P;
   let xn = (c * Hp + ky * ${dh}) * Wp + kx * ${dw};
-  let dn = o0 * P;
+  let dn = this.thread.y * 4 * P;
   let s0 = 0.0;
   let s1 = 0.0;
   let s2 = 0.0;
@@ -641,9 +636,9 @@ export function conv2dFilterGradBlockedKernel(KH: number, KW: number, sh: number
       for (let x = 0; x < Wo; x++) {
         const v = xp[xi];
         p0 += v * dy[di];
-        p1 += v * dy[di + e1];
-        p2 += v * dy[di + e2];
-        p3 += v * dy[di + e3];
+        p1 += v * dy[di + P];
+        p2 += v * dy[di + P * 2];
+        p3 += v * dy[di + P * 3];
         xi += ${sw};
         di += 1;
       }

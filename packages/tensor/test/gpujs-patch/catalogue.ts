@@ -89,6 +89,23 @@ oneD('switch on counter', ['a'], `let s = 0.0;\n  for (let i = 0; i < 4; i++) { 
 oneD('while inside for', ['a'], `let s = 0.0;\n  for (let i = 0; i < 3; i++) { let j = 0; while (j < i) { s += a[${X} + j]; j++; } }\n  return s;`, (n) => [data(n + 3, 28)], {}, [3, 9]);
 oneD('returned counter', ['a'], `for (let i = 0; i < 9; i++) { if (a[${X} + i] > 1.0) { return i; } }\n  return -1;`, (n) => [data(n + 9, 29)]);
 
+// --- integer locals (patch 7) and scalar arguments in locals (patch 6)
+oneD('int local strength-reduced index', ['a', 'K'], `let ai = ${X} * 2;\n  const K2 = K * 2;\n  let s = 0.0;\n  for (let k = 0; k < 4; k++) { s += a[ai] - a[ai + K2]; ai += K; }\n  return s;`, (n) => [data(n * 2 + 40, 200), 3], { argumentTypes: ['Array', 'Integer'] });
+oneD('uniform int local + thread.x (contiguous)', ['a', 'W'], `let base = W * 3;\n  let s = 0.0;\n  for (let r = 0; r < 3; r++) { s += a[base + ${X}] * (r + 1); base -= W; }\n  return s;`, (n) => [data(n * 4 + 8, 201), n], { argumentTypes: ['Array', 'Integer'] });
+oneD('int local negated and returned (stays f32: -0)', ['a', 'k'], `const t = ${X} * k;\n  if (a[${X}] > 100.0) { return 1.0; }\n  return -t;`, (n) => [data(n, 202), 2], { argumentTypes: ['Array', 'Integer'] }, [3, 8]);
+oneD('int local negated and divided (stays f32: -Inf)', ['a', 'k'], `const t = ${X} - k;\n  return 1.0 / -t + a[${X}];`, (n) => [data(n, 203), 1], { argumentTypes: ['Array', 'Integer'] }, [3, 8]);
+oneD('int local as a float value (stays f32)', ['a'], `let t = ${X} * 3;\n  let s = a[${X}];\n  s += t;\n  return s;`, (n) => [data(n, 204)], {}, [3, 8]);
+oneD('int local assigned a float (stays f32)', ['a'], `let t = 2;\n  if (a[${X}] > 0.0) { t = 0.5; }\n  return a[${X} + t];`, (n) => [data(n + 3, 205)], {}, [3, 8]);
+oneD('int local *= (stays f32)', ['a'], `let t = 1;\n  for (let i = 0; i < 3; i++) { t *= 2; }\n  return a[t + ${X}];`, (n) => [data(n + 9, 206)], {}, [3, 8]);
+oneD('int local from bitwise', ['a', 'O'], `const q = ((${X} - ${X} % O) / O) | 0;\n  const r = ${X} - q * O;\n  return a[q * 10 + r] + a[r];`, (n) => [data(40, 207), 3], { argumentTypes: ['Array', 'Integer'] });
+oneD('int local in comparisons and ternary', ['a', 'm'], `const t = ${X} + m;\n  let s = 0.0;\n  if (t > 5) { s = a[t - 5]; }\n  return (t == 7 ? 1.0 : 0.0) + s;`, (n) => [data(n + 4, 208), 2], { argumentTypes: ['Array', 'Integer'] });
+oneD('int local declared twice (stays f32)', ['a'], `let s = 0.0;\n  for (let i = 0; i < 2; i++) { const t = i * 2; s += a[t + ${X}]; }\n  for (let j = 0; j < 2; j++) { const t = j + 1; s += a[t + ${X}] * 2.0; }\n  return s;`, (n) => [data(n + 4, 209)], {}, [3, 8]);
+oneD('int local negated in index', ['a', 'k'], `const t = ${X} * k;\n  return a[-t + 20];`, (n) => [data(24, 210), -1], { argumentTypes: ['Array', 'Integer'] }, [3, 8]);
+oneD('int local under a divergent branch', ['a'], `let t = 0;\n  if (a[${X}] > 0.0) { t = ${X} + 1; } else { t = ${X} + 2; }\n  return a[t];`, (n) => [data(n + 3, 211)]);
+oneD('Number argument in a loop', ['a', 'f'], `let s = 0.0;\n  for (let i = 0; i < 5; i++) { s += a[${X} + i] * f; }\n  return s;`, (n) => [data(n + 5, 212), 0.75], { argumentTypes: ['Array', 'Number'] });
+oneD('Boolean argument', ['a', 'flag'], `let s = a[${X}];\n  if (flag) { s = s * 2.0; }\n  return s;`, (n) => [data(n, 213), true], { argumentTypes: ['Array', 'Boolean'] }, [3, 8]);
+oneD('assigned Integer argument', ['a', 'k'], `let s = 0.0;\n  for (let i = 0; i < 3; i++) { s += a[${X} + k]; k += 1; }\n  return s;`, (n) => [data(n + 6, 214), 1], { argumentTypes: ['Array', 'Integer'] }, [3, 8]);
+
 // --- divergent control flow (masked gathers, varying loops)
 oneD('divergent branch', ['a', 'b'], `if (a[${X}] > 0.0) { return b[${X} + 1]; } else { return b[${X} - 1] * 2.0; }`, (n) => [data(n, 30), data(n, 31)]);
 oneD('masked uniform read', ['a', 'b', 'k'], `let s = 0.0;\n  if (a[${X}] > 0.5) { s = b[k] + b[${X} + k]; }\n  return s;`, (n) => [data(n, 32), data(n + 2, 33), 1], { argumentTypes: ['Array', 'Array', 'Integer'] });
@@ -203,6 +220,15 @@ for (const [W, H] of [[5, 3], [8, 4]]) {
   spec('binary add rank 2', K.binaryKernel('add', 2), [W * H], () => [data(W * H, 140), data(W, 141), W, W, 1, 0, 1]);
   spec('maxPoolGather 2x2', K.maxPoolGatherKernel(2, 2), [W, H, 2], () => [data(2 * 2 * H * 2 * W, 142), data(2 * 2 * H * 2 * W, 143), 2 * H, 2 * W, 2, 2, 0, 0]);
   spec('dilatePad', K.dilatePadKernel(), [2 * W + 1, 2 * H + 1, 2], () => [data(2 * H * W, 144), H, W, 2, 2, 1, 1]);
+}
+// the register-blocked kernels, with the operands padded as gpujs.ts pads them
+for (const [M4, N, KK, B] of [[4, 5, 7, 1], [8, 13, 3, 2], [4, 4, 16, 1]]) {
+  spec('matmulBlocked', K.matmulBlockedKernel(), [K.pad4(N), M4 / 4, B], () => [data(B * M4 * KK, 160 + N, false), data(B * KK * N, 161, false), KK, N, M4 * KK, KK * N]);
+}
+for (const [Wo, Ho, Cin, Ob, s] of [[3, 3, 1, 1, 1], [8, 5, 2, 2, 1], [13, 4, 3, 1, 1], [5, 3, 2, 1, 2]]) {
+  const Hp = (2 * Math.ceil(Ho / 2) - 1) * s + 3; const Wp = (K.pad4(Wo) - 1) * s + 3;
+  spec(`conv2dBlocked 3x3 s${s}`, K.conv2dBlockedKernel(3, 3, s, s, 1, 1), [K.pad4(Wo), Math.ceil(Ho / 2), 2 * Ob], () => [data(2 * Cin * Hp * Wp, 162 + Wo), data(Ob * 2 * Cin * 9, 163), Ob, Cin, Hp, Wp]);
+  spec(`conv2dFilterGradBlocked 3x3 s${s}`, K.conv2dFilterGradBlockedKernel(3, 3, s, s, 1, 1), [K.pad4(Cin * 9), Ob], () => [data(2 * Cin * Hp * Wp, 164 + Wo), data(2 * Ob * 4 * Ho * Wo, 165), 2, Ho, Wo, Ob * 4, Cin, Hp, Wp]);
 }
 spec('gather', K.gatherKernel(), [2 * 3 * 5], () => [data(2 * 4 * 5, 150), new Float32Array([3, 0, 2]), 3, 4, 5]);
 spec('scatterAdd', K.scatterAddKernel(), [2 * 4 * 5], () => [data(2 * 3 * 5, 151), new Float32Array([3, 0, 3]), 3, 4, 5]);
