@@ -6,6 +6,10 @@
 // H7's code-generator patch applied: cp -r node_modules/gpu.js node_modules/gpu.js-h7 &&
 // patch -d node_modules/gpu.js-h7 -p3 < patches/gpu.js+2.24.1.patch) and time old and new kernels
 // on it too, in the same process.
+// --before=<dir>: also time the blocked kernels of another checkout of this repository (its own
+// packages/tensor and node_modules, e.g. `git worktree add /tmp/before <rev> && cd /tmp/before &&
+// npm ci && npm run setup`), as contender 'before', with the ratio new / before: the before/after
+// of a kernel or code-generator change in one process.
 // Writes bench/results/blocked-vs-classic-<UTC>.{json,md}.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -37,6 +41,14 @@ if (patchedDir) {
   const pn = new GpuJsBackend('webasm', '', lib);
   pn.blocked = true;
   contenders.push(['old+patch', po], ['new+patch', pn]);
+}
+const beforeDir = process.argv.find((a) => a.startsWith('--before='))?.split('=')[1];
+if (beforeDir) {
+  const mod = await import(`${beforeDir.replace(/\/$/, '')}/packages/tensor/src/backends/gpujs.ts`);
+  if (mod.GpuJsBackend === GpuJsBackend) throw new Error(`--before=${beforeDir}: that is this checkout`);
+  const bb = new mod.GpuJsBackend('webasm');
+  bb.blocked = true;
+  contenders.push(['before', bb]);
 }
 const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 type Case = { name: string; flops: number; run: (b: GpuJsBackend) => Float32Array };
@@ -83,6 +95,7 @@ for (const c of cases) {
   const row: Record<string, unknown> = { case: c.name };
   for (const [k] of contenders) row[`${k} GFLOP/s`] = +(c.flops / med(t[k]) / 1e6).toFixed(2);
   for (const [k] of contenders.slice(1)) row[`${k} / old`] = +(mo / med(t[k])).toFixed(2);
+  if (beforeDir) row['new / before'] = +(med(t.before) / med(t.new)).toFixed(2);
   row['max abs diff'] = +err.toExponential(1);
   row.load1 = +loadavg()[0].toFixed(2);
   rows.push(row);
@@ -91,10 +104,10 @@ for (const c of cases) {
 const load1 = loadavg();
 const stamp = new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/[-:]/g, '').replace('T', 'T');
 const cols = Object.keys(rows[0]);
-const md = [`# blocked vs classic webasm kernels, ${new Date().toISOString()}`, '', `batch ${NB}, ${reps} interleaved reps${patchedDir ? `, '+patch' = gpu.js loaded from node_modules/${patchedDir}` : ''}, medians of process CPU time; loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores shared)`, '', `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => r[c]).join(' | ')} |`), '', 'Command: `npx tsx bench/micro/blocked-vs-classic.ts ' + process.argv.slice(2).join(' ') + '`', ''].join('\n');
+const md = [`# blocked vs classic webasm kernels, ${new Date().toISOString()}`, '', `batch ${NB}, ${reps} interleaved reps${patchedDir ? `, '+patch' = gpu.js loaded from node_modules/${patchedDir}` : ''}${beforeDir ? `, 'before' = the blocked kernels of the checkout ${beforeDir}` : ''}, medians of process CPU time; loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores shared)`, '', `| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => r[c]).join(' | ')} |`), '', 'Command: `npx tsx bench/micro/blocked-vs-classic.ts ' + process.argv.slice(2).join(' ') + '`', ''].join('\n');
 if (!quick) {
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync(`bench/results/blocked-vs-classic-${stamp}.json`, JSON.stringify({ batch: NB, reps, patched: patchedDir ?? null, load0, load1, rows }, null, 1));
+  writeFileSync(`bench/results/blocked-vs-classic-${stamp}.json`, JSON.stringify({ batch: NB, reps, patched: patchedDir ?? null, before: beforeDir ?? null, load0, load1, rows }, null, 1));
   writeFileSync(`bench/results/blocked-vs-classic-${stamp}.md`, md);
 }
 console.log(md);
