@@ -28,13 +28,13 @@ export const PRESETS: Record<string, Preset> = {
     emaDecay: 0.995, logEvery: 100, sampleEvery: 1000, checkpointEvery: 1000,
   },
   mnist14: {
-    description: 'class-conditional MNIST at 14x14 (UNet2DModel 32/64 channels, attention at 7x7, 0.7 M parameters), CFG with a learned null class; 10000 steps of batch 64 (not yet validated: far too slow on 2 CPU cores, see the README)',
-    data: 'mnist', steps: 10000, batchSize: 64, lr: 5e-4, seed: 0, imageSize: 14, conditional: true,
+    description: 'class-conditional MNIST at 14x14 on a CPU: UNet2DModel 16/32 channels (attention at 7x7, 0.18 M parameters), CFG with a learned null class; 1500 steps of batch 32 at lr 2e-3 (measured in the README: time, images/s, classifier accuracy of guided samples, Frechet distance)',
+    data: 'mnist', steps: 1500, batchSize: 32, lr: 2e-3, seed: 0, imageSize: 14, conditional: true,
     unet: {
-      sampleSize: 14, inChannels: 1, outChannels: 1, layersPerBlock: 1, blockOutChannels: [32, 64],
+      sampleSize: 14, inChannels: 1, outChannels: 1, layersPerBlock: 1, blockOutChannels: [16, 32],
       downBlockTypes: ['DownBlock2D', 'AttnDownBlock2D'], upBlockTypes: ['AttnUpBlock2D', 'UpBlock2D'], normNumGroups: 8, numClassEmbeds: 11,
     },
-    emaDecay: 0.999, logEvery: 50, sampleEvery: 1000, checkpointEvery: 500,
+    emaDecay: 0.998, logEvery: 25, sampleEvery: 250, checkpointEvery: 250,
   },
   'mnist28-gpu': {
     description: 'class-conditional MNIST at 28x28 for a GPU (webgpu): UNet2DModel 64/128/128 channels, attention at 7x7; 20000 steps of batch 128 (not yet measured: no GPU was lent)',
