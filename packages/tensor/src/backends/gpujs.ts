@@ -346,6 +346,11 @@ export class GpuJsBackend implements Backend {
     return this.exec(K.unaryKernel(op), [size], [x]);
   }
 
+  fusedElementwise(nodes: readonly K.FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage {
+    const c = coalesce(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
+    return this.exec(K.fusedElementwiseKernel(nodes, inputs.length, c.shape.length), [sizeOf(outShape)], [...inputs, ...c.shape.slice(1), ...c.strides.flat()]);
+  }
+
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
     const c = coalesce(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
     return this.exec(K.binaryKernel(op, c.shape.length), [sizeOf(outShape)], [a, b, ...c.shape.slice(1), ...c.strides[0], ...c.strides[1]]);

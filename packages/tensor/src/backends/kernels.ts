@@ -33,7 +33,7 @@ const clampArg = (x: string, lo: number, hi: number) => `Math.min(Math.max(${x},
  * (lavapipe), `isNaN` does not build, and WGSL min/max/clamp drop a NaN operand; an ordered
  * `==` is kept. Every NaN-aware snippet below goes through this helper.
  */
-const isNaNExpr = (v: string) => `!(${v} == ${v})`;
+export const isNaNExpr = (v: string) => `!(${v} == ${v})`;
 
 // erf in float32: the rational approximation on [-4, 4] used by Eigen/XLA for float
 // (|error| < 2e-7 against the float64 series in math64.ts; see the unary property test).
@@ -54,7 +54,7 @@ const ERF_HELPER = `
   const erfv = ep / eq;`;
 
 /** Statements that leave the unary result of `x` in `res`. */
-function unaryBody(op: UnaryOp): string {
+export function unaryBody(op: UnaryOp): string {
   const sig = (v: string) => `1.0 / (1.0 + Math.exp(-${clampArg(v, -80, 80)}))`;
   switch (op) {
     case 'neg': return 'const res = -x;';
@@ -86,7 +86,7 @@ function unaryBody(op: UnaryOp): string {
 }
 
 /** Statements computing `res` from `x` and `y`. */
-function binaryBody(op: BinaryOp): string {
+export function binaryBody(op: BinaryOp): string {
   switch (op) {
     case 'add': return 'const res = x + y;';
     case 'sub': return 'const res = x - y;';
@@ -473,6 +473,54 @@ export function scatterAddKernel(): KernelSpec {
   return s;`;
   return { key: 'scatterAdd', source: fn(args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
 }
+
+/** One operation of a fused elementwise chain; operands are chain inputs or earlier nodes. */
+export type FusedRef = { input: number } | { node: number };
+export type FusedNode =
+  | { kind: 'unary'; op: UnaryOp; x: FusedRef }
+  | { kind: 'binary'; op: BinaryOp; x: FusedRef; y: FusedRef };
+
+/** Rename a snippet's locals (and x / y / res) so several snippets can share one kernel body. */
+function renameSnippet(body: string, suffix: string, x: string, y: string): string {
+  const names = new Set(['res', ...[...body.matchAll(/\b(?:const|let)\s+([A-Za-z_]\w*)/g)].map((m) => m[1])]);
+  return body.replace(/(^|[^.\w])([A-Za-z_]\w*)\b/g, (all, pre: string, name: string) => {
+    if (name === 'x') return pre + x;
+    if (name === 'y') return pre + y;
+    return names.has(name) ? `${pre}${name}_${suffix}` : all;
+  });
+}
+
+/**
+ * A chain of elementwise unary/binary ops as one kernel (used by @tapegrad/compile's
+ * plans): every input is read once with broadcast strides of the coalesced output rank,
+ * then each node runs the same snippet (unaryBody / binaryBody, and the unary NaN
+ * pass-through) as its eager kernel, in order; the last node is the result.
+ */
+export function fusedElementwiseKernel(nodes: readonly FusedNode[], nInputs: number, rank: number): KernelSpec {
+  const ins = range(nInputs).map((k) => `a${k}`);
+  const args = [...ins, ...dimArgs(rank), ...ins.flatMap((_, k) => strideArgs(`s${k}_`, rank))];
+  const lines = [decompose(rank)];
+  ins.forEach((a, k) => lines.push(`const in${k} = ${a}[${offsetExpr(`s${k}_`, rank)}];`));
+  const refExpr = (r: FusedRef) => ('input' in r ? `in${r.input}` : `v${r.node}`);
+  nodes.forEach((n, j) => {
+    if (n.kind === 'unary') {
+      const x = refExpr(n.x);
+      lines.push(renameSnippet(unaryBody(n.op), String(j), x, ''));
+      lines.push(`let v${j} = res_${j};`, `if (${isNaNExpr(x)}) { v${j} = ${x}; }`);
+    } else {
+      lines.push(renameSnippet(binaryBody(n.op), String(j), refExpr(n.x), refExpr(n.y)));
+      lines.push(`const v${j} = res_${j};`);
+    }
+  });
+  lines.push(`return v${nodes.length - 1};`);
+  const sig = nodes.map((n) => (n.kind === 'unary' ? `${n.op}(${refKey(n.x)})` : `${n.op}(${refKey(n.x)},${refKey(n.y)})`)).join(';');
+  return {
+    key: `fused:${nInputs}:${rank}:${sig}`,
+    source: fn(args, lines.join('\n  ')),
+    argumentTypes: [...ins.map(() => 'Array'), ...ints(args.length - nInputs)],
+  };
+}
+const refKey = (r: FusedRef) => ('input' in r ? `i${r.input}` : `n${r.node}`);
 
 export function copyKernel(): KernelSpec {
   return { key: 'copy', source: fn(['a'], 'return a[this.thread.x];'), argumentTypes: ['Array'] };
