@@ -1,0 +1,94 @@
+// Fused elementwise chains: random chains of unary/binary ops over broadcast shapes,
+// compiled (fused into one kernel) vs eager (one kernel per op), on webasm: the fused kernel
+// runs the same float32 snippets, so the results are expected bit for bit.
+
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as T from '@tapegrad/tensor';
+import type { BinaryOp, Tensor, UnaryOp } from '@tapegrad/tensor';
+import { broadcastTriple, fcParams } from '@tapegrad/tensor/testing';
+import { compileStep } from '@tapegrad/compile';
+import { gridTensor, treeIdentical } from './helpers.ts';
+
+const UNARY: UnaryOp[] = ['neg', 'abs', 'sign', 'exp', 'log', 'sqrt', 'rsqrt', 'square', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'silu', 'gelu', 'erf', 'floor', 'step'];
+const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'greater', 'lessEqual', 'equal', 'notEqual'];
+
+/** One op of a chain: a unary op of the running value, or a binary op with input 1 or 2 on either side. */
+type Link = { u: UnaryOp } | { b: BinaryOp; input: 1 | 2; swap: boolean };
+
+const link: fc.Arbitrary<Link> = fc.oneof(
+  fc.constantFrom(...UNARY).map((u) => ({ u })),
+  fc.record({ b: fc.constantFrom(...BINARY), input: fc.constantFrom(1 as const, 2 as const), swap: fc.boolean() }),
+);
+
+function chain(links: Link[]) {
+  return (x: Tensor, y: Tensor, z: Tensor): Tensor =>
+    T.tidy(() => {
+      let v = x;
+      for (const l of links) {
+        if ('u' in l) v = T[l.u](v);
+        else {
+          const other = l.input === 1 ? y : z;
+          v = l.swap ? T[l.b](other, v) : T[l.b](v, other);
+        }
+      }
+      return v;
+    });
+}
+
+describe('fused elementwise chains', () => {
+  it('random chains over broadcast shapes: fused == eager bit for bit, and the chain fused', () => {
+    fc.assert(
+      fc.property(broadcastTriple({ maxRank: 3, maxDim: 3 }), fc.array(link, { minLength: 2, maxLength: 6 }), fc.nat(1000), (shp, links, seed) => {
+        // x has the full output shape so every intermediate has it too
+        const x = gridTensor(shp.out, seed);
+        const y = gridTensor(shp.b, seed + 1);
+        const z = gridTensor(shp.c, seed + 2);
+        const f = chain(links);
+        const c = compileStep(f);
+        try {
+          for (let i = 0; i < 2; i++) {
+            const e = f(x, y, z);
+            const r = c(x, y, z);
+            expect(treeIdentical(r, e), `${JSON.stringify(links)} on ${JSON.stringify(shp)}`).toBe(true);
+            T.dispose([e, r]);
+          }
+          const rep = c.report().plans[0];
+          expect(rep.fusedChains).toBe(1);
+          expect(rep.steps).toBe(1);
+          expect(rep.fusedOps).toBe(links.length);
+        } finally {
+          T.dispose([x, y, z]);
+          c.dispose();
+        }
+      }),
+      fcParams(40),
+    );
+  });
+
+  it('an intermediate read twice, or returned, ends a chain (it is computed once)', () => {
+    const f = (x: Tensor) => T.tidy(() => {
+      const a = T.exp(T.neg(x)); // neg+exp fuse
+      const b = T.mul(a, a); // a is read twice by mul: a is a chain boundary
+      return [T.sqrt(T.add(b, 1)), a];
+    });
+    const c = compileStep(f);
+    const x = T.tensor([0.5, -1, 2]);
+    try {
+      const r = c(x);
+      const e = f(x);
+      expect(treeIdentical(r, e)).toBe(true);
+      T.dispose([r, e]);
+      const r2 = c(x);
+      const e2 = f(x);
+      expect(treeIdentical(r2, e2)).toBe(true);
+      T.dispose([r2, e2]);
+      const rep = c.report().plans[0];
+      expect(rep.chains).toEqual(['neg+exp', 'mul+add+sqrt']);
+      expect(rep.steps).toBe(2);
+    } finally {
+      x.dispose();
+      c.dispose();
+    }
+  });
+});
