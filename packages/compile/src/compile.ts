@@ -65,7 +65,7 @@ function signature(op: string, args: unknown[]): Leaves {
       const s = T.storageOf(l, op);
       const alias = seen.get(s);
       if (alias === undefined) seen.set(s, i);
-      parts.push(`t${fmtShape(l.shape)}${alias === undefined ? '' : `=${alias}`}${isIntegerValued(l) ? 'i' : ''}`);
+      parts.push(`t[${l.shape.join(",")}]${alias === undefined ? '' : `=${alias}`}${isIntegerValued(l) ? 'i' : ''}`);
     } else if (typeof l === 'number') parts.push('n');
     else if (l === null || l === undefined || typeof l === 'string' || typeof l === 'boolean') parts.push(`s${JSON.stringify(l) ?? 'u'}`);
     else {

@@ -199,7 +199,7 @@ describe('compileStep: plans, arguments and outputs', () => {
   it('outputs that are arguments, views and repeats come back as separate tensors sharing buffers', () => {
     const c = compileStep((x: Tensor, y: Tensor) => {
       const z = T.exp(y);
-      return [x, T.reshape(z, [4]), z, T.reshape(x, [2, 2]), 'tag'];
+      return [x, T.reshape(z, [4]), z, T.reshape(x, [2, 2]), 'tag'] as [Tensor, Tensor, Tensor, Tensor, string];
     });
     const x = T.tensor([[1, 2], [3, 4]]);
     const y = T.tensor([0, 1, 2, 3]);

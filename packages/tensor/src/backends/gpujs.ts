@@ -127,6 +127,7 @@ export class GpuJsBackend implements Backend {
   /** Storages handed out (kernel outputs, uploads) minus storages freed: see allocations(). */
   private live = 0;
   private tail: Promise<void> = Promise.resolve();
+  private readonly fusedSpecs = new WeakMap<readonly K.FusedNode[], Map<number, K.KernelSpec>>();
   private readonly gpuMode: boolean;
   /**
    * webasm: run matmul, conv2d (groups 1) and conv2dFilterGrad (groups 1) with the
@@ -348,7 +349,13 @@ export class GpuJsBackend implements Backend {
 
   fusedElementwise(nodes: readonly K.FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage {
     const c = coalesce(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
-    return this.exec(K.fusedElementwiseKernel(nodes, inputs.length, c.shape.length), [sizeOf(outShape)], [...inputs, ...c.shape.slice(1), ...c.strides.flat()]);
+    // the spec (generated source) is cached per chain object and rank: a plan replays one chain many times
+    let byRank = this.fusedSpecs.get(nodes);
+    if (!byRank) this.fusedSpecs.set(nodes, (byRank = new Map()));
+    const rank = c.shape.length;
+    let spec = byRank.get(rank);
+    if (!spec) byRank.set(rank, (spec = K.fusedElementwiseKernel(nodes, inputs.length, rank)));
+    return this.exec(spec, [sizeOf(outShape)], [...inputs, ...c.shape.slice(1), ...c.strides.flat()]);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
