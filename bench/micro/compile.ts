@@ -39,6 +39,22 @@ function race(fns: Record<string, () => void>, inner: number): Record<string, { 
   return Object.fromEntries(Object.keys(fns).map((k) => [k, { wall: med(wall[k]), cpu: med(cpu[k]) }]));
 }
 
+/** The same for one async contender (timed alone after the interleaved ones). */
+async function raceAsync(f: () => Promise<void>, inner: number): Promise<{ wall: number; cpu: number }> {
+  for (let w = 0; w < 3; w++) await f();
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < inner; i++) await f();
+    wall.push(((performance.now() - t0) * 1000) / inner);
+    const dc = process.cpuUsage(c0);
+    cpu.push((dc.user + dc.system) / inner);
+  }
+  return { wall: med(wall), cpu: med(cpu) };
+}
+
 const rows: Record<string, unknown>[] = [];
 const load0 = loadavg();
 
@@ -56,7 +72,10 @@ for (const n of quick ? [1024] : [1024, 65536]) {
   const b = T.randomNormal(T.randomKey(3), [n]);
   const replay = compileStep(chain, null, { fuse: false });
   const fused = compileStep(chain);
-  const check = [chain(x, a, b), replay(x, a, b), fused(x, a, b)].map((t) => t.dataSync());
+  const piped = compileStep(chain, null, { fuse: false });
+  piped(x, a, b).dispose(); // trace
+  const pr = await piped.pipeline(x, a, b);
+  const check = [chain(x, a, b), replay(x, a, b), fused(x, a, b), pr].map((t) => t.dataSync());
   const same = check.every((v) => v.every((q, i) => Object.is(q, check[0][i])));
   T.dispose([check]);
   const res = race(
@@ -67,6 +86,8 @@ for (const n of quick ? [1024] : [1024, 65536]) {
     },
     n > 4096 ? 5 : 50,
   );
+  const pres = await raceAsync(() => piped.pipeline(x, a, b).then((t) => t.dispose()), n > 4096 ? 5 : 50);
+  const pinfo = piped.report().plans[0].pipeline!;
   const rep = fused.report().plans[0];
   const row = {
     case: `elementwise chain, ${N_OPS} ops, ${n} floats`,
@@ -76,6 +97,9 @@ for (const n of quick ? [1024] : [1024, 65536]) {
     'eager cpu-us/op': +(res.eager.cpu / N_OPS).toFixed(2),
     'replay cpu-us/op': +(res.replay.cpu / N_OPS).toFixed(2),
     'fused cpu-us/op': +(res.fused.cpu / N_OPS).toFixed(2),
+    'pipeline us/op': +(pres.wall / N_OPS).toFixed(2),
+    'pipeline cpu-us/op': +(pres.cpu / N_OPS).toFixed(2),
+    'pipeline executor': pinfo.kind,
     'eager / fused': +(res.eager.wall / res.fused.wall).toFixed(2),
     'primitive calls': rep.primitiveCalls,
     'fused plan steps': rep.steps,
@@ -86,6 +110,7 @@ for (const n of quick ? [1024] : [1024, 65536]) {
   T.dispose([x, a, b]);
   replay.dispose();
   fused.dispose();
+  piped.dispose();
 }
 
 // ------------------------------------------------------------------ 2. demo MLP training step
@@ -132,9 +157,10 @@ function trainStep(params: P, mu: P, nu: P, x0: Tensor, noise: Tensor, t: Tensor
   const s1ab = T.tensor(Float64Array.from({ length: B }, (_, i) => Math.sqrt(((i * 37) % 1000) / 1000 + 1e-3)), [B, 1]);
   const compiled = compileStep(trainStep);
   const replayOnly = compileStep(trainStep, null, { fuse: false });
+  const piped = compileStep(trainStep);
   // each contender trains its own copy from the same start
   const state: Record<string, { p: P; m: P; v: P; step: number }> = {};
-  const fns: Record<string, typeof trainStep> = { eager: trainStep, replay: replayOnly, fused: compiled };
+  const fns: Record<string, typeof trainStep> = { eager: trainStep, replay: replayOnly, fused: compiled, pipeline: piped };
   for (const k of Object.keys(fns)) state[k] = { p: T.treeMap((q: Tensor) => T.clone(q), params0), m: zeros(), v: zeros(), step: 0 };
   const run = (k: string) => () => {
     const s = state[k];
@@ -144,6 +170,16 @@ function trainStep(params: P, mu: P, nu: P, x0: Tensor, noise: Tensor, t: Tensor
     Object.assign(s, { p: r.params, m: r.mu, v: r.nu });
   };
   const res = race({ eager: run('eager'), replay: run('replay'), fused: run('fused') }, quick ? 2 : 5);
+  // the pipeline contender: its first call traces; later calls run the plan as one gpu.js pipeline
+  const runPiped = async () => {
+    const s = state.pipeline;
+    const n = ++s.step;
+    const r = s.step === 1 ? piped(s.p, s.m, s.v, x0, noise, t, sab, s1ab, 6e-3, 1 - b1 ** n, 1 - b2 ** n) : await piped.pipeline(s.p, s.m, s.v, x0, noise, t, sab, s1ab, 6e-3, 1 - b1 ** n, 1 - b2 ** n);
+    T.dispose([s.p, s.m, s.v, r.loss]);
+    Object.assign(s, { p: r.params, m: r.mu, v: r.nu });
+  };
+  const pres = await raceAsync(runPiped, quick ? 2 : 5);
+  const pinfo = piped.report().plans[0].pipeline!;
   // all three took the same number of steps from the same start: compare parameters
   const maxDiff = (a: P, b: P) => Math.max(...(T.treeLeaves(a) as Tensor[]).map((x, i) => {
     const u = x.dataSync();
@@ -159,6 +195,9 @@ function trainStep(params: P, mu: P, nu: P, x0: Tensor, noise: Tensor, t: Tensor
     'eager cpu-ms': +(res.eager.cpu / 1000).toFixed(3),
     'replay cpu-ms': +(res.replay.cpu / 1000).toFixed(3),
     'fused cpu-ms': +(res.fused.cpu / 1000).toFixed(3),
+    'pipeline ms': +(pres.wall / 1000).toFixed(3),
+    'pipeline cpu-ms': +(pres.cpu / 1000).toFixed(3),
+    'pipeline executor': `${pinfo.kind} (${pinfo.kernelCalls} kernel calls)`,
     'eager / fused': +(res.eager.wall / res.fused.wall).toFixed(2),
     'primitive calls': rep.primitiveCalls,
     'dead calls': rep.deadCalls,
@@ -166,6 +205,7 @@ function trainStep(params: P, mu: P, nu: P, x0: Tensor, noise: Tensor, t: Tensor
     'fused chains': rep.fusedChains,
     'max |param diff| replay vs eager': maxDiff(state.replay.p, state.eager.p),
     'max |param diff| fused vs eager': maxDiff(state.fused.p, state.eager.p),
+    'pipeline steps (not compared: it ran a different number of steps)': state.pipeline.step,
   };
   rows.push(row);
   console.log(JSON.stringify(row));
@@ -173,6 +213,7 @@ function trainStep(params: P, mu: P, nu: P, x0: Tensor, noise: Tensor, t: Tensor
   T.dispose([params0, x0, noise, t, sab, s1ab]);
   compiled.dispose();
   replayOnly.dispose();
+  piped.dispose();
 }
 
 const load1 = loadavg();
@@ -181,7 +222,7 @@ const md = [
   `# @tapegrad/compile vs eager, ${backend}, ${new Date().toISOString()}`,
   '',
   `${reps} interleaved reps, medians (wall and process CPU time); loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores shared with other work).`,
-  "'replay' = compiled plan without fusion (every primitive its own backend call, no op wrappers/tape/user code); 'fused' = the same with elementwise chains fused into one kernel each. Executor 'replay' (gpu.js createPipeline is not used yet).",
+  "'replay' = compiled plan without fusion (every primitive its own backend call, no op wrappers/tape/user code); 'fused' = the same with elementwise chains fused into one kernel each. 'pipeline' = compiled.pipeline(): the unfused plan's kernel calls (one-output-per-thread kernels, no Array(4)) as one gpu.js createPipeline, timed alone after the three interleaved contenders.",
   '',
   ...rows.flatMap((r) => {
     const cols = Object.keys(r);

@@ -7,7 +7,7 @@ import {
   setExecutionTracer, treeFlatten, treeFlattenWithPath, treeUnflatten, executionTracer,
   type Backend, type Tensor, type TreeDef,
 } from '@tapegrad/tensor';
-import { Plan, type OutputSpec, type PlanStats } from './plan.ts';
+import { Plan, type OutputSpec, type PipelineInfo, type PlanStats } from './plan.ts';
 import { Recorder } from './record.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -28,11 +28,18 @@ export interface CompileReport {
   traces: number;
   /** Calls answered by replaying a cached plan. */
   replays: number;
-  plans: (PlanStats & { signature: string })[];
+  plans: (PlanStats & { signature: string; pipeline: PipelineInfo | null })[];
 }
 
 export interface CompiledStep<F extends Fn> {
   (...args: Parameters<F>): ReturnType<F>;
+  /**
+   * Experimental: the same call, with a cached plan run as one gpu.js pipeline
+   * (`createPipeline`: fused-sync on webasm). Asynchronous. The first call of a signature
+   * traces as usual; a plan that cannot be lowered replays as usual (the reason is in
+   * `report().plans[i].pipeline`).
+   */
+  pipeline(...args: Parameters<F>): Promise<ReturnType<F>>;
   /** What the cached plans do: calls, fused chains, buffers, constants, fallback reasons. */
   report(): CompileReport;
   /** Drop every cached plan (and the constants they hold); the step can still be called. */
@@ -172,12 +179,29 @@ export function compileStep<F extends Fn>(fn: F, exampleArgs?: Parameters<F> | n
     return treeUnflatten(hit.outDef, hit.plan.replay(sig.leaves));
   }) as unknown as CompiledStep<F>;
 
+  compiled.pipeline = (async (...args: unknown[]) => {
+    const sig = signature(op, args);
+    const hit = plans.get(sig.key);
+    if (!hit) return trace(sig, args);
+    plans.delete(sig.key);
+    plans.set(sig.key, hit);
+    replays++;
+    let leaves: unknown[];
+    try {
+      leaves = await hit.plan.replayPipeline(sig.leaves);
+    } catch (e) {
+      if (hit.plan.pipelineInfo()?.kind !== 'none') throw e;
+      leaves = hit.plan.replay(sig.leaves); // could not be lowered: replay (the reason is in the report)
+    }
+    return treeUnflatten(hit.outDef, leaves);
+  }) as CompiledStep<F>['pipeline'];
+
   compiled.report = () => ({
     executor: 'replay',
     backend: [...plans.values()][0]?.plan.backend.name ?? null,
     traces,
     replays,
-    plans: [...plans].map(([signature, { plan }]) => ({ signature, ...plan.stats })),
+    plans: [...plans].map(([signature, { plan }]) => ({ signature, ...plan.stats, pipeline: plan.pipelineInfo() })),
   });
   compiled.clear = () => {
     for (const { plan } of plans.values()) plan.release();

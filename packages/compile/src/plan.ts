@@ -4,9 +4,24 @@
 // the backend directly: no user code, no autograd tape, no op wrappers, no shape checks.
 
 import {
-  markIntegerValued, opError, storageOf, tensorFromStorage, viewOf,
-  type Backend, type FusedNode, type FusedRef, type Storage, type Tensor,
+  KernelToken, markIntegerValued, opError, storageOf, tensorFromStorage, viewOf,
+  type Backend, type FusedNode, type FusedRef, type GpuPipeline, type KernelCall, type Storage, type Tensor,
 } from '@tapegrad/tensor';
+
+/** The gpu.js backend's capture/pipeline methods (duck-typed: only gpu.js backends have them). */
+interface PipelineBackend {
+  captureKernels<R>(fn: () => R): { result: R; calls: KernelCall[] };
+  buildPipeline(calls: readonly KernelCall[], inputs: readonly KernelToken[], outputs: readonly KernelToken[]): GpuPipeline;
+}
+
+/** The experimental gpu.js pipeline lowering of a plan, or why there is none. */
+export interface PipelineInfo {
+  /** gpu.js's executor ('fused-sync', 'fused-threaded', 'fused-encoder', 'generic'), or 'none'. */
+  kind: string;
+  fallbackReason: string | null;
+  kernelCalls: number;
+  kernels: number;
+}
 import type { ArgTemplate, RecordedCall, Recorder, ValueInfo } from './record.ts';
 
 type Shape = readonly number[];
@@ -232,11 +247,104 @@ export class Plan {
     });
   }
 
-  /** Free the constants the plan holds. */
+  private pipe: { p: GpuPipeline; inputs: ([number, 'arg' | 'scalar'])[]; outs: (KernelToken | null)[]; calls: number } | null = null;
+  private pipeError: string | null = null;
+
+  /** What the pipeline lowering did (after the first `replayPipeline`). */
+  pipelineInfo(): PipelineInfo | null {
+    if (this.pipeError) return { kind: 'none', fallbackReason: this.pipeError, kernelCalls: 0, kernels: 0 };
+    if (!this.pipe) return null;
+    const e = this.pipe.p.executor();
+    return { kind: e.kind, fallbackReason: e.fallbackReason, kernelCalls: this.pipe.calls, kernels: this.pipe.p.kernels };
+  }
+
+  /**
+   * Lower the plan to one gpu.js pipeline: replay it once on the backend in capture mode
+   * (tokens instead of storages), so every kernel call the backend methods make is recorded,
+   * then hand gpu.js the recorded calls. Throws (and remembers why) where it cannot.
+   */
+  private lower(): NonNullable<Plan['pipe']> {
+    if (this.pipe) return this.pipe;
+    if (this.pipeError) throw opError('compileStep', `no pipeline for this plan: ${this.pipeError}`);
+    try {
+      const b = this.backend as unknown as Partial<PipelineBackend>;
+      if (typeof b.captureKernels !== 'function' || typeof b.buildPipeline !== 'function') {
+        throw new Error(`backend '${this.backend.name}' has no gpu.js pipelines`);
+      }
+      const pb = b as PipelineBackend;
+      const v: unknown[] = new Array(this.nValues);
+      const inputs: ([number, 'arg' | 'scalar'])[] = [];
+      const tokens: KernelToken[] = [];
+      for (const [id, leaf] of this.argBindings) {
+        const t = new KernelToken(-1 - tokens.length, 0, tokens.length);
+        tokens.push(t);
+        inputs.push([leaf, 'arg']);
+        v[id] = t;
+      }
+      for (const [id, leaf] of this.scalarBindings) {
+        const t = new KernelToken(-1 - tokens.length, 1, tokens.length);
+        tokens.push(t);
+        inputs.push([leaf, 'scalar']);
+        v[id] = t;
+      }
+      for (const [id, s] of this.consts) v[id] = s;
+      const { calls } = pb.captureKernels(() => {
+        for (const st of this.steps) {
+          const a = st.args.slice();
+          for (let k = 0; k < st.slots.length; k += 2) a[st.slots[k]] = v[st.slots[k + 1]];
+          for (const [pos, ids] of st.lists) a[pos] = ids.map((id) => v[id]);
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          const out = (this.backend as any)[st.method](...a);
+          if (!(out instanceof KernelToken)) throw new Error(`step '${st.op}' returned a host value, not a kernel result (host work inside the backend method)`);
+          v[st.out] = out;
+        }
+      });
+      const outs = this.outputs.map((o) => (o.kind === 'value' && v[o.id] instanceof KernelToken && (v[o.id] as KernelToken).input < 0 ? (v[o.id] as KernelToken) : null));
+      const p = pb.buildPipeline(calls, tokens, outs.filter((t): t is KernelToken => t !== null));
+      this.pipe = { p, inputs, outs, calls: calls.length };
+      return this.pipe;
+    } catch (e) {
+      this.pipeError = (e as Error).message;
+      throw opError('compileStep', `no pipeline for this plan: ${this.pipeError}`);
+    }
+  }
+
+  /** Run the plan as one gpu.js pipeline (experimental; see the README). */
+  async replayPipeline(leaves: readonly unknown[]): Promise<unknown[]> {
+    if (this.released) throw opError('compileStep', 'the plan was released (the compiled step was disposed); expected a live compiled step');
+    const { p, inputs, outs } = this.lower();
+    const args = inputs.map(([leaf, kind]) => (kind === 'arg' ? (storageOf(leaves[leaf] as Tensor, 'compileStep') as Float32Array) : Float32Array.of(leaves[leaf] as number)));
+    const results = await p.run(args);
+    const b = this.backend;
+    let r = 0;
+    const made = new Map<number, Tensor>();
+    return this.outputs.map((o, i) => {
+      if (o.kind === 'static') return o.value;
+      const prev = made.get(o.id);
+      let t: Tensor;
+      if (prev) {
+        if (outs[i]) { b.free(results[r++]); } // a repeated output: one buffer, shared
+        t = viewOf(prev, o.shape);
+      } else {
+        const info = this.rec.values[o.id];
+        if (outs[i]) t = tensorFromStorage(b, results[r++], o.shape);
+        else if (info.kind === 'arg') t = viewOf(leaves[info.leaf] as Tensor, o.shape);
+        else if (info.kind === 'scalar') t = tensorFromStorage(b, b.upload(Float64Array.of(leaves[info.leaf] as number), 1), o.shape);
+        else if (info.kind === 'const') t = tensorFromStorage(b, b.broadcastTo(info.storage, [sizeOf(o.shape)], [sizeOf(o.shape)]), o.shape);
+        else throw opError('compileStep', `output ${i} has no pipeline result`);
+        made.set(o.id, t);
+      }
+      return o.integer ? markIntegerValued(t) : t;
+    });
+  }
+
+  /** Free the constants the plan holds (and its pipeline). */
   release(): void {
     if (this.released) return;
     this.released = true;
     this.rec.releaseConstants();
+    this.pipe?.p.destroy();
+    this.pipe = null;
   }
 }
 

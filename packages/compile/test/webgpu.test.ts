@@ -43,6 +43,13 @@ it.skipIf(skip !== undefined)(`a compiled, fused MLP step on webgpu equals the e
     const rep = c.report();
     expect(rep.backend).toBe('webgpu');
     expect(rep.plans[0].fusedChains).toBeGreaterThan(0);
+    // the experimental gpu.js pipeline executor takes host arrays only: on webgpu it replays
+    const r = await c.pipeline(pc, x, y, 0.5);
+    expect((await leaves(r)).length).toBe(5);
+    T.dispose(r);
+    const info = c.report().plans[0].pipeline!;
+    expect(info.kind).toBe('none');
+    expect(info.fallbackReason).toMatch(/webgpu storages are device buffers/);
   } finally {
     if (pe !== p0) T.dispose([pe, pc]);
     T.dispose([p0, x, y]);

@@ -68,6 +68,32 @@ function flatten(r: unknown, size: number): Float32Array {
   return out;
 }
 
+/** A storage stand-in while kernel calls are captured (input >= 0: the pipeline argument it is). */
+export class KernelToken {
+  constructor(
+    readonly id: number,
+    readonly size: number,
+    readonly input = -1,
+  ) {}
+}
+
+/** One captured kernel call: its spec, output dims (gpu.js order) and arguments. */
+export interface KernelCall {
+  spec: K.KernelSpec;
+  dims: number[];
+  args: Arg[];
+  out: KernelToken;
+}
+
+export interface GpuPipeline {
+  /** Kernel objects the pipeline was built with. */
+  kernels: number;
+  run(args: Float32Array[]): Promise<Float32Array[]>;
+  /** gpu.js's executor for the plan ('fused-sync', 'fused-threaded', 'generic', ...) and why it fell back. */
+  executor(): { kind: string; fallbackReason: string | null };
+  destroy(): void;
+}
+
 export interface WebGPUInfo {
   description: string;
   isFallback: boolean;
@@ -127,6 +153,8 @@ export class GpuJsBackend implements Backend {
   /** Storages handed out (kernel outputs, uploads) minus storages freed: see allocations(). */
   private live = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Set while captureKernels runs: kernel calls are recorded, not run. */
+  private capturing: KernelCall[] | null = null;
   private readonly fusedSpecs = new WeakMap<readonly K.FusedNode[], Map<number, K.KernelSpec>>();
   private readonly gpuMode: boolean;
   /**
@@ -226,6 +254,12 @@ export class GpuJsBackend implements Backend {
     const size = sizeOf(dims);
     const what = spec.key.split(':')[0];
     this.checkSize(what, size);
+    if (this.capturing) {
+      if (size === 0) throw opError(what, 'a size-0 result cannot be part of a gpu.js pipeline');
+      const out = new KernelToken(this.capturing.length, size);
+      this.capturing.push({ spec, dims: dims.slice(), args: args.slice(), out });
+      return out;
+    }
     this.live++; // every storage exec returns is one allocation, freed by free()
     if (size === 0) return this.gpuMode ? new GpuSlot(0) : EMPTY;
     const k = this.kernelFor(spec, dims.length);
@@ -321,6 +355,7 @@ export class GpuJsBackend implements Backend {
   readonly downloadSync?: (s: Storage) => Float32Array;
 
   free(s: Storage): void {
+    if (s instanceof KernelToken) return; // a captured value (captureKernels): nothing was allocated
     this.live--;
     if (!(s instanceof GpuSlot)) return;
     this.tail = this.tail.then(() => {
@@ -339,6 +374,88 @@ export class GpuJsBackend implements Backend {
     for (const k of this.kernels.values()) k.destroy?.();
     this.kernels.clear();
     await this.gpu.destroy();
+  }
+
+  // ------------------------------------------------------------------ gpu.js pipelines
+  //
+  // For @tapegrad/compile's experimental pipeline executor: run backend methods with
+  // KernelTokens standing for storages, recording the kernel calls they make instead of
+  // running them (the one-output-per-thread kernels: an Array(4) result needs host
+  // de-interleaving, which a gpu.js plan cannot do), then build one gpu.js pipeline that
+  // makes those calls, with one kernel object of fixed output size per call signature.
+
+  /** Run `fn` recording, not running, every kernel call its backend methods make. */
+  captureKernels<R>(fn: () => R): { result: R; calls: KernelCall[] } {
+    if (this.capturing) throw opError('captureKernels', 'a capture is already running');
+    const blocked = this.blocked;
+    this.blocked = false;
+    const calls: KernelCall[] = [];
+    this.capturing = calls;
+    try {
+      return { result: fn(), calls };
+    } finally {
+      this.capturing = null;
+      this.blocked = blocked;
+    }
+  }
+
+  /**
+   * One gpu.js pipeline making the captured `calls`: `inputs` are the tokens bound to the
+   * pipeline's arguments (host arrays at call time), `outputs` the tokens it returns.
+   */
+  buildPipeline(calls: readonly KernelCall[], inputs: readonly KernelToken[], outputs: readonly KernelToken[]): GpuPipeline {
+    if (this.gpuMode) throw opError('buildPipeline', "pipelines take host-array arguments; webgpu storages are device buffers (a handle argument degrades gpu.js to its generic executor): not supported yet");
+    const kernels = new Map<string, unknown>();
+    const seat = (a: Arg) => (a instanceof KernelToken ? (a.input >= 0 ? 'i' : 's') : typeof a === 'number' ? 'n' : 'c');
+    const kernelOf = (c: KernelCall) => {
+      // one kernel object per output shape (and argument kinds per seat) inside a plan
+      const key = `${c.spec.key}|${c.dims.join('x')}|${c.args.map(seat).join('')}`;
+      let k = kernels.get(key);
+      if (!k) {
+        const source = new Function(`return ${c.spec.source}`)();
+        k = this.gpu.createKernel(source, {
+          output: c.dims,
+          argumentTypes: c.spec.argumentTypes,
+          loopMaxIterations: K.MAX_ELEMENTS,
+          precision: 'single',
+        });
+        this.builds++;
+        kernels.set(key, k);
+      }
+      return k as (...a: unknown[]) => unknown;
+    };
+    const body = (ins: ArrayLike<unknown>) => {
+      const h = new Map<KernelToken, unknown>();
+      inputs.forEach((t, i) => h.set(t, ins[i]));
+      const val = (a: Arg) => {
+        if (!(a instanceof KernelToken)) return a;
+        if (!h.has(a)) throw opError('buildPipeline', `captured value ${a.id} is read before it is computed`);
+        return h.get(a);
+      };
+      for (const c of calls) h.set(c.out, kernelOf(c)(...c.args.map(val)));
+      return outputs.map(val);
+    };
+    // gpu.js counts pipeline arguments by fn.length: a function with one named parameter each
+    const params = inputs.map((_, i) => `a${i}`).join(', ');
+    const orchestrate = new Function('body', `return function (${params}) { return body(arguments); }`)(body);
+    const pipe = this.gpu.createPipeline(orchestrate);
+    return {
+      get kernels() {
+        return kernels.size;
+      },
+      run: async (args: Float32Array[]) => {
+        const res = (await pipe(...args)) as unknown[];
+        // copies: a fused executor's results may live in memory the next call reuses
+        const out = res.map((r, i) => flatten(r, outputs[i].size).slice());
+        this.live += out.length; // each result is a storage this backend hands out
+        return out;
+      },
+      executor: () => ({ kind: pipe.pipeline.executorKind as string, fallbackReason: (pipe.pipeline.fallbackReason as string | null) ?? null }),
+      destroy: () => {
+        pipe.pipeline.destroy?.();
+        for (const k of kernels.values()) (k as { destroy?: () => void }).destroy?.();
+      },
+    };
   }
 
   // ------------------------------------------------------------------ ops
