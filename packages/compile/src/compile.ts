@@ -80,7 +80,8 @@ function signature(op: string, args: unknown[]): Leaves {
       throw opError(op, `argument leaf '${path}' is ${describeValue(l)}; expected tensors, numbers (per-call values, uploaded each call) or strings/booleans/null (static); pass random values as tensor arguments drawn outside the step`);
     }
   });
-  return { leaves, def, key: `${JSON.stringify(def)}|${parts.join(',')}`, backend: backend ?? currentBackend() };
+  const b: Backend = backend ?? currentBackend();
+  return { leaves, def, key: `${b.name}|${JSON.stringify(def)}|${parts.join(',')}`, backend: b };
 }
 
 /**
@@ -143,8 +144,8 @@ export function compileStep<F extends Fn>(fn: F, exampleArgs?: Parameters<F> | n
     const [outLeaves, outDef] = treeFlatten(out, op);
     const specs: OutputSpec[] = outLeaves.map((l, i) => {
       if (isTensor(l)) {
-        const id = rec.idOf(l);
-        if (id === undefined) throw opError(op, `output leaf ${i} (shape ${fmtShape(l.shape)}) was not produced by the trace`);
+        // a tensor from outside returned unchanged (never an input of any primitive): a constant
+        const id = rec.idOf(l) ?? rec.constantOutput(l);
         return { kind: 'value', id, shape: l.shape.slice(), integer: isIntegerValued(l) };
       }
       if (l === null || l === undefined || typeof l === 'string' || typeof l === 'boolean' || typeof l === 'number') return { kind: 'static', value: l };

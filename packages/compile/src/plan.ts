@@ -239,7 +239,7 @@ export class Plan {
       else {
         const info = this.rec.values[o.id];
         if (info.kind === 'arg') t = viewOf(leaves[info.leaf] as Tensor, o.shape);
-        else if (info.kind === 'const') t = tensorFromStorage(b, b.broadcastTo(info.storage, [sizeOf(o.shape)], [sizeOf(o.shape)]), o.shape);
+        else if (info.kind === 'const') t = constCopy(info, o.shape);
         else t = tensorFromStorage(b, v[o.id], o.shape);
         made.set(o.id, t);
       }
@@ -330,7 +330,7 @@ export class Plan {
         if (outs[i]) t = tensorFromStorage(b, results[r++], o.shape);
         else if (info.kind === 'arg') t = viewOf(leaves[info.leaf] as Tensor, o.shape);
         else if (info.kind === 'scalar') t = tensorFromStorage(b, b.upload(Float64Array.of(leaves[info.leaf] as number), 1), o.shape);
-        else if (info.kind === 'const') t = tensorFromStorage(b, b.broadcastTo(info.storage, [sizeOf(o.shape)], [sizeOf(o.shape)]), o.shape);
+        else if (info.kind === 'const') t = constCopy(info, o.shape);
         else throw opError('compileStep', `output ${i} has no pipeline result`);
         made.set(o.id, t);
       }
@@ -346,6 +346,12 @@ export class Plan {
     this.pipe?.p.destroy();
     this.pipe = null;
   }
+}
+
+/** A new tensor holding a copy of a constant (on the constant's own backend). */
+function constCopy(info: Extract<ValueInfo, { kind: 'const' }>, shape: number[]): Tensor {
+  const n = sizeOf(shape);
+  return tensorFromStorage(info.backend, info.backend.broadcastTo(info.storage, [n], [n]), shape);
 }
 
 function constBytes(v: ValueInfo, b: Backend): number {

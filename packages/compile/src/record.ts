@@ -7,7 +7,7 @@
 // share their input's storage, so they are the same value and cost nothing on replay.
 
 import {
-  currentPublicOp, fmtShape, holdStorage, isPlainObject, opError, storageOf,
+  backendOf, currentPublicOp, fmtShape, holdStorage, isPlainObject, opError, storageOf,
   type Backend, type ExecutionTracer, type Storage, type Tensor,
 } from '@tapegrad/tensor';
 
@@ -34,7 +34,7 @@ export interface RecordedCall {
 export type ValueInfo =
   | { kind: 'arg'; leaf: number }
   | { kind: 'scalar'; leaf: number }
-  | { kind: 'const'; storage: Storage; release: () => void; from: string; captured: boolean }
+  | { kind: 'const'; storage: Storage; backend: Backend; release: () => void; from: string; captured: boolean }
   | { kind: 'call'; call: number };
 
 export class Recorder implements ExecutionTracer {
@@ -93,7 +93,12 @@ export class Recorder implements ExecutionTracer {
   /** A tensor from outside the trace (closed over by the step): held as a constant. */
   private captured(t: Tensor, op: string): number {
     const h = holdStorage(t, op);
-    return this.add(h.storage, { kind: 'const', storage: h.storage, release: h.release, from: `a tensor of shape ${fmtShape(t.shape)} the step closed over`, captured: true });
+    return this.add(h.storage, { kind: 'const', storage: h.storage, backend: backendOf(t, op), release: h.release, from: `a tensor of shape ${fmtShape(t.shape)} the step closed over`, captured: true });
+  }
+
+  /** An output the step returned from outside the trace: held as a constant. */
+  constantOutput(t: Tensor): number {
+    return this.captured(t, 'compileStep');
   }
 
   primitive(op: string, backend: Backend, inputs: readonly Tensor[], compute: (b: Backend) => Storage): Storage {
@@ -121,7 +126,7 @@ export class Recorder implements ExecutionTracer {
     // before the trace ends
     const copy = backend.upload(values, size);
     const from = currentPublicOp() ?? (this.op || 'tensor');
-    this.add(storage, { kind: 'const', storage: copy, release: () => backend.free(copy), from, captured: false });
+    this.add(storage, { kind: 'const', storage: copy, backend, release: () => backend.free(copy), from, captured: false });
   }
 
   read(op: string, t: Tensor): void {

@@ -224,6 +224,30 @@ describe('compileStep: plans, arguments and outputs', () => {
     }
   });
 
+  it('a closed-over tensor returned unchanged, and the same shapes on another backend, replay correctly', () => {
+    const outside = T.tensor([7, 8]);
+    const c = compileStep((x: Tensor) => [T.neg(x), outside]);
+    const x = T.tensor([1, 2]);
+    const xr = T.useBackend('reference', () => T.tensor([1, 2]));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const [a, o] = c(x) as Tensor[];
+        expect(Array.from(values(o))).toEqual([7, 8]);
+        expect(o.backend).toBe('webasm');
+        const [ar, or] = c(xr) as Tensor[];
+        expect(ar.backend).toBe('reference');
+        expect(Array.from(values(ar))).toEqual([-1, -2]);
+        expect(Array.from(values(or))).toEqual([7, 8]);
+        expect(or.backend).toBe('webasm'); // the tensor the step returned lives there
+        T.dispose([a, o, ar, or]);
+      }
+      expect(c.report().plans).toHaveLength(2); // one plan per backend
+    } finally {
+      T.dispose([outside, x, xr]);
+      c.dispose();
+    }
+  });
+
   it('calls no output depends on are dropped from the plan', () => {
     const c = compileStep((x: Tensor) => {
       T.sum(T.exp(x)); // unused
