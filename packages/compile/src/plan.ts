@@ -247,7 +247,7 @@ export class Plan {
     });
   }
 
-  private pipe: { p: GpuPipeline; inputs: ([number, 'arg' | 'scalar'])[]; outs: (KernelToken | null)[]; calls: number } | null = null;
+  private pipe: { p: GpuPipeline; inputs: ([number, 'arg' | 'scalar' | 'const'])[]; outs: (KernelToken | null)[]; calls: number } | null = null;
   private pipeError: string | null = null;
 
   /** What the pipeline lowering did (after the first `replayPipeline`). */
@@ -273,7 +273,7 @@ export class Plan {
       }
       const pb = b as PipelineBackend;
       const v: unknown[] = new Array(this.nValues);
-      const inputs: ([number, 'arg' | 'scalar'])[] = [];
+      const inputs: ([number, 'arg' | 'scalar' | 'const'])[] = [];
       const tokens: KernelToken[] = [];
       for (const [id, leaf] of this.argBindings) {
         const t = new KernelToken(-1 - tokens.length, 0, tokens.length);
@@ -287,7 +287,13 @@ export class Plan {
         inputs.push([leaf, 'scalar']);
         v[id] = t;
       }
-      for (const [id, s] of this.consts) v[id] = s;
+      // constants are pipeline arguments too (host arrays; on webgpu read back per call)
+      for (const [id] of this.consts) {
+        const t = new KernelToken(-1 - tokens.length, 0, tokens.length);
+        tokens.push(t);
+        inputs.push([id, 'const']);
+        v[id] = t;
+      }
       const { calls } = pb.captureKernels(() => {
         for (const st of this.steps) {
           const a = st.args.slice();
@@ -313,7 +319,12 @@ export class Plan {
   async replayPipeline(leaves: readonly unknown[]): Promise<unknown[]> {
     if (this.released) throw opError('compileStep', 'the plan was released (the compiled step was disposed); expected a live compiled step');
     const { p, inputs, outs } = this.lower();
-    const args = inputs.map(([leaf, kind]) => (kind === 'arg' ? (storageOf(leaves[leaf] as Tensor, 'compileStep') as Float32Array) : Float32Array.of(leaves[leaf] as number)));
+    const consts = new Map(this.consts);
+    const args = inputs.map(([k, kind]) => {
+      if (kind === 'arg') return storageOf(leaves[k] as Tensor, 'compileStep');
+      if (kind === 'const') return consts.get(k);
+      return Float32Array.of(leaves[k] as number);
+    });
     const results = await p.run(args);
     const b = this.backend;
     let r = 0;

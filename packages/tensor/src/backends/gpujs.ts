@@ -88,7 +88,7 @@ export interface KernelCall {
 export interface GpuPipeline {
   /** Kernel objects the pipeline was built with. */
   kernels: number;
-  run(args: Float32Array[]): Promise<Float32Array[]>;
+  run(args: Storage[]): Promise<Storage[]>;
   /** gpu.js's executor for the plan ('fused-sync', 'fused-threaded', 'generic', ...) and why it fell back. */
   executor(): { kind: string; fallbackReason: string | null };
   destroy(): void;
@@ -404,7 +404,6 @@ export class GpuJsBackend implements Backend {
    * pipeline's arguments (host arrays at call time), `outputs` the tokens it returns.
    */
   buildPipeline(calls: readonly KernelCall[], inputs: readonly KernelToken[], outputs: readonly KernelToken[]): GpuPipeline {
-    if (this.gpuMode) throw opError('buildPipeline', "pipelines take host-array arguments; webgpu storages are device buffers (a handle argument degrades gpu.js to its generic executor): not supported yet");
     const kernels = new Map<string, unknown>();
     const seat = (a: Arg) => (a instanceof KernelToken ? (a.input >= 0 ? 'i' : 's') : typeof a === 'number' ? 'n' : 'c');
     const kernelOf = (c: KernelCall) => {
@@ -443,10 +442,17 @@ export class GpuJsBackend implements Backend {
       get kernels() {
         return kernels.size;
       },
-      run: async (args: Float32Array[]) => {
-        const res = (await pipe(...args)) as unknown[];
+      run: async (args: Storage[]) => {
+        // gpu.js fuses a plan only over host-array arguments (a device handle degrades it to
+        // its generic executor): on webgpu the arguments are read back and the results
+        // uploaded again (a host round trip per call)
+        const host = this.gpuMode
+          ? await Promise.all(args.map((a) => (a instanceof GpuSlot ? this.download(a, a.size) : (a as Float32Array))))
+          : (args as Float32Array[]);
+        const res = (await pipe(...host)) as unknown[];
         // copies: a fused executor's results may live in memory the next call reuses
         const out = res.map((r, i) => flatten(r, outputs[i].size).slice());
+        if (this.gpuMode) return out.map((r) => this.upload(r, r.length));
         this.live += out.length; // each result is a storage this backend hands out
         return out;
       },
