@@ -18,6 +18,11 @@ export interface CompileOptions {
   maxPlans?: number;
   /** Fuse elementwise chains into one kernel (gpu.js backends). Default true. */
   fuse?: boolean;
+  /**
+   * Run same-structure fused chains over different tensors (an optimizer update's
+   * per-parameter chains) as one multi-tensor kernel (webasm, cpu). Default true.
+   */
+  multiTensor?: boolean;
 }
 
 export interface CompileReport {
@@ -101,6 +106,7 @@ export function compileStep<F extends Fn>(fn: F, exampleArgs?: Parameters<F> | n
   const maxPlans = opts.maxPlans ?? 8;
   if (!Number.isInteger(maxPlans) || maxPlans < 1) throw opError(op, `options.maxPlans must be a positive integer, got ${describeValue(maxPlans)}`);
   const fuse = opts.fuse ?? true;
+  const multiTensor = opts.multiTensor ?? true;
   const plans = new Map<string, { plan: Plan; outDef: TreeDef }>();
   let traces = 0;
   let replays = 0;
@@ -159,7 +165,7 @@ export function compileStep<F extends Fn>(fn: F, exampleArgs?: Parameters<F> | n
     if (outLeaves.some((l) => isTensor(l) && argSet.has(l))) {
       out = treeUnflatten(outDef, outLeaves.map((l) => (isTensor(l) && argSet.has(l) ? T.viewOf(l, l.shape, op) : l)));
     }
-    const plan = new Plan(backend, rec, specs, { fuse });
+    const plan = new Plan(backend, rec, specs, { fuse, multiTensor });
     plans.set(sig.key, { plan, outDef });
     traces++;
     while (plans.size > maxPlans) {

@@ -41,6 +41,10 @@ export interface PlanStep {
   outSize: number;
   /** Plan-owned values whose last reader is this step: freed right after it. */
   free: number[];
+  /** A multi-tensor step: its argument 2 is these groups of values, its results go to `outs`. */
+  groups?: number[][];
+  outs?: number[];
+  outSizes?: number[];
 }
 
 export type OutputSpec =
@@ -59,6 +63,9 @@ export interface PlanStats {
   fusedOps: number;
   /** The ops of each fused chain, e.g. 'mul+add+sqrt'. */
   chains: string[];
+  /** Multi-tensor kernels (one chain over several tensors, e.g. an optimizer update) and the chains they merged. */
+  multiTensorKernels: number;
+  multiTensorChains: number;
   /** Plan-owned buffers a replay allocates, the most alive at once and their peak bytes. */
   buffers: number;
   peakLiveBuffers: number;
@@ -83,10 +90,13 @@ const MAX_FUSED_INPUTS = 8;
 
 export interface PlanOptions {
   fuse: boolean;
+  /** Group same-structure fused chains over different tensors into one kernel (webasm/cpu). */
+  multiTensor: boolean;
 }
 
 export class Plan {
   readonly steps: PlanStep[] = [];
+  private pipelineSteps: PlanStep[] = [];
   readonly stats: PlanStats;
   private readonly nValues: number;
   /** [value id, leaf index] of tensor arguments and of number arguments (uploaded per replay). */
@@ -145,6 +155,14 @@ export class Plan {
       if (absorbed.has(i)) return;
       steps.push(groups.get(i) ?? stepOf(c));
     });
+    // the pipeline lowering walks the steps before multi-tensor grouping (one kernel each)
+    this.pipelineSteps = steps.slice();
+    let multi = { steps, kernels: 0, members: 0 };
+    if (opts.multiTensor && fusable) {
+      if (typeof backend.fusedElementwiseMulti === 'function' && backend.name !== 'webgpu') multi = groupMultiTensor(steps, outIds);
+      else fallbackReasons.push(`multi-tensor kernels: backend '${backend.name}' has none (results would be views of one buffer)`);
+    }
+    if (multi.steps !== steps) steps.splice(0, steps.length, ...multi.steps);
 
     // 3. bindings and liveness
     const usedIds = new Set<number>([...outIds]);
@@ -163,11 +181,11 @@ export class Plan {
 
     // buffers: walk the plan counting what is alive
     const sizes = new Map<number, number>();
-    steps.forEach((s) => sizes.set(s.out, s.outSize));
+    steps.forEach((s) => (s.outs ? s.outs.forEach((o, k) => sizes.set(o, s.outSizes![k])) : sizes.set(s.out, s.outSize)));
     let liveN = 0, liveB = 0, peakN = 0, peakB = 0;
     for (const s of steps) {
-      liveN++;
-      liveB += s.outSize * backend.bytesPerElement;
+      liveN += s.outs ? s.outs.length : 1;
+      liveB += (s.outs ? s.outSizes!.reduce((a, b) => a + b, 0) : s.outSize) * backend.bytesPerElement;
       peakN = Math.max(peakN, liveN);
       peakB = Math.max(peakB, liveB);
       for (const f of s.free) {
@@ -189,7 +207,9 @@ export class Plan {
       fusedChains: chains.length,
       fusedOps,
       chains,
-      buffers: steps.length,
+      multiTensorKernels: multi.kernels,
+      multiTensorChains: multi.members,
+      buffers: sizes.size,
       peakLiveBuffers: peakN,
       peakLiveBytes: peakB,
       constants: this.consts.length,
@@ -217,9 +237,19 @@ export class Plan {
         const sl = st.slots;
         for (let k = 0; k < sl.length; k += 2) a[sl[k]] = v[sl[k + 1]];
         for (const [pos, ids] of st.lists) a[pos] = ids.map((id) => v[id]);
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        v[st.out] = (b as any)[st.method](...a);
-        ownedLive.add(st.out);
+        if (st.outs) {
+          a[2] = st.groups!.map((ids) => ids.map((id) => v[id]));
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          const rs = (b as any)[st.method](...a) as Storage[];
+          st.outs.forEach((o, k) => {
+            v[o] = rs[k];
+            ownedLive.add(o);
+          });
+        } else {
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          v[st.out] = (b as any)[st.method](...a);
+          ownedLive.add(st.out);
+        }
         for (const f of st.free) {
           b.free(v[f]);
           v[f] = undefined;
@@ -295,7 +325,7 @@ export class Plan {
         v[id] = t;
       }
       const { calls } = pb.captureKernels(() => {
-        for (const st of this.steps) {
+        for (const st of this.pipelineSteps) {
           const a = st.args.slice();
           for (let k = 0; k < st.slots.length; k += 2) a[st.slots[k]] = v[st.slots[k + 1]];
           for (const [pos, ids] of st.lists) a[pos] = ids.map((id) => v[id]);
@@ -382,6 +412,7 @@ function readIds(args: ArgTemplate[]): number[] {
 
 function stepReads(s: PlanStep): number[] {
   const out: number[] = [];
+  if (s.groups) for (const g of s.groups) out.push(...g);
   for (let k = 1; k < s.slots.length; k += 2) out.push(s.slots[k]);
   for (const [, ids] of s.lists) out.push(...ids);
   return out;
@@ -471,3 +502,77 @@ function fuseFrom(
   };
 }
 
+
+/**
+ * Multi-tensor kernels: fused chains of the same structure over different tensors (the
+ * per-parameter chains of an optimizer update) become one kernel each group, placed right
+ * after the last step producing any of their inputs, provided every member's output is first
+ * read after that point and no member reads another member's output. Each member's inputs
+ * must be full-size or one element (no other broadcasting).
+ */
+function groupMultiTensor(steps: PlanStep[], outIds: Set<number>): { steps: PlanStep[]; kernels: number; members: number } {
+  const producerPos = new Map<number, number>();
+  const firstReader = new Map<number, number>();
+  steps.forEach((s, i) => {
+    producerPos.set(s.out, i);
+    for (const id of stepReads(s)) if (!firstReader.has(id)) firstReader.set(id, i);
+  });
+  interface Open { key: string; members: number[]; ready: number; reader: number; outs: Set<number> }
+  const open = new Map<string, Open>();
+  const closed: Open[] = [];
+  steps.forEach((s, i) => {
+    if (s.method !== 'fusedElementwise') return;
+    const [nodes, , inShapes, outShape] = s.args as [FusedNode[], unknown, number[][], number[]];
+    const n = sizeOf(outShape);
+    if (!inShapes.every((sh) => sizeOf(sh) === n || sizeOf(sh) === 1)) return;
+    const scalar = inShapes.map((sh) => sizeOf(sh) === 1 && n !== 1);
+    const key = JSON.stringify(nodes) + '|' + scalar.join();
+    const ins = s.lists[0][1];
+    const ready = Math.max(-1, ...ins.map((id) => producerPos.get(id) ?? -1));
+    const reader = outIds.has(s.out) ? Infinity : (firstReader.get(s.out) ?? Infinity);
+    let g = open.get(key);
+    if (g && (ins.some((id) => g!.outs.has(id)) || !(Math.max(g.ready, ready) < Math.min(g.reader, reader)))) {
+      closed.push(g);
+      g = undefined;
+    }
+    if (!g) {
+      g = { key, members: [], ready: -1, reader: Infinity, outs: new Set() };
+      open.set(key, g);
+    }
+    g.members.push(i);
+    g.ready = Math.max(g.ready, ready);
+    g.reader = Math.min(g.reader, reader);
+    g.outs.add(s.out);
+  });
+  closed.push(...open.values());
+  const groups = closed.filter((g) => g.members.length >= 2);
+  if (groups.length === 0) return { steps, kernels: 0, members: 0 };
+  const moved = new Set(groups.flatMap((g) => g.members));
+  const at = new Map<number, PlanStep[]>();
+  for (const g of groups) {
+    const ms = g.members.map((i) => steps[i]);
+    const [nodes, , inShapes, outShape] = ms[0].args as [FusedNode[], unknown, number[][], number[]];
+    const n = sizeOf(outShape);
+    const multi: PlanStep = {
+      method: 'fusedElementwiseMulti',
+      op: `${ms[0].op} x${ms.length}`,
+      args: [nodes, inShapes.map((sh) => sizeOf(sh) === 1 && n !== 1), undefined, ms.map((m) => m.outSize)],
+      slots: [],
+      lists: [],
+      out: ms[0].out,
+      outSize: ms.reduce((a, m) => a + m.outSize, 0),
+      free: [],
+      groups: ms.map((m) => m.lists[0][1]),
+      outs: ms.map((m) => m.out),
+      outSizes: ms.map((m) => m.outSize),
+    };
+    if (!at.has(g.ready)) at.set(g.ready, []);
+    at.get(g.ready)!.push(multi);
+  }
+  const out: PlanStep[] = [...(at.get(-1) ?? [])];
+  steps.forEach((s, i) => {
+    if (!moved.has(i)) out.push(s);
+    out.push(...(at.get(i) ?? []));
+  });
+  return { steps: out, kernels: groups.length, members: moved.size };
+}

@@ -91,4 +91,39 @@ describe('fused elementwise chains', () => {
       c.dispose();
     }
   });
+
+  it('an Adam-like update over several parameters: one multi-tensor kernel per chain, bit-identical to eager', () => {
+    const update = (ps: Tensor[], gs: Tensor[], ms: Tensor[], vs: Tensor[], lr: number, bc1: number, bc2: number) =>
+      T.tidy(() => {
+        const m = ms.map((mi, i) => T.add(T.mul(mi, 0.9), T.mul(gs[i], 0.1)));
+        const v = vs.map((vi, i) => T.add(T.mul(vi, 0.999), T.mul(T.square(gs[i]), 0.001)));
+        const p = ps.map((pi, i) => T.sub(pi, T.mul(T.div(T.div(m[i], bc1), T.add(T.sqrt(T.div(v[i], bc2)), 1e-8)), lr)));
+        return { p, m, v };
+      });
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 2, max: 4 }), { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 5 }), fc.nat(1000), (shapes, seed) => {
+        const mk = (k: number) => shapes.map((sh, i) => gridTensor(sh, seed + 10 * i + k));
+        const [ps, gs, ms] = [mk(1), mk(2), mk(3)];
+        const vs = T.tidy(() => mk(4).map((t) => T.square(t)));
+        const c = compileStep(update);
+        try {
+          for (let i = 1; i <= 3; i++) {
+            const args = [ps, gs, ms, vs, 0.01 * i, 1 - 0.9 ** i, 1 - 0.999 ** i] as const;
+            const e = update(...args);
+            const r = c(...args);
+            expect(treeIdentical(r, e)).toBe(true);
+            T.dispose([e, r]);
+          }
+          const rep = c.report().plans[0];
+          expect(rep.multiTensorKernels).toBe(3);
+          expect(rep.multiTensorChains).toBe(3 * shapes.length);
+          expect(rep.steps).toBe(3);
+        } finally {
+          T.dispose([ps, gs, ms, vs]);
+          c.dispose();
+        }
+      }),
+      fcParams(15),
+    );
+  });
 });

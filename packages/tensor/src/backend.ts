@@ -89,6 +89,12 @@ export interface Backend {
    * `outShape`; every node's result has `outShape`.
    */
   fusedElementwise?(nodes: readonly FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage;
+  /**
+   * Optional (webasm, cpu): one chain over several independent groups of inputs in one
+   * kernel, one result storage per group. `inputs[g][k]` has `sizes[g]` elements, or one
+   * where `scalar[k]`.
+   */
+  fusedElementwiseMulti?(nodes: readonly FusedNode[], scalar: readonly boolean[], inputs: Storage[][], sizes: number[]): Storage[];
 
   /**
    * Storages this backend has handed out (op results, uploads, internal temporaries) and not

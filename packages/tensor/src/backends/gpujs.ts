@@ -156,6 +156,7 @@ export class GpuJsBackend implements Backend {
   /** Set while captureKernels runs: kernel calls are recorded, not run. */
   private capturing: KernelCall[] | null = null;
   private readonly fusedSpecs = new WeakMap<readonly K.FusedNode[], Map<number, K.KernelSpec>>();
+  private readonly fusedMultiSpecs = new WeakMap<readonly K.FusedNode[], Map<string, K.KernelSpec>>();
   private readonly gpuMode: boolean;
   /**
    * webasm: run matmul, conv2d (groups 1) and conv2dFilterGrad (groups 1) with the
@@ -479,6 +480,29 @@ export class GpuJsBackend implements Backend {
     let spec = byRank.get(rank);
     if (!spec) byRank.set(rank, (spec = K.fusedElementwiseKernel(nodes, inputs.length, rank)));
     return this.exec(spec, [sizeOf(outShape)], [...inputs, ...c.shape.slice(1), ...c.strides.flat()]);
+  }
+
+  /**
+   * webasm / cpu: one chain over several groups of inputs in one kernel
+   * (fusedElementwiseMultiKernel); the results are views of the one output buffer, each
+   * freed on its own. `inputs[g][k]` is full-size (sizes[g] elements) or, where scalar[k], one element.
+   */
+  fusedElementwiseMulti(nodes: readonly K.FusedNode[], scalar: readonly boolean[], inputs: Storage[][], sizes: number[]): Storage[] {
+    if (this.gpuMode || this.capturing) throw opError('fusedElementwiseMulti', 'its results are views of one buffer, which neither webgpu storages nor a gpu.js pipeline can express');
+    let byKey = this.fusedMultiSpecs.get(nodes);
+    if (!byKey) this.fusedMultiSpecs.set(nodes, (byKey = new Map()));
+    const key = `${inputs.length}:${scalar.join()}`;
+    let spec = byKey.get(key);
+    if (!spec) byKey.set(key, (spec = K.fusedElementwiseMultiKernel(nodes, scalar, inputs.length)));
+    const offsets: number[] = [];
+    let total = 0;
+    for (const n of sizes) {
+      offsets.push(total);
+      total += n;
+    }
+    const out = this.exec(spec, [total], [...inputs.flat(), ...offsets.slice(1)]) as Float32Array;
+    this.live += sizes.length - 1; // one storage per group (views of one buffer)
+    return sizes.map((n, g) => out.subarray(offsets[g], offsets[g] + n));
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {

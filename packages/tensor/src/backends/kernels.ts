@@ -501,6 +501,17 @@ export function fusedElementwiseKernel(nodes: readonly FusedNode[], nInputs: num
   const args = [...ins, ...dimArgs(rank), ...ins.flatMap((_, k) => strideArgs(`s${k}_`, rank))];
   const lines = [decompose(rank)];
   ins.forEach((a, k) => lines.push(`const in${k} = ${a}[${offsetExpr(`s${k}_`, rank)}];`));
+  lines.push(...chainLines(nodes));
+  return {
+    key: `fused:${nInputs}:${rank}:${chainKey(nodes)}`,
+    source: fn(args, lines.join('\n  ')),
+    argumentTypes: [...ins.map(() => 'Array'), ...ints(args.length - nInputs)],
+  };
+}
+
+/** The statements of a chain over inputs in0.. (declared by the caller); returns the last node. */
+function chainLines(nodes: readonly FusedNode[]): string[] {
+  const lines: string[] = [];
   const refExpr = (r: FusedRef) => ('input' in r ? `in${r.input}` : `v${r.node}`);
   nodes.forEach((n, j) => {
     if (n.kind === 'unary') {
@@ -513,11 +524,41 @@ export function fusedElementwiseKernel(nodes: readonly FusedNode[], nInputs: num
     }
   });
   lines.push(`return v${nodes.length - 1};`);
-  const sig = nodes.map((n) => (n.kind === 'unary' ? `${n.op}(${refKey(n.x)})` : `${n.op}(${refKey(n.x)},${refKey(n.y)})`)).join(';');
+  return lines;
+}
+
+const chainKey = (nodes: readonly FusedNode[]) =>
+  nodes.map((n) => (n.kind === 'unary' ? `${n.op}(${refKey(n.x)})` : `${n.op}(${refKey(n.x)},${refKey(n.y)})`)).join(';');
+
+/**
+ * One chain applied to G independent groups of inputs in one launch (a multi-tensor
+ * kernel, e.g. one optimizer update over every parameter): the output is the groups'
+ * results back to back; thread x belongs to the group whose range [o_g, o_{g+1}) holds it
+ * (o_0 = 0; o_1.. are Integer arguments). Input k of every group is either a full-size
+ * array read at the thread's offset in its group, or (`scalar[k]`) a one-element array.
+ */
+export function fusedElementwiseMultiKernel(nodes: readonly FusedNode[], scalar: readonly boolean[], groups: number): KernelSpec {
+  const nIn = scalar.length;
+  const arr = (g: number, k: number) => `a${g}_${k}`;
+  const arrays = range(groups).flatMap((g) => range(nIn).map((k) => arr(g, k)));
+  const offs = range(groups).slice(1).map((g) => `o${g}`);
+  const lines = ['const x = this.thread.x;'];
+  range(nIn).forEach((k) => lines.push(`let in${k} = 0.0;`));
+  const reads = (g: number) => range(nIn).map((k) => `in${k} = ${arr(g, k)}[${scalar[k] ? '0' : g === 0 ? 'x' : `x - o${g}`}];`).join(' ');
+  if (groups === 1) lines.push(reads(0));
+  else {
+    const parts = range(groups).map((g) => {
+      if (g === 0) return `if (x < o1) { ${reads(0)} }`;
+      if (g === groups - 1) return `else { ${reads(g)} }`;
+      return `else if (x < o${g + 1}) { ${reads(g)} }`;
+    });
+    lines.push(parts.join(' '));
+  }
+  lines.push(...chainLines(nodes));
   return {
-    key: `fused:${nInputs}:${rank}:${sig}`,
-    source: fn(args, lines.join('\n  ')),
-    argumentTypes: [...ins.map(() => 'Array'), ...ints(args.length - nInputs)],
+    key: `fusedMulti:${groups}:${scalar.map((b) => (b ? 's' : 'f')).join('')}:${chainKey(nodes)}`,
+    source: fn([...arrays, ...offs], lines.join('\n  ')),
+    argumentTypes: [...arrays.map(() => 'Array'), ...offs.map(() => 'Integer')],
   };
 }
 const refKey = (r: FusedRef) => ('input' in r ? `i${r.input}` : `n${r.node}`);
