@@ -517,7 +517,8 @@ function groupMultiTensor(steps: PlanStep[], outIds: Set<number>): { steps: Plan
     producerPos.set(s.out, i);
     for (const id of stepReads(s)) if (!firstReader.has(id)) firstReader.set(id, i);
   });
-  interface Open { key: string; members: number[]; ready: number; reader: number; outs: Set<number> }
+  /** mask[k]: input k is one element ('s') or full-size ('f'); '*' for a one-element member (either reads index 0). */
+  interface Open { key: string; members: number[]; ready: number; reader: number; outs: Set<number>; mask: string[] }
   const open = new Map<string, Open>();
   const closed: Open[] = [];
   steps.forEach((s, i) => {
@@ -525,20 +526,26 @@ function groupMultiTensor(steps: PlanStep[], outIds: Set<number>): { steps: Plan
     const [nodes, , inShapes, outShape] = s.args as [FusedNode[], unknown, number[][], number[]];
     const n = sizeOf(outShape);
     if (!inShapes.every((sh) => sizeOf(sh) === n || sizeOf(sh) === 1)) return;
-    const scalar = inShapes.map((sh) => sizeOf(sh) === 1 && n !== 1);
-    const key = JSON.stringify(nodes) + '|' + scalar.join();
+    const mask = inShapes.map((sh) => (n === 1 ? '*' : sizeOf(sh) === 1 ? 's' : 'f'));
+    const key = JSON.stringify(nodes);
     const ins = s.lists[0][1];
     const ready = Math.max(-1, ...ins.map((id) => producerPos.get(id) ?? -1));
     const reader = outIds.has(s.out) ? Infinity : (firstReader.get(s.out) ?? Infinity);
     let g = open.get(key);
-    if (g && (ins.some((id) => g!.outs.has(id)) || !(Math.max(g.ready, ready) < Math.min(g.reader, reader)))) {
+    const fits = (o: Open) =>
+      !ins.some((id) => o.outs.has(id)) && Math.max(o.ready, ready) < Math.min(o.reader, reader) &&
+      mask.every((m, k) => m === '*' || o.mask[k] === '*' || m === o.mask[k]);
+    if (g && !fits(g)) {
       closed.push(g);
       g = undefined;
     }
     if (!g) {
-      g = { key, members: [], ready: -1, reader: Infinity, outs: new Set() };
+      g = { key, members: [], ready: -1, reader: Infinity, outs: new Set(), mask: mask.map(() => '*') };
       open.set(key, g);
     }
+    mask.forEach((m, k) => {
+      if (m !== '*') g!.mask[k] = m;
+    });
     g.members.push(i);
     g.ready = Math.max(g.ready, ready);
     g.reader = Math.min(g.reader, reader);
@@ -551,12 +558,11 @@ function groupMultiTensor(steps: PlanStep[], outIds: Set<number>): { steps: Plan
   const at = new Map<number, PlanStep[]>();
   for (const g of groups) {
     const ms = g.members.map((i) => steps[i]);
-    const [nodes, , inShapes, outShape] = ms[0].args as [FusedNode[], unknown, number[][], number[]];
-    const n = sizeOf(outShape);
+    const nodes = ms[0].args[0] as FusedNode[];
     const multi: PlanStep = {
       method: 'fusedElementwiseMulti',
       op: `${ms[0].op} x${ms.length}`,
-      args: [nodes, inShapes.map((sh) => sizeOf(sh) === 1 && n !== 1), undefined, ms.map((m) => m.outSize)],
+      args: [nodes, g.mask.map((m) => m === 's'), undefined, ms.map((m) => m.outSize)],
       slots: [],
       lists: [],
       out: ms[0].out,
