@@ -126,4 +126,25 @@ describe('fused elementwise chains', () => {
       fcParams(15),
     );
   });
+
+  it("on gpu.js's cpu mode (float64 JavaScript) a fused chain rounds once, not per op: equal to eager within float32 rounding", () => {
+    T.useBackend('cpu', () => {
+      const f = (x: Tensor, a: Tensor) => T.tidy(() => T.tanh(T.sub(T.mul(T.exp(T.neg(x)), a), x)));
+      const x = gridTensor([50], 1);
+      const a = gridTensor([50], 2);
+      const c = compileStep(f);
+      try {
+        T.dispose(c(x, a));
+        const r = c(x, a);
+        const e = f(x, a);
+        const [rv, ev] = [r.dataSync(), e.dataSync()];
+        ev.forEach((v, i) => expect(Math.abs(rv[i] - v)).toBeLessThanOrEqual(4 * 2 ** -24 * Math.max(1, Math.abs(v))));
+        expect(c.report().plans[0].chains).toEqual(['neg+exp+mul+sub+tanh']);
+        T.dispose([r, e]);
+      } finally {
+        T.dispose([x, a]);
+        c.dispose();
+      }
+    });
+  });
 });
