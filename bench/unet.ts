@@ -70,11 +70,14 @@ export function unetInit(key: T.RandomKey): UNetParams {
   };
 }
 
-/** x [N, 1, 28, 28], timesteps (host numbers, length N) -> predicted noise [N, 1, 28, 28]. */
-export function unetApply(p: UNetParams, x: T.Tensor, timesteps: readonly number[]): T.Tensor {
+/**
+ * x [N, 1, 28, 28], timesteps (host numbers, length N) -> predicted noise [N, 1, 28, 28].
+ * `timesteps` may instead be their embedding, a tensor [N, 32] (a compiled step's argument).
+ */
+export function unetApply(p: UNetParams, x: T.Tensor, timesteps: readonly number[] | T.Tensor): T.Tensor {
   return T.tidy(() => {
     // [sin, cos] with frequencies exp(-ln(1e4) i / half), as the tfjs twin
-    const emb = nn.sinusoidalEmbedding(timesteps, 32, { downscaleFreqShift: 0 });
+    const emb = T.isTensor(timesteps) ? timesteps : nn.sinusoidalEmbedding(timesteps, 32, { downscaleFreqShift: 0 });
     const temb = nn.linear.apply(p.t2, T.silu(nn.linear.apply(p.t1, emb)));
     let h = nn.conv2d.apply(p.convIn, x, { padding: 1 });
     const s0 = resApply(p.down0, h, temb);

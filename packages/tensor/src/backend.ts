@@ -6,6 +6,9 @@
 // their own.
 
 import type { Shape } from './shape.ts';
+import type { FusedNode } from './backends/kernels.ts';
+
+export type { FusedNode, FusedRef } from './backends/kernels.ts';
 
 export type BackendName = 'webasm' | 'webgpu' | 'cpu' | 'reference';
 
@@ -79,6 +82,19 @@ export interface Backend {
   maxPool2dGather(x: Storage, v: Storage, xShape: Shape, attrs: Pool2dAttrs, outShape: Shape): Storage;
   /** The transpose of maxPool2dGather in `v`: routes `g` back to the arg-max positions of `x`. */
   maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, attrs: Pool2dAttrs, outShape: Shape): Storage;
+
+  /**
+   * Optional (the gpu.js backends): a chain of elementwise ops as one kernel, for
+   * @tapegrad/compile's fused plans. `inputs[k]` has shape `inShapes[k]`, broadcast to
+   * `outShape`; every node's result has `outShape`.
+   */
+  fusedElementwise?(nodes: readonly FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage;
+  /**
+   * Optional (webasm, cpu): one chain over several independent groups of inputs in one
+   * kernel, one result storage per group. `inputs[g][k]` has `sizes[g]` elements, or one
+   * where `scalar[k]`.
+   */
+  fusedElementwiseMulti?(nodes: readonly FusedNode[], scalar: readonly boolean[], inputs: Storage[][], sizes: number[]): Storage[];
 
   /**
    * Storages this backend has handed out (op results, uploads, internal temporaries) and not

@@ -52,7 +52,10 @@ export function runPrimitive(
   compute: (backend: Backend, storages: Storage[]) => Storage,
 ): Tensor {
   const backend = commonBackend(op, inputs);
-  const storage = compute(backend, inputs.map((t) => t.storage(op)));
+  const tracer = state.tracer;
+  const storage = tracer
+    ? tracer.primitive(op, backend, inputs, (b) => compute(b, inputs.map((t) => t.storage(op))))
+    : compute(backend, inputs.map((t) => t.storage(op)));
   const out = wrapStorage(backend, storage, outShape);
   notify(op, inputs, out, attrs);
   return out;

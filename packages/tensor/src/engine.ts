@@ -6,6 +6,7 @@ import type { Backend, BackendName } from './backend.ts';
 import { createBackend, createBackendSync, type BackendOptions } from './backends/registry.ts';
 import { opError } from './shape.ts';
 import type { Tensor } from './tensor.ts';
+import type { ExecutionTracer } from './trace.ts';
 
 /** What the observation hook sees of one primitive call. */
 export interface PrimitiveCall {
@@ -22,6 +23,8 @@ export const state = {
   current: null as Backend | null,
   scopes: [] as Set<Tensor>[],
   observers: [] as PrimitiveObserver[],
+  /** The execution tracer (trace.ts), null unless @tapegrad/compile is recording a step. */
+  tracer: null as ExecutionTracer | null,
   liveTensors: 0,
   liveBuffers: 0,
   liveBytes: 0,

@@ -20,6 +20,15 @@ export * from './api.ts';
 export { treeFlatten, treeFlattenWithPath, treeUnflatten, treeMap, treeLeaves, sameStructure, type TreeDef } from './tree.ts';
 export { broadcastShapes, sizeOf } from './shape.ts';
 export {
-  opError, OpError, withOp, publicOp, currentPublicOp, fmtShape, fmtValue, describeValue, checkTensor, checkNumber, checkInt,
+  opError, OpError, withOp, publicOp, currentPublicOp, isPlainObject, fmtShape, fmtValue, describeValue, checkTensor, checkNumber, checkInt,
   checkFunction, collectTensors, type ArgKind,
 } from './errors.ts';
+// the execution-level hook (@tapegrad/compile records and replays steps through it)
+export {
+  setExecutionTracer, executionTracer, backendOf, storageOf, tensorFromStorage, viewOf, holdStorage,
+  type ExecutionTracer,
+} from './trace.ts';
+export type { Storage, ReduceOp, ArgReduceOp, FusedNode, FusedRef } from './backend.ts';
+export { markIntegerValued } from './tensor.ts';
+// gpu.js kernel capture and pipelines (the compile package's experimental pipeline executor)
+export { KernelToken, type KernelCall, type GpuPipeline } from './backends/gpujs.ts';

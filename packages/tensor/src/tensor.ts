@@ -79,13 +79,20 @@ export class Tensor {
   }
 
   /** The values, row-major: Float32Array (Float64Array on the reference backend). */
-  async data(): Promise<Float32Array | Float64Array> {
-    const ref = this.live('data');
+  data(): Promise<Float32Array | Float64Array> {
+    // a traced value refuses at once (synchronously), so the trace stops at the read
+    if (state.tracer) state.tracer.read('data', this);
+    return this.download('data');
+  }
+
+  private async download(op: string): Promise<Float32Array | Float64Array> {
+    const ref = this.live(op);
     return ref.backend.download(ref.storage, this.size);
   }
 
   /** Synchronous read-back; throws on backends that would have to block a GPU (webgpu). */
   dataSync(): Float32Array | Float64Array {
+    if (state.tracer) state.tracer.read('dataSync', this);
     const ref = this.live('dataSync');
     if (!ref.backend.downloadSync) {
       throw opError('dataSync', `backend '${ref.backend.name}' cannot read back synchronously; expected 'await t.data()'`);
@@ -94,8 +101,9 @@ export class Tensor {
   }
 
   /** The values as nested arrays of numbers with this tensor's shape (a number for rank 0). */
-  async array(): Promise<NestedArray> {
-    return toNested(await this.data(), this.shape);
+  array(): Promise<NestedArray> {
+    if (state.tracer) state.tracer.read('array', this);
+    return this.download('data').then((v) => toNested(v, this.shape));
   }
 
   /** Drop this tensor's reference to its buffer; safe to call twice. */

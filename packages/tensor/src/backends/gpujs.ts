@@ -79,6 +79,32 @@ function padBlocks(x: Float32Array, count: number, from: number, to: number): Fl
   return out;
 }
 
+/** A storage stand-in while kernel calls are captured (input >= 0: the pipeline argument it is). */
+export class KernelToken {
+  constructor(
+    readonly id: number,
+    readonly size: number,
+    readonly input = -1,
+  ) {}
+}
+
+/** One captured kernel call: its spec, output dims (gpu.js order) and arguments. */
+export interface KernelCall {
+  spec: K.KernelSpec;
+  dims: number[];
+  args: Arg[];
+  out: KernelToken;
+}
+
+export interface GpuPipeline {
+  /** Kernel objects the pipeline was built with. */
+  kernels: number;
+  run(args: Storage[]): Promise<Storage[]>;
+  /** gpu.js's executor for the plan ('fused-sync', 'fused-threaded', 'generic', ...) and why it fell back. */
+  executor(): { kind: string; fallbackReason: string | null };
+  destroy(): void;
+}
+
 export interface WebGPUInfo {
   description: string;
   isFallback: boolean;
@@ -138,6 +164,10 @@ export class GpuJsBackend implements Backend {
   /** Storages handed out (kernel outputs, uploads) minus storages freed: see allocations(). */
   private live = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Set while captureKernels runs: kernel calls are recorded, not run. */
+  private capturing: KernelCall[] | null = null;
+  private readonly fusedSpecs = new WeakMap<readonly K.FusedNode[], Map<number, K.KernelSpec>>();
+  private readonly fusedMultiSpecs = new WeakMap<readonly K.FusedNode[], Map<string, K.KernelSpec>>();
   private readonly gpuMode: boolean;
   /**
    * webasm: run matmul, conv2d (groups 1) and conv2dFilterGrad (groups 1) with the
@@ -236,6 +266,12 @@ export class GpuJsBackend implements Backend {
     const size = sizeOf(dims);
     const what = spec.key.split(':')[0];
     this.checkSize(what, size);
+    if (this.capturing) {
+      if (size === 0) throw opError(what, 'a size-0 result cannot be part of a gpu.js pipeline');
+      const out = new KernelToken(this.capturing.length, size);
+      this.capturing.push({ spec, dims: dims.slice(), args: args.slice(), out });
+      return out;
+    }
     this.live++; // every storage exec returns is one allocation, freed by free()
     if (size === 0) return this.gpuMode ? new GpuSlot(0) : EMPTY;
     const k = this.kernelFor(spec, dims.length);
@@ -331,6 +367,7 @@ export class GpuJsBackend implements Backend {
   readonly downloadSync?: (s: Storage) => Float32Array;
 
   free(s: Storage): void {
+    if (s instanceof KernelToken) return; // a captured value (captureKernels): nothing was allocated
     this.live--;
     if (!(s instanceof GpuSlot)) return;
     this.tail = this.tail.then(() => {
@@ -351,10 +388,132 @@ export class GpuJsBackend implements Backend {
     await this.gpu.destroy();
   }
 
+  // ------------------------------------------------------------------ gpu.js pipelines
+  //
+  // For @tapegrad/compile's experimental pipeline executor: run backend methods with
+  // KernelTokens standing for storages, recording the kernel calls they make instead of
+  // running them (the one-output-per-thread kernels: an Array(4) result needs host
+  // de-interleaving, which a gpu.js plan cannot do), then build one gpu.js pipeline that
+  // makes those calls, with one kernel object of fixed output size per call signature.
+
+  /** Run `fn` recording, not running, every kernel call its backend methods make. */
+  captureKernels<R>(fn: () => R): { result: R; calls: KernelCall[] } {
+    if (this.capturing) throw opError('captureKernels', 'a capture is already running');
+    const blocked = this.blocked;
+    this.blocked = false;
+    const calls: KernelCall[] = [];
+    this.capturing = calls;
+    try {
+      return { result: fn(), calls };
+    } finally {
+      this.capturing = null;
+      this.blocked = blocked;
+    }
+  }
+
+  /**
+   * One gpu.js pipeline making the captured `calls`: `inputs` are the tokens bound to the
+   * pipeline's arguments (host arrays at call time), `outputs` the tokens it returns.
+   */
+  buildPipeline(calls: readonly KernelCall[], inputs: readonly KernelToken[], outputs: readonly KernelToken[]): GpuPipeline {
+    const kernels = new Map<string, unknown>();
+    const seat = (a: Arg) => (a instanceof KernelToken ? (a.input >= 0 ? 'i' : 's') : typeof a === 'number' ? 'n' : 'c');
+    const kernelOf = (c: KernelCall) => {
+      // one kernel object per output shape (and argument kinds per seat) inside a plan
+      const key = `${c.spec.key}|${c.dims.join('x')}|${c.args.map(seat).join('')}`;
+      let k = kernels.get(key);
+      if (!k) {
+        const source = new Function(`return ${c.spec.source}`)();
+        k = this.gpu.createKernel(source, {
+          output: c.dims,
+          argumentTypes: c.spec.argumentTypes,
+          loopMaxIterations: K.MAX_ELEMENTS,
+          precision: 'single',
+        });
+        this.builds++;
+        kernels.set(key, k);
+      }
+      return k as (...a: unknown[]) => unknown;
+    };
+    const body = (ins: ArrayLike<unknown>) => {
+      const h = new Map<KernelToken, unknown>();
+      inputs.forEach((t, i) => h.set(t, ins[i]));
+      const val = (a: Arg) => {
+        if (!(a instanceof KernelToken)) return a;
+        if (!h.has(a)) throw opError('buildPipeline', `captured value ${a.id} is read before it is computed`);
+        return h.get(a);
+      };
+      for (const c of calls) h.set(c.out, kernelOf(c)(...c.args.map(val)));
+      return outputs.map(val);
+    };
+    // gpu.js counts pipeline arguments by fn.length: a function with one named parameter each
+    const params = inputs.map((_, i) => `a${i}`).join(', ');
+    const orchestrate = new Function('body', `return function (${params}) { return body(arguments); }`)(body);
+    const pipe = this.gpu.createPipeline(orchestrate);
+    return {
+      get kernels() {
+        return kernels.size;
+      },
+      run: async (args: Storage[]) => {
+        // gpu.js fuses a plan only over host-array arguments (a device handle degrades it to
+        // its generic executor): on webgpu the arguments are read back and the results
+        // uploaded again (a host round trip per call)
+        const host = this.gpuMode
+          ? await Promise.all(args.map((a) => (a instanceof GpuSlot ? this.download(a, a.size) : (a as Float32Array))))
+          : (args as Float32Array[]);
+        const res = (await pipe(...host)) as unknown[];
+        // copies: a fused executor's results may live in memory the next call reuses
+        const out = res.map((r, i) => flatten(r, outputs[i].size).slice());
+        if (this.gpuMode) return out.map((r) => this.upload(r, r.length));
+        this.live += out.length; // each result is a storage this backend hands out
+        return out;
+      },
+      executor: () => ({ kind: pipe.pipeline.executorKind as string, fallbackReason: (pipe.pipeline.fallbackReason as string | null) ?? null }),
+      destroy: () => {
+        pipe.pipeline.destroy?.();
+        for (const k of kernels.values()) (k as { destroy?: () => void }).destroy?.();
+      },
+    };
+  }
+
   // ------------------------------------------------------------------ ops
 
   unary(op: UnaryOp, x: Storage, size: number, _outShape: Shape): Storage {
     return this.exec(K.unaryKernel(op), [size], [x]);
+  }
+
+  fusedElementwise(nodes: readonly K.FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage {
+    const c = coalesce(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
+    // the spec (generated source) is cached per chain object and rank: a plan replays one chain many times
+    let byRank = this.fusedSpecs.get(nodes);
+    if (!byRank) this.fusedSpecs.set(nodes, (byRank = new Map()));
+    const rank = c.shape.length;
+    let spec = byRank.get(rank);
+    if (!spec) byRank.set(rank, (spec = K.fusedElementwiseKernel(nodes, inputs.length, rank)));
+    return this.exec(spec, [sizeOf(outShape)], [...inputs, ...c.shape.slice(1), ...c.strides.flat()]);
+  }
+
+  /**
+   * webasm / cpu: one chain over several groups of inputs in one kernel
+   * (fusedElementwiseMultiKernel); the results are views of the one output buffer, each
+   * freed on its own. `inputs[g][k]` is full-size (sizes[g] elements) or, where scalar[k], one element.
+   */
+  fusedElementwiseMulti(nodes: readonly K.FusedNode[], scalar: readonly boolean[], inputs: Storage[][], sizes: number[]): Storage[] {
+    if (this.gpuMode || this.capturing) throw opError('fusedElementwiseMulti', 'its results are views of one buffer, which neither webgpu storages nor a gpu.js pipeline can express');
+    let byKey = this.fusedMultiSpecs.get(nodes);
+    if (!byKey) this.fusedMultiSpecs.set(nodes, (byKey = new Map()));
+    const key = `${inputs.length}:${scalar.join()}`;
+    let spec = byKey.get(key);
+    if (!spec) byKey.set(key, (spec = K.fusedElementwiseMultiKernel(nodes, scalar, inputs.length)));
+    const offsets: number[] = [];
+    let total = 0;
+    for (const n of sizes) {
+      offsets.push(total);
+      total += n;
+    }
+    const out = this.exec(spec, [total], [...inputs.flat(), ...offsets.slice(1)]) as Float32Array;
+    this.live += sizes.length - 1; // one storage per group (views of one buffer)
+    return sizes.map((n, g) => out.subarray(offsets[g], offsets[g] + n));
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {

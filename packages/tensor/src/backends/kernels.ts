@@ -33,7 +33,7 @@ const clampArg = (x: string, lo: number, hi: number) => `Math.min(Math.max(${x},
  * (lavapipe), `isNaN` does not build, and WGSL min/max/clamp drop a NaN operand; an ordered
  * `==` is kept. Every NaN-aware snippet below goes through this helper.
  */
-const isNaNExpr = (v: string) => `!(${v} == ${v})`;
+export const isNaNExpr = (v: string) => `!(${v} == ${v})`;
 
 // erf in float32: the rational approximation on [-4, 4] used by Eigen/XLA for float
 // (|error| < 2e-7 against the float64 series in math64.ts; see the unary property test).
@@ -54,7 +54,7 @@ const ERF_HELPER = `
   const erfv = ep / eq;`;
 
 /** Statements that leave the unary result of `x` in `res`. */
-function unaryBody(op: UnaryOp): string {
+export function unaryBody(op: UnaryOp): string {
   const sig = (v: string) => `1.0 / (1.0 + Math.exp(-${clampArg(v, -80, 80)}))`;
   switch (op) {
     case 'neg': return 'const res = -x;';
@@ -86,7 +86,7 @@ function unaryBody(op: UnaryOp): string {
 }
 
 /** Statements computing `res` from `x` and `y`. */
-function binaryBody(op: BinaryOp): string {
+export function binaryBody(op: BinaryOp): string {
   switch (op) {
     case 'add': return 'const res = x + y;';
     case 'sub': return 'const res = x - y;';
@@ -473,6 +473,95 @@ export function scatterAddKernel(): KernelSpec {
   return s;`;
   return { key: 'scatterAdd', source: fn(args, body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer'] };
 }
+
+/** One operation of a fused elementwise chain; operands are chain inputs or earlier nodes. */
+export type FusedRef = { input: number } | { node: number };
+export type FusedNode =
+  | { kind: 'unary'; op: UnaryOp; x: FusedRef }
+  | { kind: 'binary'; op: BinaryOp; x: FusedRef; y: FusedRef };
+
+/** Rename a snippet's locals (and x / y / res) so several snippets can share one kernel body. */
+function renameSnippet(body: string, suffix: string, x: string, y: string): string {
+  const names = new Set(['res', ...[...body.matchAll(/\b(?:const|let)\s+([A-Za-z_]\w*)/g)].map((m) => m[1])]);
+  return body.replace(/(^|[^.\w])([A-Za-z_]\w*)\b/g, (all, pre: string, name: string) => {
+    if (name === 'x') return pre + x;
+    if (name === 'y') return pre + y;
+    return names.has(name) ? `${pre}${name}_${suffix}` : all;
+  });
+}
+
+/**
+ * A chain of elementwise unary/binary ops as one kernel (used by @tapegrad/compile's
+ * plans): every input is read once with broadcast strides of the coalesced output rank,
+ * then each node runs the same snippet (unaryBody / binaryBody, and the unary NaN
+ * pass-through) as its eager kernel, in order; the last node is the result.
+ */
+export function fusedElementwiseKernel(nodes: readonly FusedNode[], nInputs: number, rank: number): KernelSpec {
+  const ins = range(nInputs).map((k) => `a${k}`);
+  const args = [...ins, ...dimArgs(rank), ...ins.flatMap((_, k) => strideArgs(`s${k}_`, rank))];
+  const lines = [decompose(rank)];
+  ins.forEach((a, k) => lines.push(`const in${k} = ${a}[${offsetExpr(`s${k}_`, rank)}];`));
+  lines.push(...chainLines(nodes));
+  return {
+    key: `fused:${nInputs}:${rank}:${chainKey(nodes)}`,
+    source: fn(args, lines.join('\n  ')),
+    argumentTypes: [...ins.map(() => 'Array'), ...ints(args.length - nInputs)],
+  };
+}
+
+/** The statements of a chain over inputs in0.. (declared by the caller); returns the last node. */
+function chainLines(nodes: readonly FusedNode[]): string[] {
+  const lines: string[] = [];
+  const refExpr = (r: FusedRef) => ('input' in r ? `in${r.input}` : `v${r.node}`);
+  nodes.forEach((n, j) => {
+    if (n.kind === 'unary') {
+      const x = refExpr(n.x);
+      lines.push(renameSnippet(unaryBody(n.op), String(j), x, ''));
+      lines.push(`let v${j} = res_${j};`, `if (${isNaNExpr(x)}) { v${j} = ${x}; }`);
+    } else {
+      lines.push(renameSnippet(binaryBody(n.op), String(j), refExpr(n.x), refExpr(n.y)));
+      lines.push(`const v${j} = res_${j};`);
+    }
+  });
+  lines.push(`return v${nodes.length - 1};`);
+  return lines;
+}
+
+const chainKey = (nodes: readonly FusedNode[]) =>
+  nodes.map((n) => (n.kind === 'unary' ? `${n.op}(${refKey(n.x)})` : `${n.op}(${refKey(n.x)},${refKey(n.y)})`)).join(';');
+
+/**
+ * One chain applied to G independent groups of inputs in one launch (a multi-tensor
+ * kernel, e.g. one optimizer update over every parameter): the output is the groups'
+ * results back to back; thread x belongs to the group whose range [o_g, o_{g+1}) holds it
+ * (o_0 = 0; o_1.. are Integer arguments). Input k of every group is either a full-size
+ * array read at the thread's offset in its group, or (`scalar[k]`) a one-element array.
+ */
+export function fusedElementwiseMultiKernel(nodes: readonly FusedNode[], scalar: readonly boolean[], groups: number): KernelSpec {
+  const nIn = scalar.length;
+  const arr = (g: number, k: number) => `a${g}_${k}`;
+  const arrays = range(groups).flatMap((g) => range(nIn).map((k) => arr(g, k)));
+  const offs = range(groups).slice(1).map((g) => `o${g}`);
+  const lines = ['const x = this.thread.x;'];
+  range(nIn).forEach((k) => lines.push(`let in${k} = 0.0;`));
+  const reads = (g: number) => range(nIn).map((k) => `in${k} = ${arr(g, k)}[${scalar[k] ? '0' : g === 0 ? 'x' : `x - o${g}`}];`).join(' ');
+  if (groups === 1) lines.push(reads(0));
+  else {
+    const parts = range(groups).map((g) => {
+      if (g === 0) return `if (x < o1) { ${reads(0)} }`;
+      if (g === groups - 1) return `else { ${reads(g)} }`;
+      return `else if (x < o${g + 1}) { ${reads(g)} }`;
+    });
+    lines.push(parts.join(' '));
+  }
+  lines.push(...chainLines(nodes));
+  return {
+    key: `fusedMulti:${groups}:${scalar.map((b) => (b ? 's' : 'f')).join('')}:${chainKey(nodes)}`,
+    source: fn([...arrays, ...offs], lines.join('\n  ')),
+    argumentTypes: [...arrays.map(() => 'Array'), ...offs.map(() => 'Integer')],
+  };
+}
+const refKey = (r: FusedRef) => ('input' in r ? `i${r.input}` : `n${r.node}`);
 
 export function copyKernel(): KernelSpec {
   return { key: 'copy', source: fn(['a'], 'return a[this.thread.x];'), argumentTypes: ['Array'] };

@@ -5,7 +5,7 @@ import { MAX_ELEMENTS } from '../backends/kernels.ts';
 import { describeValue, fmtValue } from '../errors.ts';
 import { checkShape, fmtShape, opError, sizeOf, type Shape } from '../shape.ts';
 import { wrapStorage } from '../dispatch.ts';
-import { currentBackend } from '../engine.ts';
+import { currentBackend, state } from '../engine.ts';
 import { isTensor, Tensor, type NestedArray } from '../tensor.ts';
 
 export type TensorLike = Tensor | number;
@@ -35,7 +35,10 @@ function flattenValues(op: string, v: unknown, out: Float64Array, offset: { i: n
 
 /** @internal A tensor on `backend` from flat float64/float32 values. */
 export function fromFlat(backend: Backend, values: Float32Array | Float64Array, shape: Shape): Tensor {
-  return wrapStorage(backend, backend.upload(values, sizeOf(shape)), shape);
+  const n = sizeOf(shape);
+  const s = backend.upload(values, n);
+  if (state.tracer) state.tracer.uploaded(backend, s, values, n);
+  return wrapStorage(backend, s, shape);
 }
 
 /**
