@@ -346,6 +346,30 @@ describe('sync threads: failures end in a clear error, never a hang or wrong num
     expect(pool().lastRun.mainChunks).toBeLessThan(pool().lastRun.chunks);
   });
 
+  it('dynamic schedule, a worker that stalls: the caller takes its chunk over (right result at once); the next call on that memory waits for it, then fails after timeoutMs', () => {
+    force(2, 'dynamic');
+    mm();
+    mm();
+    // wait until the worker has booted and really takes chunks (dynamic: it may lag at first)
+    for (let i = 0; i < 200 && pool().lastRun.mainChunks === pool().lastRun.chunks; i++) mm();
+    expect(pool().lastRun.mainChunks, 'the worker never took a chunk in 200 runs').toBeLessThan(pool().lastRun.chunks);
+    setThreads({ timeoutMs: 400 });
+    pool().testHook(1, { stall: 20_000 });
+    const backups = pool().backupChunks;
+    let t0 = performance.now();
+    expectBits(mm(), want, 'with a stalled worker');
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    // the hook is consumed by the worker's first chunk of a run: if it came after the run was
+    // over (the caller took every chunk), stall the next one
+    for (let i = 0; i < 50 && pool().backupChunks === backups; i++) expectBits(mm(), want, `with a stalled worker, run ${i}`);
+    expect(pool().backupChunks).toBeGreaterThan(backups);
+    t0 = performance.now();
+    expect(mm).toThrow(/^matmul: gpu\.js webasm kernel 'matmulBlocked.*WebAssembly sync threads: a worker still computes a chunk of an earlier run over this kernel's memory after 400 ms/);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    setThreads({ timeoutMs: 30_000 });
+    expectBits(mm(), want, 'after the stalled worker was replaced');
+  });
+
   it('a worker that exits between runs: the next run re-spawns it and is right (static and dynamic)', async () => {
     for (const schedule of ['dynamic', 'static'] as const) {
       force(2, schedule);
