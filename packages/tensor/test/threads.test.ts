@@ -187,6 +187,37 @@ describe('gpu.js sync threads (patch 5): threaded == one thread, bit for bit', (
     solo.destroy();
   });
 
+  it('kernel traits from the source: early returns thread but never take a straggler over; assigning to an argument never threads', () => {
+    const early = gpu.createKernel(function (this: { thread: { x: number } }, a: number[]) {
+      if (a[this.thread.x] > 0) {
+        return a[this.thread.x] * 3;
+      }
+      return -1 - this.thread.x;
+    }, { output: [1000], precision: 'single' });
+    const assigns = gpu.createKernel(function (this: { thread: { x: number } }, a: number[], n: number) {
+      n = n + 1;
+      return a[this.thread.x] + n;
+    }, { output: [1000], precision: 'single' });
+    const a = values(5, 1000, true);
+    setThreads(1);
+    const want = flat(early(a)).slice();
+    const wantAssigns = flat(assigns(a, 2)).slice();
+    early.destroy();
+    assigns.destroy();
+    force(2, 'dynamic');
+    expect(early.kernel._syncSourceTraits()).toEqual({ independent: true, straightStores: false });
+    expect(assigns.kernel._syncSourceTraits()).toEqual({ independent: false, straightStores: true });
+    const before = pool().runCount;
+    expectBits(flat(assigns(a, 2)), wantAssigns, 'assigns to an argument');
+    expect(pool().runCount).toBe(before); // not threaded
+    const backups = pool().backupChunks;
+    for (let rep = 0; rep < 10; rep++) expectBits(flat(early(a)), want, `early return, rep ${rep}`);
+    expect(pool().runCount).toBe(before + 10);
+    expect(pool().backupChunks).toBe(backups); // waited for the worker instead
+    early.destroy();
+    assigns.destroy();
+  });
+
   it('minMs: a size signature goes threaded only once its one-thread runs were measured slow enough', () => {
     setThreads({ threads: 2, minMs: 1e9 });
     WK.syncThreads.probeRuns = 2;
