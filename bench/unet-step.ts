@@ -241,6 +241,12 @@ async function profileStep(c: Contender): Promise<{ class: string; calls: number
 if (only === 'tfjs-wasm-mt') require('./tfjs/wasm_threads_node.cjs').enable(tf, 2);
 const load0 = os.loadavg();
 const contenders: Contender[] = [];
+if (names.includes('tapegrad-2t')) {
+  // build every module for the threaded path from the start (setThreads keeps them shared once
+  // threads were on), so that switching between the 1- and 2-thread contenders rebuilds nothing
+  T.setThreads(2);
+  T.setThreads(1);
+}
 for (const n of names) {
   if (n === 'tapegrad') contenders.push(tapegrad(n, true));
   else if (n === 'tapegrad-classic') contenders.push(tapegrad(n, false));

@@ -38,12 +38,15 @@ beforeAll(async () => {
   WK.syncThreads.schedule = 'static';
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   WK.prototype.run = function (this: any, ...args: unknown[]) {
-    this.syncThreads = 1; // this kernel alone on one thread (its own module, non-shared memory)
+    // this kernel alone on one thread, on its own module with non-shared memory: gpu.js's plain path
+    this.syncThreads = 1;
+    WK.syncThreads.sharedMemory = false;
     let solo: Uint32Array | null = null;
     try {
       solo = bits(original.apply(this, args));
     } finally {
       this.syncThreads = null;
+      WK.syncThreads.sharedMemory = true;
     }
     const before = pool().runCount;
     const result = original.apply(this, args);
@@ -68,6 +71,7 @@ beforeAll(async () => {
 afterAll(() => {
   WK.prototype.run = original;
   WK.syncThreads.schedule = savedSchedule;
+  WK.syncThreads.sharedMemory = false;
   T.setThreads({ threads: 1 });
 });
 

@@ -28,10 +28,17 @@ const saved = { ...getThreads(), schedule: WK.syncThreads?.schedule, probeRuns: 
 afterEach(() => {
   setThreads({ threads: saved.threads, minMs: saved.minMs, timeoutMs: saved.timeoutMs });
   if (WK.syncThreads) {
+    WK.syncThreads.sharedMemory = false;
     WK.syncThreads.schedule = saved.schedule;
     WK.syncThreads.probeRuns = saved.probeRuns;
   }
 });
+
+/** gpu.js's plain path: one thread, modules with non-shared memory (what runs without patch 5). */
+function oneThread(): void {
+  setThreads(1);
+  WK.syncThreads.sharedMemory = false;
+}
 
 /** Forces threading on every kernel with at least two units of work. */
 function force(threads: number, schedule: 'static' | 'dynamic' = 'static'): void {
@@ -105,7 +112,7 @@ describe('gpu.js sync threads (patch 5): threaded == one thread, bit for bit', (
   it.each(shapes.map((s) => [s.join('x'), s] as const))('output %s, threads 2, 3 and 4', (_name, shape) => {
     const cells = shape.reduce((p, q) => p * q, 1);
     const a = values(cells, 37, true);
-    setThreads(1);
+    oneThread();
     const solo = make();
     solo.setOutput(shape);
     const want = flat(solo(a, 37)).slice();
@@ -142,7 +149,7 @@ describe('gpu.js sync threads (patch 5): threaded == one thread, bit for bit', (
     });
     for (const shape of [[8, 3, 5], [12, 1, 2], [5, 2, 3]]) {
       const a = values(shape[2], shape[2] * 9);
-      setThreads(1);
+      oneThread();
       const solo = mk();
       solo.setOutput(shape);
       const want = flat(solo(a, 9)).slice();
@@ -161,7 +168,7 @@ describe('gpu.js sync threads (patch 5): threaded == one thread, bit for bit', (
     const mk = () => gpu.createKernel(function (this: { thread: { x: number } }) { return Math.random() + this.thread.x * 0; }, {
       output: [1003], precision: 'single', randomSeed: 1234,
     });
-    setThreads(1);
+    oneThread();
     const solo = mk();
     const want = flat(solo()).slice();
     force(3);
@@ -177,7 +184,7 @@ describe('gpu.js sync threads (patch 5): threaded == one thread, bit for bit', (
     const k = make();
     k.setOutput([4000]);
     const a = values(9, 37);
-    setThreads(1);
+    oneThread();
     const solo = make();
     solo.setOutput([4000]);
     const want = flat(solo(a, 37)).slice();
@@ -199,7 +206,7 @@ describe('gpu.js sync threads (patch 5): threaded == one thread, bit for bit', (
       return a[this.thread.x] + n;
     }, { output: [1000], precision: 'single' });
     const a = values(5, 1000, true);
-    setThreads(1);
+    oneThread();
     const want = flat(early(a)).slice();
     const wantAssigns = flat(assigns(a, 2)).slice();
     early.destroy();
@@ -254,7 +261,7 @@ describe('webasm backend with threads: the ops, bit-identical to one thread', ()
    * shapes (one unit of work per kernel) stay on one thread; the tests check most calls threaded.
    */
   function same(what: string, f: () => unknown, threads = 2): void {
-    setThreads(1);
+    oneThread();
     const want = down(f());
     be.free(want); // the op's output storage (a Float32Array on webasm)
     force(threads);
@@ -350,7 +357,7 @@ describe('sync threads: failures end in a clear error, never a hang or wrong num
   };
   let want: Float32Array;
   beforeAll(() => {
-    setThreads(1);
+    oneThread();
     want = mm();
   });
 
@@ -446,6 +453,24 @@ describe('setThreads / TAPEGRAD_THREADS', () => {
     });
     expect(pool().runCount).toBeGreaterThan(before);
     expect(T.getThreads().threads).toBe(2);
+  });
+
+  it('switching threads off and on again rebuilds no kernel module (setThreads keeps modules shared)', () => {
+    const be = new GpuJsBackend('webasm');
+    const a = values(1, 40 * 40);
+    const mm = () => be.free(be.matmul(a, [40, 40], a, [40, 40], [40, 40]));
+    T.setThreads({ threads: 2, minMs: 0 });
+    mm();
+    const builds = be.kernelBuilds();
+    const runs = pool().runCount;
+    T.setThreads(1);
+    mm();
+    expect(pool().runCount).toBe(runs); // one thread: gpu.js's plain dispatch, on the shared module
+    T.setThreads(2);
+    mm();
+    expect(pool().runCount).toBe(runs + 1);
+    expect(be.kernelBuilds()).toBe(builds);
+    be.destroy();
   });
 
   it('rejects bad settings with an error naming setThreads', () => {

@@ -146,8 +146,9 @@ export function getThreads(): ThreadStatus {
 
 /**
  * Sets how many threads large webasm kernels use (process-wide; the calling thread counts, so
- * 2 means one worker). Takes effect for kernels built afterwards and for new size signatures
- * of existing ones (a module's memory is shared or not from its compilation). Where patch 5 or
+ * 2 means one worker). Takes effect at the next kernel call; the first call of each size
+ * signature after threads are first turned on builds its module again (with shared memory;
+ * later switches between 1 and N threads rebuild nothing). Where patch 5 or
  * the runtime support is missing, threads stay 1 with a warning (once per process): results
  * are the same either way. Returns the settings in effect.
  */
@@ -172,6 +173,9 @@ export function setThreads(threads: number | Partial<ThreadSettings>): ThreadSta
   }
   const s = webAssemblyKernel().syncThreads;
   if (want.threads !== undefined) s.threads = want.threads;
+  // once threads were asked for, modules are built for the threaded path (shared memory) even
+  // while threads is 1, so switching threads off and on again never rebuilds a kernel
+  if (s.threads > 1) s.sharedMemory = true;
   if (want.minMs !== undefined) s.minMs = want.minMs;
   if (want.timeoutMs !== undefined) s.timeoutMs = want.timeoutMs;
   return getThreads();
