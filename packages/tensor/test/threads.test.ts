@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import { fcRuns } from '@tapegrad/tensor/testing';
 import { GpuJsBackend } from '../src/backends/gpujs.ts';
-import { getThreads, gpujsPatchStatus, setThreads, threadSupportOf } from '../src/backends/gpujs-patch.ts';
+import { getThreads, gpujsPatchStatus, setThreads, threadSupportOf, threadsFromEnv } from '../src/backends/gpujs-patch.ts';
 import { loadTwins } from './gpujs-patch/twins.ts';
 
 const require = createRequire(import.meta.url);
@@ -473,6 +473,15 @@ describe('setThreads / TAPEGRAD_THREADS', () => {
     expect(pool().runCount).toBe(runs + 1);
     expect(be.kernelBuilds()).toBe(builds);
     be.destroy();
+  });
+
+  it('TAPEGRAD_THREADS, TAPEGRAD_THREADS_MIN_MS, TAPEGRAD_THREADS_TIMEOUT_MS', () => {
+    expect(threadsFromEnv({})).toEqual({ threads: 1, minMs: 5, timeoutMs: 30_000 });
+    expect(threadsFromEnv({ TAPEGRAD_THREADS: '2', TAPEGRAD_THREADS_MIN_MS: '0', TAPEGRAD_THREADS_TIMEOUT_MS: '500' })).toEqual({ threads: 2, minMs: 0, timeoutMs: 500 });
+    expect(threadsFromEnv({ TAPEGRAD_THREADS: ' ' })).toEqual({ threads: 1, minMs: 5, timeoutMs: 30_000 });
+    expect(() => threadsFromEnv({ TAPEGRAD_THREADS: 'two' })).toThrow(/^TAPEGRAD_THREADS: expected a number, got 'two'/);
+    // the value check is setThreads' (what applyThreadEnv calls with these)
+    expect(() => T.setThreads(threadsFromEnv({ TAPEGRAD_THREADS: '0' }))).toThrow(/^setThreads: threads must be an integer >= 1, got 0/);
   });
 
   it('rejects bad settings with an error naming setThreads', () => {

@@ -91,9 +91,13 @@ export interface ThreadStatus extends ThreadSettings {
   reason: string | null;
 }
 
-/** Default thread count: see README "Speed" (measured on the shared 2-core box with the other core busy). */
+/**
+ * Defaults. Threads are off: on the shared 2-core dev box, whose other core is always busy,
+ * 2 threads measured no faster (bench/README.md "Threads"). minMs 5: there, waking the worker
+ * costs small kernels a scheduler slice (a 1.5 ms matmul took 2-30 ms threaded).
+ */
 export const DEFAULT_THREADS = 1;
-export const DEFAULT_THREAD_MIN_MS = 1;
+export const DEFAULT_THREAD_MIN_MS = 5;
 export const DEFAULT_THREAD_TIMEOUT_MS = 30_000;
 
 let threadWarned = false;
@@ -181,6 +185,22 @@ export function setThreads(threads: number | Partial<ThreadSettings>): ThreadSta
   return getThreads();
 }
 
+/** The thread settings the environment asks for (defaults where a variable is unset or empty). */
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): ThreadSettings {
+  const num = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const v = Number(raw);
+    if (!Number.isFinite(v)) throw new Error(`${name}: expected a number, got '${raw}'`);
+    return v;
+  };
+  return {
+    threads: num('TAPEGRAD_THREADS', DEFAULT_THREADS),
+    minMs: num('TAPEGRAD_THREADS_MIN_MS', DEFAULT_THREAD_MIN_MS),
+    timeoutMs: num('TAPEGRAD_THREADS_TIMEOUT_MS', DEFAULT_THREAD_TIMEOUT_MS),
+  };
+}
+
 /**
  * Applies TAPEGRAD_THREADS (threads, e.g. 2), TAPEGRAD_THREADS_MIN_MS and
  * TAPEGRAD_THREADS_TIMEOUT_MS once per process, else the defaults. Called by the webasm backend.
@@ -188,16 +208,5 @@ export function setThreads(threads: number | Partial<ThreadSettings>): ThreadSta
 export function applyThreadEnv(env: NodeJS.ProcessEnv = process.env): ThreadStatus {
   if (envApplied) return getThreads();
   envApplied = true;
-  const num = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const v = Number(raw);
-    if (!Number.isFinite(v)) throw new Error(`${name}: expected a number, got '${raw}'`);
-    return v;
-  };
-  return setThreads({
-    threads: num('TAPEGRAD_THREADS', DEFAULT_THREADS),
-    minMs: num('TAPEGRAD_THREADS_MIN_MS', DEFAULT_THREAD_MIN_MS),
-    timeoutMs: num('TAPEGRAD_THREADS_TIMEOUT_MS', DEFAULT_THREAD_TIMEOUT_MS),
-  });
+  return setThreads(threadsFromEnv(env));
 }
