@@ -13,6 +13,8 @@
 // neighbour, as on the shared dev box / CI), interleaved in the same way.
 // --sweep: the threshold sweep: elementwise and matmul kernels of growing size, 1t vs 2t forced
 // on (minMs 0), to see from which single-thread time a split pays.
+// --unet: first checks that one reference-UNet training step (bench/unet.ts, batch 4: loss and
+// every parameter gradient) is bit-identical on 1 and 2 threads (threads forced on every kernel).
 // Writes bench/results/threads-<UTC>.{json,md} (not with --quick).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,9 @@ import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { GpuJsBackend } from '../../packages/tensor/src/backends/gpujs.ts';
 import { setThreads } from '../../packages/tensor/src/backends/gpujs-patch.ts';
+import * as T from '../../packages/tensor/src/index.ts';
+import { vjp } from '../../packages/autograd/src/index.ts';
+import { fakeDigits, unetApply, unetInit, type UNetParams } from '../unet.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -134,6 +139,35 @@ function runCases(condition: string): void {
   }
 }
 
+let unetCheck: string | null = null;
+if (argv.includes('--unet')) {
+  // one training step's loss and gradients, 1t vs 2t forced on every kernel, bit for bit
+  const B = 4;
+  const step = (mode: Mode): Float32Array[] => T.useBackend('webasm', () => {
+    setMode(mode, 0);
+    const params = unetInit(T.randomKey(1));
+    const x = T.tensor(fakeDigits(B, () => 0.5), [B, 1, 28, 28]);
+    const ts = [3, 250, 500, 999];
+    const [loss, fn] = vjp((p) => T.mean(T.square(unetApply(p as UNetParams, x, ts))), params);
+    const one = T.onesLike(loss as T.Tensor);
+    const [g] = fn(one);
+    const leaves = [loss as T.Tensor, ...T.treeLeaves(g as never)] as T.Tensor[];
+    const out = leaves.map((t) => Float32Array.from(t.dataSync()));
+    T.dispose([one, x, ...leaves, ...T.treeLeaves(params as never)] as T.Tensor[]);
+    fn.dispose();
+    return out;
+  });
+  const t0 = performance.now();
+  const a = step('1t');
+  const t1 = performance.now();
+  const b = step('2t-static'); // static: the worker surely computes half of every threaded kernel
+  const t2 = performance.now();
+  const bad = a.findIndex((x, i) => !sameBits(x, b[i]));
+  if (bad >= 0) throw new Error(`unet step: tensor ${bad} (0 = loss, then gradients) differs between 1t and 2t-static`);
+  unetCheck = `One UNet training step at batch 4 (loss + ${a.length - 1} gradient tensors, ${a.reduce((n, x) => n + x.length, 0)} floats): bit-identical on 1 and 2 threads (threads forced on every kernel, static halves); ${(t1 - t0).toFixed(0)} ms vs ${(t2 - t1).toFixed(0)} ms incl. kernel builds.`;
+  console.log(unetCheck);
+}
+
 runCases('as found');
 if (argv.includes('--neighbour')) {
   startNeighbour();
@@ -185,6 +219,7 @@ const md = [
   '',
   `batch ${NB}, ${reps} interleaved reps, medians of wall time; threaded results bit-identical to 1t (checked); loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores, shared with other sessions). '2t cores' = process CPU time / wall time of the 2t runs.`,
   '',
+  ...(unetCheck ? [unetCheck, ''] : []),
   ...table(rows),
   ...(sweep.length ? ['', '## Threshold sweep (2t forced on every size, minMs 0)', '', ...table(sweep)] : []),
   '',
