@@ -93,8 +93,14 @@ const stopNeighbour = () => {
   neighbour = null;
 };
 process.on('exit', stopNeighbour);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    stopNeighbour();
+    process.exit(130);
+  });
+}
 
-interface Row { condition: string; case: string; '1t ms': number; '2t ms': number; '2t-static ms': number; '2t speed-up': number; '2t-static speed-up': number; '1t GFLOP/s': number; '2t GFLOP/s': number; '2t cores': number; load1: number }
+interface Row { condition: string; case: string; '1t ms': number; '2t ms': number; '2t-static ms': number; '2t speed-up': number; '2t-static speed-up': number; '1t GFLOP/s': number; '2t GFLOP/s': number; '1t cores': number; '2t cores': number; load1: number }
 const rows: Row[] = [];
 const load0 = loadavg();
 
@@ -131,6 +137,7 @@ function runCases(condition: string): void {
       '2t-static speed-up': +(med(t['1t']) / med(t['2t-static'])).toFixed(2),
       '1t GFLOP/s': +(c.flops / med(t['1t']) / 1e6).toFixed(2),
       '2t GFLOP/s': +(c.flops / med(t['2t']) / 1e6).toFixed(2),
+      '1t cores': +med(cpu['1t']).toFixed(2),
       '2t cores': +med(cpu['2t']).toFixed(2),
       load1: +loadavg()[0].toFixed(2),
     };
@@ -217,7 +224,7 @@ const table = (rs: object[]) => {
 const md = [
   `# webasm kernels on 1 vs 2 threads (gpu.js patch 5), ${new Date().toISOString()}`,
   '',
-  `batch ${NB}, ${reps} interleaved reps, medians of wall time; threaded results bit-identical to 1t (checked); loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores, shared with other sessions). '2t cores' = process CPU time / wall time of the 2t runs.`,
+  `batch ${NB}, ${reps} interleaved reps, medians of wall time; threaded results bit-identical to 1t (checked); loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores, shared with other sessions). '1t/2t cores' = process CPU time / wall time of those runs (how much of the box they got).`,
   '',
   ...(unetCheck ? [unetCheck, ''] : []),
   ...table(rows),
