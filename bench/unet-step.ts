@@ -4,11 +4,12 @@
 // after warm-up.
 //
 //   npx tsx bench/unet-step.ts [--steps=N] [--warmup=W] [--batch=64] [--fwd-reps=R]
-//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu]] [--wasm-mt] [--profile] [--quick]
+//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu][,tapegrad-2t]] [--wasm-mt] [--profile] [--quick]
 //
 // Contenders: `tapegrad` = webasm with the register-blocked kernels (the default),
 // `tapegrad-classic` = the same backend with TAPEGRAD_BLOCKED_KERNELS=0's one-output-per-thread
-// kernels (the "before"), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
+// kernels (the "before"), `tapegrad-2t` = `tapegrad` with 2 threads (setThreads(2): gpu.js patch
+// 5, kernels measured >= 1 ms run split over both cores; the other contenders run with 1), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
 // workaround, `tfjs-cpu` = tfjs-backend-cpu (about 80 s a step: opt-in). `--wasm-mt` adds
 // tfjs-wasm with 2 threads (shim: bench/tfjs/wasm_threads_node.cjs) run in a child process after
 // the others (tfjs-wasm cannot be started threaded and unthreaded in one process), so that one is
@@ -68,7 +69,7 @@ interface Contender {
 }
 
 // ------------------------------------------------------------------ tapegrad
-function tapegrad(name: string, blocked: boolean): Contender {
+function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
   const backend = () => T.currentBackend() as unknown as { blocked: boolean };
   let params: UNetParams = T.useBackend('webasm', () => unetInit(T.randomKey(1)));
   const adam = nn.adam({ learningRate: 2e-4 });
@@ -79,8 +80,13 @@ function tapegrad(name: string, blocked: boolean): Contender {
   const run = <R>(fn: () => R): R => T.useBackend('webasm', () => {
     const b = backend();
     const prev = b.blocked;
+    const prevThreads = T.getThreads().threads;
     b.blocked = blocked;
-    try { return fn(); } finally { b.blocked = prev; }
+    if (threads !== prevThreads) T.setThreads(threads);
+    try { return fn(); } finally {
+      b.blocked = prev;
+      if (threads !== prevThreads) T.setThreads(prevThreads);
+    }
   });
   return {
     name,
@@ -235,12 +241,19 @@ async function profileStep(c: Contender): Promise<{ class: string; calls: number
 if (only === 'tfjs-wasm-mt') require('./tfjs/wasm_threads_node.cjs').enable(tf, 2);
 const load0 = os.loadavg();
 const contenders: Contender[] = [];
+if (names.includes('tapegrad-2t')) {
+  // build every module for the threaded path from the start (setThreads keeps them shared once
+  // threads were on), so that switching between the 1- and 2-thread contenders rebuilds nothing
+  T.setThreads(2);
+  T.setThreads(1);
+}
 for (const n of names) {
   if (n === 'tapegrad') contenders.push(tapegrad(n, true));
   else if (n === 'tapegrad-classic') contenders.push(tapegrad(n, false));
+  else if (n === 'tapegrad-2t') contenders.push(tapegrad(n, true, 2));
   else if (n === 'tfjs-wasm' || n === 'tfjs-wasm-mt') contenders.push(await tfjs(n, 'wasm'));
   else if (n === 'tfjs-cpu') contenders.push(await tfjs(n, 'cpu'));
-  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tfjs-wasm, tfjs-cpu`);
+  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tapegrad-2t, tfjs-wasm, tfjs-cpu`);
 }
 const recs = new Map<string, StepRec[]>(contenders.map((c) => [c.name, []]));
 const fwds = new Map<string, number[]>(contenders.map((c) => [c.name, []]));

@@ -15,6 +15,7 @@ export { type TensorLike } from './ops/creation.ts';
 export { type Axes } from './ops/reduce.ts';
 export { type Conv2dOptions, type ConvTranspose2dOptions, type Pool2dOptions, type Pair } from './ops/conv.ts';
 export { RandomKey, threefry2x32 } from './random.ts';
+export { setThreads, getThreads, type ThreadSettings, type ThreadStatus } from './backends/gpujs-patch.ts';
 // every op, wrapped as a public op (argument checks; errors name the op the user called)
 export * from './api.ts';
 export { treeFlatten, treeFlattenWithPath, treeUnflatten, treeMap, treeLeaves, sameStructure, type TreeDef } from './tree.ts';

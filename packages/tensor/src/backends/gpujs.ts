@@ -17,7 +17,7 @@ import type {
 } from '../backend.ts';
 import { broadcastStrides, coalesce, opError, shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import * as K from './kernels.ts';
-import { checkGpujsPatch } from './gpujs-patch.ts';
+import { applyThreadEnv, checkGpujsPatch } from './gpujs-patch.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -184,7 +184,10 @@ export class GpuJsBackend implements Backend {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     private readonly lib: any = gpujs,
   ) {
-    if (name === 'webasm' && lib === gpujs) checkGpujsPatch();
+    if (name === 'webasm' && lib === gpujs) {
+      checkGpujsPatch();
+      applyThreadEnv(); // TAPEGRAD_THREADS (gpujs-patch.ts: setThreads)
+    }
     this.gpu = new lib.GPU({ mode: name });
     this.gpuMode = name === 'webgpu';
     this.blocked = name === 'webasm' && process.env.TAPEGRAD_BLOCKED_KERNELS !== '0';
