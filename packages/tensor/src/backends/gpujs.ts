@@ -135,6 +135,14 @@ export class GpuJsBackend implements Backend {
    * webgpu modes always use.
    */
   blocked: boolean;
+  /**
+   * webasm: run elementwise, strided, concat and reduce ops of coalesced rank <= 3 with the
+   * thread-id kernels of kernels.ts ("memory-bound kernels"), whose indices are i32 and whose
+   * contiguous reads are single v128 loads under the patched generator. On by default;
+   * TAPEGRAD_MEMORY_KERNELS=0 (or setting this to false) selects the flat kernels, which
+   * the cpu and webgpu modes always use.
+   */
+  tidKernels: boolean;
 
   constructor(
     readonly name: GpuJsMode,
@@ -147,6 +155,7 @@ export class GpuJsBackend implements Backend {
     this.gpu = new lib.GPU({ mode: name });
     this.gpuMode = name === 'webgpu';
     this.blocked = name === 'webasm' && process.env.TAPEGRAD_BLOCKED_KERNELS !== '0';
+    this.tidKernels = name === 'webasm' && process.env.TAPEGRAD_MEMORY_KERNELS !== '0';
     if (!this.gpuMode) this.downloadSync = (s: Storage) => (s as Float32Array).slice();
   }
 
@@ -343,22 +352,46 @@ export class GpuJsBackend implements Backend {
   // ------------------------------------------------------------------ ops
 
   unary(op: UnaryOp, x: Storage, size: number, _outShape: Shape): Storage {
-    return this.exec(K.unaryKernel(op), [size], [x]);
+    return this.exec(K.unaryKernel(op, this.tidKernels), [size], [x]);
+  }
+
+  /**
+   * Whether a coalesced view runs as a thread-id kernel: rank <= 3, and rows wide enough
+   * that webasm's per-row scalar tail (rows not a multiple of 4 wide are dispatched one by
+   * one from JS) does not eat the gain.
+   */
+  private tid(shape: number[]): boolean {
+    const w = shape[shape.length - 1];
+    return this.tidKernels && shape.length <= 3 && (shape.length === 1 || w % 4 === 0 || w >= 16);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
     const c = coalesce(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+    if (this.tid(c.shape)) {
+      const [sa, sb] = c.strides;
+      const r = c.shape.length;
+      return this.exec(K.binaryTidKernel(op, r, K.innerPattern(sa[r - 1]), K.innerPattern(sb[r - 1])), K.tidDims(c.shape), [a, b, ...sa, ...sb]);
+    }
     return this.exec(K.binaryKernel(op, c.shape.length), [sizeOf(outShape)], [a, b, ...c.shape.slice(1), ...c.strides[0], ...c.strides[1]]);
   }
 
   where(cnd: Storage, cShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
     const st = [cShape, aShape, bShape].map((s) => broadcastStrides(s, outShape));
     const c = coalesce(outShape, st);
+    if (this.tid(c.shape)) {
+      const r = c.shape.length;
+      const [pc, pa, pb] = c.strides.map((s) => K.innerPattern(s[r - 1]));
+      return this.exec(K.whereTidKernel(r, pc, pa, pb), K.tidDims(c.shape), [cnd, a, b, ...c.strides.flat()]);
+    }
     return this.exec(K.whereKernel(c.shape.length), [sizeOf(outShape)], [cnd, a, b, ...c.shape.slice(1), ...c.strides.flat()]);
   }
 
   private strided(x: Storage, outShape: Shape, strides: number[], offset: number): Storage {
     const c = coalesce(outShape, [strides]);
+    if (this.tid(c.shape)) {
+      const s = c.strides[0];
+      return this.exec(K.stridedTidKernel(s.length, K.innerPattern(s[s.length - 1])), K.tidDims(c.shape), [x, offset, ...s]);
+    }
     return this.exec(K.stridedKernel(c.shape.length), [sizeOf(outShape)], [x, offset, ...c.shape.slice(1), ...c.strides[0]]);
   }
 
@@ -391,7 +424,10 @@ export class GpuJsBackend implements Backend {
     if (xs.length === 1) return this.copy(acc, sizeOf(shapes[0]));
     for (let k = 1; k < xs.length; k++) {
       const rows = shapes[k][axis];
-      const next = this.exec(K.concat2Kernel(), [outer * (accRows + rows) * inner], [acc, xs[k], accRows * inner, rows * inner]);
+      const [La, Lb] = [accRows * inner, rows * inner];
+      const next = this.tid([outer, La + Lb])
+        ? this.exec(K.concat2TidKernel(), [La + Lb, outer], [acc, xs[k], La, Lb])
+        : this.exec(K.concat2Kernel(), [outer * (La + Lb)], [acc, xs[k], La, Lb]);
       if (k > 1) this.free(acc);
       acc = next;
       accRows += rows;
@@ -421,7 +457,7 @@ export class GpuJsBackend implements Backend {
       if (g < 0) break;
       const outer = sizeOf(groups.slice(0, g).map((q) => q.n));
       const inner = sizeOf(groups.slice(g + 1).map((q) => q.n));
-      const next = this.exec(K.reduceKernel(op), [outer * inner], [cur, groups[g].n, inner]);
+      const next = this.reduceStep(op, cur, outer, groups[g].n, inner);
       if (owned) this.free(cur);
       cur = next;
       owned = true;
@@ -432,6 +468,18 @@ export class GpuJsBackend implements Backend {
       }
     }
     return owned ? cur : this.copy(x, outSize);
+  }
+
+  /** Reduce the middle axis of an [outer, R, inner] view. */
+  private reduceStep(op: ReduceOp, x: Storage, outer: number, R: number, inner: number): Storage {
+    if (this.tidKernels && inner === 1 && R >= 8) {
+      const partial = this.exec(K.reduceRowsKernel(op), [4, outer], [x, R, Math.floor(R / 4)]);
+      const out = this.exec(K.reduceRowsFinalKernel(op), [outer], [partial]);
+      this.free(partial);
+      return out;
+    }
+    if (inner > 1 && this.tid([outer, inner])) return this.exec(K.reduceMiddleKernel(op), [inner, outer], [x, R, inner]);
+    return this.exec(K.reduceKernel(op), [outer * inner], [x, R, inner]);
   }
 
   argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number, _outShape: Shape): Storage {

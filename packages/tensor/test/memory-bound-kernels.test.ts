@@ -1,0 +1,201 @@
+// The thread-id ("memory-bound") webasm kernels (kernels.ts: binaryTidKernel, whereTidKernel, stridedTidKernel,
+// concat2TidKernel, reduceRowsKernel + reduceRowsFinalKernel, reduceMiddleKernel, lean sigmoid/silu) against
+// the float64 reference backend, at shapes chosen to hit every variant the backend picks:
+// coalesced ranks 1-3, rows a multiple of 4 wide and rows with scalar tails (17, 21, 33),
+// operands read contiguously, per-channel (innermost stride 0) and with a gather stride,
+// reductions over the last axis with 0-3 tail elements and over a middle axis, with IEEE
+// special values mixed in. The op suite covers the same ops at small random shapes, most of
+// which keep the flat kernels; this file makes the thread-id paths certain and checks they ran.
+//
+// Oracles: add/sub/mul/div/maximum/minimum and the comparisons of two float32 values are
+// correctly rounded in float32, and rounding the float64 result to float32 gives the same
+// value (double rounding through binary64 is innocuous for these operations), so they must
+// match Math.fround(reference) exactly; moves (where, strided, concat) and max/min reductions
+// must match exactly; sums within 2 gamma(n) sum|x|; sigmoid/silu within their OP_DB budgets.
+
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { GpuJsBackend } from '../src/backends/gpujs.ts';
+import { ReferenceBackend } from '../src/backends/reference.ts';
+import type { BinaryOp } from '../src/backend.ts';
+import { fcRuns, opInfo } from '@tapegrad/tensor/testing';
+
+const tid = new GpuJsBackend('webasm');
+tid.tidKernels = true;
+const ref = new ReferenceBackend();
+const refUp = (v: Float32Array) => ref.upload(v, v.length);
+const refDown = (s: unknown) => Float64Array.from(ref.downloadSync!(s as never));
+const sizeOf = (s: number[]) => s.reduce((p, d) => p * d, 1);
+
+const SPECIALS = [NaN, Infinity, -Infinity, -0, 0];
+
+/** n values in (-1, 1) from a seed, with a special value at every `every`-th position (0: none). */
+function values(seed: number, n: number, every = 0, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, (_, i) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    if (every > 0 && s % every === 0) return SPECIALS[(s >>> 8) % SPECIALS.length];
+    return Math.fround(((s / 2 ** 32) * 2 - 1) * scale);
+  });
+}
+
+const same = (g: number, w: number) => (Number.isNaN(w) ? Number.isNaN(g) : g === w);
+
+function expectExact(got: Float32Array, want: ArrayLike<number>, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  for (let i = 0; i < got.length; i++) {
+    const w = Math.fround(want[i]);
+    if (!same(got[i], w)) expect.fail(`${what}: element ${i} is ${got[i]}, expected ${w}`);
+  }
+}
+
+const U = 2 ** -24;
+const gamma = (n: number) => (n * U) / (1 - n * U);
+
+/** [N, C, W] with W among row widths that take the thread-id kernels (multiples of 4 and >= 16). */
+const shape3 = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom(4, 8, 12, 16, 17, 20, 21, 33));
+/** Broadcast patterns of an NCW operand: full, per channel [1,C,1], per (n,c) [N,C,1], scalar, per row. */
+const PATTERNS = ['full', 'c', 'nc', 'scalar', 'w', 'nw'] as const;
+function patternShape(p: (typeof PATTERNS)[number], [N, C, W]: number[]): number[] {
+  switch (p) {
+    case 'full': return [N, C, W];
+    case 'c': return [1, C, 1];
+    case 'nc': return [N, C, 1];
+    case 'scalar': return [1];
+    case 'w': return [1, 1, W];
+    case 'nw': return [N, 1, W];
+  }
+}
+
+const keysUsed = () => tid.kernelClasses().map((k) => k.key.split('|')[0]);
+
+describe('thread-id webasm kernels vs reference', () => {
+  it('binary ops: every broadcast pattern of [N, C, W], exact against the float32 rounding of the reference, specials included', () => {
+    const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'greater', 'lessEqual', 'equal', 'notEqual'];
+    fc.assert(
+      fc.property(shape3, fc.constantFrom(...ops), fc.constantFrom(...PATTERNS), fc.constantFrom(...PATTERNS), fc.integer(), fc.constantFrom(0, 5, 11), (s, op, pa, pb, seed, every) => {
+        const [aS, bS] = [patternShape(pa, s), patternShape(pb, s)];
+        const a = values(seed, sizeOf(aS), every);
+        const b = values(seed + 7, sizeOf(bS), every);
+        const got = tid.binary(op, a, aS, b, bS, s) as Float32Array;
+        const want = refDown(ref.binary(op, refUp(a), aS, refUp(b), bS, s));
+        expectExact(got, want, `${op} [${aS}] [${bS}] -> [${s}]`);
+      }),
+      { numRuns: fcRuns(150) },
+    );
+    const used = keysUsed();
+    // rank 1 (same shape), rank 3 with a per-channel operand on either side, rank 2, a scalar
+    for (const re of [/^binary:tid:\w+:1:cc$/, /^binary:tid:\w+:3:cb$/, /^binary:tid:\w+:3:bc$/, /^binary:tid:\w+:2:cc$/, /^binary:tid:\w+:1:cb$/]) {
+      expect(used.some((k) => re.test(k)), `a kernel matching ${re} ran`).toBe(true);
+    }
+  });
+
+  it('where: condition, both sides broadcast independently; NaN condition selects a', () => {
+    fc.assert(
+      fc.property(shape3, fc.constantFrom(...PATTERNS), fc.constantFrom(...PATTERNS), fc.constantFrom(...PATTERNS), fc.integer(), (s, pc, pa, pb, seed) => {
+        const [cS, aS, bS] = [patternShape(pc, s), patternShape(pa, s), patternShape(pb, s)];
+        const c = values(seed, sizeOf(cS), 3).map((v) => (v > 0.3 ? 0 : v));
+        const a = values(seed + 1, sizeOf(aS), 7);
+        const b = values(seed + 2, sizeOf(bS), 7);
+        const got = tid.where(c, cS, a, aS, b, bS, s) as Float32Array;
+        const want = refDown(ref.where(refUp(c), cS, refUp(a), aS, refUp(b), bS, s));
+        expectExact(got, want, `where [${cS}] [${aS}] [${bS}] -> [${s}]`);
+      }),
+      { numRuns: fcRuns(60) },
+    );
+    expect(keysUsed().some((k) => k.startsWith('where:tid:3:'))).toBe(true);
+  });
+
+  it('sum/max/min over every axis subset of [A, B, W]: rows with 0-3 tail elements and middle axes', () => {
+    const dimA = fc.integer({ min: 1, max: 4 });
+    fc.assert(
+      fc.property(dimA, fc.integer({ min: 1, max: 40 }), fc.constantFrom(4, 8, 9, 10, 11, 16, 17, 35), fc.subarray([0, 1, 2], { minLength: 1 }), fc.constantFrom('sum', 'max', 'min') as fc.Arbitrary<'sum' | 'max' | 'min'>, fc.integer(), fc.constantFrom(0, 0, 13, 97), (A, B, W, axes, op, seed, every) => {
+        const shape = [A, B, W];
+        const x = values(seed, sizeOf(shape), every);
+        const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const got = tid.reduce(op, x, shape, axes, outShape) as Float32Array;
+        const want = refDown(ref.reduce(op, refUp(x), shape, axes, outShape));
+        const what = `${op} [${shape}] axes [${axes}]`;
+        if (op !== 'sum') return expectExact(got, want, what);
+        // per output: 2 gamma(n) sum |x| over its n terms (NaN/Inf results must match exactly)
+        const n = sizeOf(shape) / sizeOf(outShape);
+        const abs = refDown(ref.reduce('sum', refUp(x.map(Math.abs)), shape, axes, outShape));
+        expect(got.length).toBe(want.length);
+        for (let i = 0; i < got.length; i++) {
+          if (!Number.isFinite(want[i])) {
+            if (!same(got[i], want[i])) expect.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
+            continue;
+          }
+          const tol = 2 * gamma(n) * abs[i];
+          if (!(Math.abs(got[i] - want[i]) <= tol)) expect.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]} within ${tol}`);
+        }
+      }),
+      { numRuns: fcRuns(150) },
+    );
+    const used = keysUsed();
+    for (const k of ['reduce:rows:sum', 'reduce:rowsFinal:max', 'reduce:rows:min', 'reduce:middle:sum', 'reduce:middle:max']) expect(used, `kernel ${k} ran`).toContain(k);
+  });
+
+  it('a long row (R = 70001, more than 256 blocks of 4) sums within 2 gamma(n) sum|x|', () => {
+    const R = 70001;
+    const x = values(5, 2 * R);
+    const got = tid.reduce('sum', x, [2, R], [1], [2, 1]) as Float32Array;
+    const want = refDown(ref.reduce('sum', refUp(x), [2, R], [1], [2, 1]));
+    const abs = refDown(ref.reduce('sum', refUp(x.map(Math.abs)), [2, R], [1], [2, 1]));
+    for (let i = 0; i < 2; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(2 * gamma(R) * abs[i]);
+  });
+
+  it('transpose, strided slice and broadcastTo whose rows are read contiguously, per row, or with a stride', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.constantFrom(16, 17, 20), fc.constantFrom(1, 2, 3), fc.integer(), (N, C, W, step, seed) => {
+        const shape = [N, C, W];
+        const x = values(seed, sizeOf(shape), 9);
+        const tOut = [C, N, W];
+        expectExact(tid.transpose(x, shape, [1, 0, 2], tOut) as Float32Array, refDown(ref.transpose(refUp(x), shape, [1, 0, 2], tOut)), `transpose [${shape}] (1,0,2)`);
+        const Wo = Math.ceil(W / step);
+        expectExact(
+          tid.slice(x, shape, [0, 0, 0], [N, C, Wo], [1, 1, step], [N, C, Wo]) as Float32Array,
+          refDown(ref.slice(refUp(x), shape, [0, 0, 0], [N, C, Wo], [1, 1, step], [N, C, Wo])),
+          `slice [${shape}] step ${step}`,
+        );
+        const c = values(seed + 3, C);
+        expectExact(tid.broadcastTo(c, [1, C, 1], shape) as Float32Array, refDown(ref.broadcastTo(refUp(c), [1, C, 1], shape)), `broadcastTo [1,${C},1] -> [${shape}]`);
+      }),
+      { numRuns: fcRuns(40) },
+    );
+    const used = keysUsed();
+    for (const k of ['strided:tid:3:c', 'strided:tid:3:b']) expect(used, `kernel ${k} ran`).toContain(k);
+    expect(used.some((k) => /^strided:tid:\d:g$/.test(k)), 'a gather-stride strided kernel ran').toBe(true);
+  });
+
+  it('concat of two and three parts along each axis', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.constantFrom(4, 16, 17), fc.integer({ min: 0, max: 1 }), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 3 }), fc.integer(), (N, W, axis, sizes, seed) => {
+        const shapes = sizes.map((k) => (axis === 0 ? [k, 3, W] : [N, k, W]));
+        const xs = shapes.map((s, i) => values(seed + i, sizeOf(s), 11));
+        const out = axis === 0 ? [sizes.reduce((p, k) => p + k, 0), 3, W] : [N, sizes.reduce((p, k) => p + k, 0), W];
+        const got = tid.concat(xs, shapes, axis, out) as Float32Array;
+        const want = refDown(ref.concat(xs.map(refUp), shapes, axis, out));
+        expectExact(got, want, `concat axis ${axis} of ${JSON.stringify(shapes)}`);
+      }),
+      { numRuns: fcRuns(30) },
+    );
+    expect(keysUsed()).toContain('concat2:tid');
+  });
+
+  it('lean sigmoid and silu: within the OP_DB budgets on [-100, 100], exact limits and NaN', () => {
+    for (const op of ['sigmoid', 'silu'] as const) {
+      const tol = opInfo(op).tol as (xs: number[], y: number) => number;
+      const x = values(3, 4000, 0, 100);
+      x.set([NaN, Infinity, -Infinity, -0, 0, -80, -80.5, -88, -89, 88, 89, 1e-30, -1e-30], 0);
+      const got = tid.unary(op, x, x.length, [x.length]) as Float32Array;
+      const want = refDown(ref.unary(op, refUp(x), x.length, [x.length]));
+      for (let i = 0; i < x.length; i++) {
+        const what = `${op}(${x[i]}) = ${got[i]}, expected ${want[i]}`;
+        if (!Number.isFinite(want[i]) || !Number.isFinite(x[i])) expect(same(got[i], want[i]), what).toBe(true);
+        else expect(Math.abs(got[i] - want[i]), what).toBeLessThanOrEqual(tol([x[i]], want[i]));
+      }
+      expect(keysUsed()).toContain(`unary:lean:${op}`);
+    }
+  });
+});
