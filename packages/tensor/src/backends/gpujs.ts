@@ -201,11 +201,14 @@ export class GpuJsBackend implements Backend {
       ...(spec.returnType ? { returnType: spec.returnType } : {}),
     });
     const kern = k.kernel;
-    if (spec.returnType && kern && typeof kern._shapeOutput === 'function') {
+    if ((spec.returnType || this.name === 'webasm') && kern && typeof kern._shapeOutput === 'function') {
       // gpu.js shapes an Array(n) result into one subarray view per output cell (~100 ns
-      // each: 40 ms for a batch-64 conv); we de-interleave the flat buffer ourselves.
+      // each: 40 ms for a batch-64 conv); we de-interleave the flat buffer ourselves. On
+      // webasm a 2-D/3-D result (one buffer) would also get one view per row (2048 for a
+      // [64,32,28,28] thread-id kernel) that flatten() only walks: keep the flat buffer.
       const orig = kern._shapeOutput.bind(kern);
-      kern._shapeOutput = (data: Float32Array, output: number[], n: number) => (n > 1 ? data : orig(data, output, n));
+      const flat = this.name === 'webasm';
+      kern._shapeOutput = (data: Float32Array, output: number[], n: number) => (flat || n > 1 ? data : orig(data, output, n));
     }
     if (this.name === 'webasm' && kern && typeof kern._instantiate === 'function') {
       // One module per size signature: count compilations, keep more of them alive than
@@ -356,13 +359,14 @@ export class GpuJsBackend implements Backend {
   }
 
   /**
-   * Whether a coalesced view runs as a thread-id kernel: rank <= 3, and rows wide enough
-   * that webasm's per-row scalar tail (rows not a multiple of 4 wide are dispatched one by
-   * one from JS) does not eat the gain.
+   * Whether a coalesced view runs as a thread-id kernel: rank <= 3, with rows a multiple of
+   * 4 wide or long enough that webasm's per-row dispatch (a row whose width is not a multiple
+   * of 4 is run from JS as one SIMD span plus a scalar tail) does not eat the gain: 7x7 rows
+   * ([64,64,49] + [64,64,1]) ran 2x slower than the flat kernel (bench/micro/memory-bound.ts).
    */
   private tid(shape: number[]): boolean {
     const w = shape[shape.length - 1];
-    return this.tidKernels && shape.length <= 3 && (shape.length === 1 || w % 4 === 0 || w >= 16);
+    return this.tidKernels && shape.length <= 3 && (shape.length === 1 || w % 4 === 0 || w >= 256);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
@@ -413,6 +417,10 @@ export class GpuJsBackend implements Backend {
   pad(x: Storage, shape: Shape, pads: [number, number][], value: number, outShape: Shape): Storage {
     const r = shape.length;
     if (r === 0) return this.copy(x, 1); // a scalar has nothing to pad (padKernel needs rank >= 1)
+    if (r >= 2 && pads.slice(0, r - 2).every((p) => p[0] === 0 && p[1] === 0) && this.tid([1, outShape[r - 1]])) {
+      const [H, W] = shape.slice(r - 2);
+      return this.exec(K.pad2TidKernel(), [outShape[r - 1], outShape[r - 2], sizeOf(shape.slice(0, r - 2))], [x, value, H, W, pads[r - 2][0], pads[r - 1][0]]);
+    }
     return this.exec(K.padKernel(r), [sizeOf(outShape)], [x, value, ...outShape.slice(1), ...shape, ...pads.map((p) => p[0]), ...stridesOf(shape)]);
   }
 

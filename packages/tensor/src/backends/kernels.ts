@@ -560,6 +560,19 @@ export function concat2TidKernel(): KernelSpec {
   return { key: 'concat2:tid', source: fn(['a', 'b', 'La', 'Lb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer'] };
 }
 
+/**
+ * Constant padding of the last two dims of a [B, H, W] view (leading dims unpadded), output
+ * [W + pl + pr, H + pt + pb, B]: the interior of each row is read contiguously.
+ */
+export function pad2TidKernel(): KernelSpec {
+  const body = `let res = value;
+  if (this.thread.y >= pt && this.thread.y - pt < H && this.thread.x >= pl && this.thread.x - pl < W) {
+    res = a[(this.thread.z * H + this.thread.y - pt) * W + this.thread.x - pl];
+  }
+  return res;`;
+  return { key: 'pad:tid2', source: fn(['a', 'value', 'H', 'W', 'pt', 'pl'], body), argumentTypes: ['Array', 'Float', 'Integer', 'Integer', 'Integer', 'Integer'] };
+}
+
 const combineOf = (op: 'sum' | 'max' | 'min', acc: string, v: string) =>
   op === 'sum' ? `${acc} += ${v};` : `if (${v} ${op === 'max' ? '>' : '<'} ${acc} || ${isNaNExpr(v)}) { ${acc} = ${v}; }`;
 
