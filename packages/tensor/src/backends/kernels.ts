@@ -157,9 +157,10 @@ function fn(args: string[], body: string): string {
 /**
  * webasm variants of the exp-based activations: IEEE arithmetic in wasm (exp overflows to
  * +Inf, x / Inf = -+0, NaN propagates through every operation), so the clamp of exp's
- * argument and the separate NaN pass-through that shader compilers need can go: 1.3x on
- * SiLU (bench/micro/memory-bound.ts). Values below -80 are still set to exactly 0
- * (sigmoid(-Inf) = silu(-Inf) = 0).
+ * argument and the separate NaN pass-through that shader compilers need can go: 1.3x less
+ * time in the kernel for SiLU, whose cost is the in-module exp (about 1.0x per call, where
+ * gpu.js's copies dominate; bench/micro/memory-bound.ts). Values below -80 are still set to
+ * exactly 0 (sigmoid(-Inf) = silu(-Inf) = 0).
  */
 const LEAN_UNARY: Partial<Record<UnaryOp, string>> = {
   sigmoid: 'let res = 1.0 / (1.0 + Math.exp(-x));\n  if (x < -80.0) { res = 0.0; }',
