@@ -1,7 +1,7 @@
 // The thread-id ("memory-bound") webasm kernels (kernels.ts: binaryTidKernel, whereTidKernel, stridedTidKernel,
 // concat2TidKernel, pad2TidKernel, reduceRowsKernel + reduceRowsFinalKernel, reduceMiddleKernel, lean sigmoid/silu) against
 // the float64 reference backend, at shapes chosen to hit every variant the backend picks:
-// coalesced ranks 1-3, rows a multiple of 4 wide and long rows with scalar tails (257),
+// coalesced ranks 1-3, rows a multiple of 4 wide and rows with scalar tails (5, 7, 17, 49),
 // operands read contiguously, per-channel (innermost stride 0) and with a gather stride,
 // reductions over the last axis with 0-3 tail elements and over a middle axis, with IEEE
 // special values mixed in. The op suite covers the same ops at small random shapes, most of
@@ -52,8 +52,8 @@ function expectExact(got: Float32Array, want: ArrayLike<number>, what: string): 
 const U = 2 ** -24;
 const gamma = (n: number) => (n * U) / (1 - n * U);
 
-/** [N, C, W] with W among row widths that take the thread-id kernels (multiples of 4; >= 256 with a scalar tail). */
-const shape3 = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom(4, 8, 12, 16, 20, 257));
+/** [N, C, W] with W among row widths that take the thread-id kernels (>= 4; not multiples of 4 have a scalar tail). */
+const shape3 = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom(4, 5, 7, 8, 12, 17, 49));
 /** Broadcast patterns of an NCW operand: full, per channel [1,C,1], per (n,c) [N,C,1], scalar, per row. */
 const PATTERNS = ['full', 'c', 'nc', 'scalar', 'w', 'nw'] as const;
 function patternShape(p: (typeof PATTERNS)[number], [N, C, W]: number[]): number[] {
@@ -85,7 +85,7 @@ describe('thread-id webasm kernels vs reference', () => {
     );
     const used = keysUsed();
     // rank 1 (same shape), rank 3 with a per-channel operand on either side, rank 2, a scalar
-    for (const re of [/^binary:tid:\w+:1:cc$/, /^binary:tid:\w+:3:cb$/, /^binary:tid:\w+:3:bc$/, /^binary:tid:\w+:2:cc$/, /^binary:tid:\w+:1:cb$/]) {
+    for (const re of [/^binary:\w+:tid1:cc$/, /^binary:\w+:tid3:cb$/, /^binary:\w+:tid3:bc$/, /^binary:\w+:tid2:cc$/, /^binary:\w+:tid1:cb$/]) {
       expect(used.some((k) => re.test(k)), `a kernel matching ${re} ran`).toBe(true);
     }
   });
@@ -103,7 +103,7 @@ describe('thread-id webasm kernels vs reference', () => {
       }),
       { numRuns: fcRuns(60) },
     );
-    expect(keysUsed().some((k) => k.startsWith('where:tid:3:'))).toBe(true);
+    expect(keysUsed().some((k) => k.startsWith('where:tid3:'))).toBe(true);
   });
 
   it('sum/max/min over every axis subset of [A, B, W]: rows with 0-3 tail elements and middle axes', () => {
@@ -133,7 +133,7 @@ describe('thread-id webasm kernels vs reference', () => {
       { numRuns: fcRuns(150) },
     );
     const used = keysUsed();
-    for (const k of ['reduce:rows:sum', 'reduce:rowsFinal:max', 'reduce:rows:min', 'reduce:middle:sum', 'reduce:middle:max']) expect(used, `kernel ${k} ran`).toContain(k);
+    for (const k of ['reduce:sum:rows', 'reduce:max:rowsFinal', 'reduce:min:rows', 'reduce:sum:middle', 'reduce:max:middle']) expect(used, `kernel ${k} ran`).toContain(k);
   });
 
   it('a long row (R = 70001, more than 256 blocks of 4) sums within 2 gamma(n) sum|x|', () => {
@@ -147,7 +147,7 @@ describe('thread-id webasm kernels vs reference', () => {
 
   it('transpose, strided slice and broadcastTo whose rows are read contiguously, per row, or with a stride', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.constantFrom(16, 24, 257), fc.constantFrom(1, 2, 3), fc.integer(), (N, C, W, step, seed) => {
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.constantFrom(16, 17, 24), fc.constantFrom(1, 2, 3), fc.integer(), (N, C, W, step, seed) => {
         const shape = [N, C, W];
         const x = values(seed, sizeOf(shape), 9);
         const tOut = [C, N, W];
@@ -164,13 +164,13 @@ describe('thread-id webasm kernels vs reference', () => {
       { numRuns: fcRuns(40) },
     );
     const used = keysUsed();
-    for (const k of ['strided:tid:3:c', 'strided:tid:3:b']) expect(used, `kernel ${k} ran`).toContain(k);
-    expect(used.some((k) => /^strided:tid:\d:g$/.test(k)), 'a gather-stride strided kernel ran').toBe(true);
+    for (const k of ['strided:tid3:c', 'strided:tid3:b']) expect(used, `kernel ${k} ran`).toContain(k);
+    expect(used.some((k) => /^strided:tid\d:g$/.test(k)), 'a gather-stride strided kernel ran').toBe(true);
   });
 
   it('pad of the last two dims (conv padding; negative pads crop), any fill value', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.constantFrom(14, 16, 255, 256), fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 4, maxLength: 4 }), fc.constantFrom(0, -1.5, NaN, -Infinity), fc.integer(), (B, H, W, [pt, pb, pl, pr], value, seed) => {
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.constantFrom(5, 14, 16, 28), fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 4, maxLength: 4 }), fc.constantFrom(0, -1.5, NaN, -Infinity), fc.integer(), (B, H, W, [pt, pb, pl, pr], value, seed) => {
         const shape = [B, 2, H, W];
         const pads: [number, number][] = [[0, 0], [0, 0], [pt, pb], [pl, pr]];
         const out = [B, 2, H + pt + pb, W + pl + pr];
@@ -186,7 +186,7 @@ describe('thread-id webasm kernels vs reference', () => {
 
   it('concat of two and three parts along each axis', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.constantFrom(4, 16, 257), fc.integer({ min: 0, max: 1 }), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 3 }), fc.integer(), (N, W, axis, sizes, seed) => {
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.constantFrom(4, 5, 17), fc.integer({ min: 0, max: 1 }), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 3 }), fc.integer(), (N, W, axis, sizes, seed) => {
         const shapes = sizes.map((k) => (axis === 0 ? [k, 3, W] : [N, k, W]));
         const xs = shapes.map((s, i) => values(seed + i, sizeOf(s), 11));
         const out = axis === 0 ? [sizes.reduce((p, k) => p + k, 0), 3, W] : [N, sizes.reduce((p, k) => p + k, 0), W];
@@ -211,7 +211,7 @@ describe('thread-id webasm kernels vs reference', () => {
         if (!Number.isFinite(want[i]) || !Number.isFinite(x[i])) expect(same(got[i], want[i]), what).toBe(true);
         else expect(Math.abs(got[i] - want[i]), what).toBeLessThanOrEqual(tol([x[i]], want[i]));
       }
-      expect(keysUsed()).toContain(`unary:lean:${op}`);
+      expect(keysUsed()).toContain(`unary:${op}:lean`);
     }
   });
 });

@@ -359,14 +359,14 @@ export class GpuJsBackend implements Backend {
   }
 
   /**
-   * Whether a coalesced view runs as a thread-id kernel: rank <= 3, with rows a multiple of
-   * 4 wide or long enough that webasm's per-row dispatch (a row whose width is not a multiple
-   * of 4 is run from JS as one SIMD span plus a scalar tail) does not eat the gain: 7x7 rows
-   * ([64,64,49] + [64,64,1]) ran 2x slower than the flat kernel (bench/micro/memory-bound.ts).
+   * Whether a coalesced view runs as a thread-id kernel: rank <= 3 and rows at least 4 wide.
+   * webasm runs a row whose width is not a multiple of 4 from JS as one SIMD span plus a
+   * scalar tail (two calls into the module per row, ~10 ns each); in-kernel time against the
+   * flat kernel, [401408 / w, w] + [rows, 1]: w = 3 1.26x slower, w = 5 1.3x faster, w = 9 1.8x,
+   * w = 30 3.4x, w = 49 4.8x (scratch measurement; bench/micro/memory-bound.ts has the 7x7 case).
    */
   private tid(shape: number[]): boolean {
-    const w = shape[shape.length - 1];
-    return this.tidKernels && shape.length <= 3 && (shape.length === 1 || w % 4 === 0 || w >= 256);
+    return this.tidKernels && shape.length <= 3 && (shape.length === 1 || shape[shape.length - 1] >= 4);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {

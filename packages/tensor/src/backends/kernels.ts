@@ -170,7 +170,7 @@ const LEAN_UNARY: Partial<Record<UnaryOp, string>> = {
 /** `lean`: the webasm-only form of sigmoid/silu (LEAN_UNARY); other ops are unchanged. */
 export function unaryKernel(op: UnaryOp, lean = false): KernelSpec {
   const body = lean ? LEAN_UNARY[op] : undefined;
-  if (body) return { key: `unary:lean:${op}`, source: fn(['a'], `const x = a[this.thread.x];\n  ${body}\n  return res;`), argumentTypes: ['Array'] };
+  if (body) return { key: `unary:${op}:lean`, source: fn(['a'], `const x = a[this.thread.x];\n  ${body}\n  return res;`), argumentTypes: ['Array'] };
   return {
     key: `unary:${op}`,
     // every unary op maps NaN to NaN: one pass-through here rather than per op (clamps,
@@ -536,7 +536,7 @@ export function binaryTidKernel(op: BinaryOp, rank: number, pa: InnerPattern, pb
   const y = b[${tidIndex('sb', rank, pb)}];
   ${binaryBody(op)}
   return res;`;
-  return { key: `binary:tid:${op}:${rank}:${pa}${pb}`, source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+  return { key: `binary:${op}:tid${rank}:${pa}${pb}`, source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
 }
 
 export function whereTidKernel(rank: number, pc: InnerPattern, pa: InnerPattern, pb: InnerPattern): KernelSpec {
@@ -544,13 +544,13 @@ export function whereTidKernel(rank: number, pc: InnerPattern, pa: InnerPattern,
   const body = `let res = a[${tidIndex('sa', rank, pa)}];
   if (c[${tidIndex('sc', rank, pc)}] == 0.0) { res = b[${tidIndex('sb', rank, pb)}]; }
   return res;`;
-  return { key: `where:tid:${rank}:${pc}${pa}${pb}`, source: fn(args, body), argumentTypes: ['Array', 'Array', 'Array', ...ints(args.length - 3)] };
+  return { key: `where:tid${rank}:${pc}${pa}${pb}`, source: fn(args, body), argumentTypes: ['Array', 'Array', 'Array', ...ints(args.length - 3)] };
 }
 
 /** stridedKernel (transpose, broadcast, strided slice) over a view of rank 1-3. */
 export function stridedTidKernel(rank: number, ps: InnerPattern): KernelSpec {
   const args = ['a', 'off', ...strideArgs('s', rank)];
-  return { key: `strided:tid:${rank}:${ps}`, source: fn(args, `return a[${tidIndex('s', rank, ps, 'off')}];`), argumentTypes: ['Array', ...ints(args.length - 1)] };
+  return { key: `strided:tid${rank}:${ps}`, source: fn(args, `return a[${tidIndex('s', rank, ps, 'off')}];`), argumentTypes: ['Array', ...ints(args.length - 1)] };
 }
 
 /** concat2Kernel with output [La + Lb, outer]: both sides read contiguously. */
@@ -612,7 +612,7 @@ export function reduceRowsKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
   }
   return acc;`;
   }
-  return { key: `reduce:rows:${op}`, source: fn(['a', 'R', 'R4'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+  return { key: `reduce:${op}:rows`, source: fn(['a', 'R', 'R4'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
 }
 
 /** Stage 2: combine the 4 partials of each row ([outer, 4] -> [outer]). */
@@ -622,7 +622,7 @@ export function reduceRowsFinalKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
     : `let acc = p[this.thread.x * 4];
   ${[1, 2, 3].map((q) => `const v${q} = p[this.thread.x * 4 + ${q}];\n  ${combineOf(op, 'acc', `v${q}`)}`).join('\n  ')}
   return acc;`;
-  return { key: `reduce:rowsFinal:${op}`, source: fn(['p'], body), argumentTypes: ['Array'] };
+  return { key: `reduce:${op}:rowsFinal`, source: fn(['p'], body), argumentTypes: ['Array'] };
 }
 
 /**
@@ -650,7 +650,7 @@ export function reduceMiddleKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
   }
   return acc;`;
   }
-  return { key: `reduce:middle:${op}`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+  return { key: `reduce:${op}:middle`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
 }
 
 // ---------------------------------------------------------------- register-blocked kernels
