@@ -1,5 +1,5 @@
 // The thread-id ("memory-bound") webasm kernels (kernels.ts: binaryTidKernel, whereTidKernel, stridedTidKernel,
-// concat2TidKernel, pad2TidKernel, reduceRowsKernel + reduceRowsFinalKernel, reduceMiddleKernel, lean sigmoid/silu) against
+// concat2TidKernel, pad2TidKernel, reduceRowsKernel + reduceRowsFinalKernel, reduceMiddleKernel, reduceShortKernel, lean sigmoid/silu) against
 // the float64 reference backend, at shapes chosen to hit every variant the backend picks:
 // coalesced ranks 1-3, rows a multiple of 4 wide and rows with scalar tails (5, 7, 17, 49),
 // operands read contiguously, per-channel (innermost stride 0) and with a gather stride,
@@ -136,13 +136,34 @@ describe('thread-id webasm kernels vs reference', () => {
     for (const k of ['reduce:sum:rows', 'reduce:max:rowsFinal', 'reduce:min:rows', 'reduce:sum:middle', 'reduce:max:middle']) expect(used, `kernel ${k} ran`).toContain(k);
   });
 
-  it('a long row (R = 70001, more than 256 blocks of 4) sums within 2 gamma(n) sum|x|', () => {
-    const R = 70001;
-    const x = values(5, 2 * R);
-    const got = tid.reduce('sum', x, [2, R], [1], [2, 1]) as Float32Array;
-    const want = refDown(ref.reduce('sum', refUp(x), [2, R], [1], [2, 1]));
-    const abs = refDown(ref.reduce('sum', refUp(x.map(Math.abs)), [2, R], [1], [2, 1]));
-    for (let i = 0; i < 2; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(2 * gamma(R) * abs[i]);
+  it('short rows (R = 2..7, the gradient of a nearest upsample): sum, max, min, NaN and infinities included', () => {
+    for (const op of ['sum', 'max', 'min'] as const) {
+      for (let R = 2; R < 8; R++) {
+        const x = values(R * 31, 37 * R, 5);
+        const got = tid.reduce(op, x, [37, R], [1], [37, 1]) as Float32Array;
+        const want = refDown(ref.reduce(op, refUp(x), [37, R], [1], [37, 1]));
+        for (let i = 0; i < 37; i++) {
+          const what = `${op} of row ${i} of [37, ${R}] = ${got[i]}, expected ${want[i]}`;
+          if (op !== 'sum' || !Number.isFinite(want[i])) expect(same(got[i], Math.fround(want[i])), what).toBe(true);
+          else expect(Math.abs(got[i] - want[i]), what).toBeLessThanOrEqual(2 * gamma(R) * R);
+        }
+      }
+      expect(keysUsed()).toContain(`reduce:${op}:short`);
+    }
+  });
+
+  it('long sums (R = 70001 over the last axis, R = 3001 over a middle axis: the blocked loops) within 2 gamma(n) sum|x|', () => {
+    for (const [shape, axes] of [[[2, 70001], [1]], [[2, 3001, 8], [1]]] as const) {
+      const R = shape[axes[0]];
+      const x = values(5, sizeOf([...shape]), 0);
+      const out = shape.map((d, i) => (i === axes[0] ? 1 : d));
+      const got = tid.reduce('sum', x, [...shape], [...axes], out) as Float32Array;
+      const want = refDown(ref.reduce('sum', refUp(x), [...shape], [...axes], out));
+      const abs = refDown(ref.reduce('sum', refUp(x.map(Math.abs)), [...shape], [...axes], out));
+      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(2 * gamma(R) * abs[i]);
+    }
+    expect(keysUsed()).toContain('reduce:sum:rowsBlocked');
+    expect(keysUsed()).toContain('reduce:sum:middleBlocked');
   });
 
   it('transpose, strided slice and broadcastTo whose rows are read contiguously, per row, or with a stride', () => {

@@ -481,12 +481,14 @@ export class GpuJsBackend implements Backend {
   /** Reduce the middle axis of an [outer, R, inner] view. */
   private reduceStep(op: ReduceOp, x: Storage, outer: number, R: number, inner: number): Storage {
     if (this.tidKernels && inner === 1 && R >= 8) {
-      const partial = this.exec(K.reduceRowsKernel(op), [4, outer], [x, R, Math.floor(R / 4)]);
+      const R4 = Math.floor(R / 4);
+      const partial = this.exec(K.reduceRowsKernel(op, R4 > 256), [4, outer], [x, R, R4]);
       const out = this.exec(K.reduceRowsFinalKernel(op), [outer], [partial]);
       this.free(partial);
       return out;
     }
-    if (inner > 1 && this.tid([outer, inner])) return this.exec(K.reduceMiddleKernel(op), [inner, outer], [x, R, inner]);
+    if (this.tidKernels && inner === 1) return this.exec(K.reduceShortKernel(op), [outer], [x, R]);
+    if (inner > 1 && this.tid([outer, inner])) return this.exec(K.reduceMiddleKernel(op, R > 256), [inner, outer], [x, R, inner]);
     return this.exec(K.reduceKernel(op), [outer * inner], [x, R, inner]);
   }
 

@@ -581,15 +581,21 @@ const combineOf = (op: 'sum' | 'max' | 'min', acc: string, v: string) =>
  * Stage 1 of a reduction over the last axis of an [outer, R] view: output [4, outer], lane
  * q of row y combines elements q, q + 4, q + 8, ... of the row, so each quad reads its row
  * with one v128.load per 4 elements (R4 = floor(R / 4) full quads, then a masked tail).
- * Sums run in blocks of 256 quads (error ~ (256 + R/1024) eps). max/min start from the
+ * Sums of more than 256 quads (`blocked`) run in blocks of 256 quads (error ~ (256 + R/1024)
+ * eps); shorter ones in one loop, which a block loop would pad to 256 steps. max/min start from the
  * row's first element (combining it twice changes nothing). reduceRowsFinalKernel combines
  * the 4 partials.
  */
-export function reduceRowsKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
+export function reduceRowsKernel(op: 'sum' | 'max' | 'min', blocked: boolean): KernelSpec {
   const tail = 'R4 * 4 + this.thread.x';
   const tailRead = `a[this.thread.y * R + R4 * 4 + this.thread.x]`;
   let body: string;
-  if (op === 'sum') {
+  if (op === 'sum' && !blocked) {
+    body = `let total = 0.0;
+  for (let k = 0; k < R4; k++) { total += a[this.thread.y * R + k * 4 + this.thread.x]; }
+  if (${tail} < R) { total += ${tailRead}; }
+  return total;`;
+  } else if (op === 'sum') {
     body = `let total = 0.0;
   for (let b0 = 0; b0 < R4; b0 += 256) {
     let part = 0.0;
@@ -612,7 +618,7 @@ export function reduceRowsKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
   }
   return acc;`;
   }
-  return { key: `reduce:${op}:rows`, source: fn(['a', 'R', 'R4'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+  return { key: `reduce:${op}:rows${op === 'sum' && blocked ? 'Blocked' : ''}`, source: fn(['a', 'R', 'R4'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
 }
 
 /** Stage 2: combine the 4 partials of each row ([outer, 4] -> [outer]). */
@@ -627,12 +633,17 @@ export function reduceRowsFinalKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
 
 /**
  * Reduce the middle axis of an [outer, R, inner] view with output [inner, outer]: the
- * threads of a row read `inner` adjacent elements per step (contiguous quads).
+ * threads of a row read `inner` adjacent elements per step (contiguous quads). Sums blocked
+ * in 256 steps when R > 256 (`blocked`).
  */
-export function reduceMiddleKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
+export function reduceMiddleKernel(op: 'sum' | 'max' | 'min', blocked: boolean): KernelSpec {
   const read = (r: string) => `a[(this.thread.y * R + ${r}) * inner + this.thread.x]`;
   let body: string;
-  if (op === 'sum') {
+  if (op === 'sum' && !blocked) {
+    body = `let total = 0.0;
+  for (let r = 0; r < R; r++) { total += ${read('r')}; }
+  return total;`;
+  } else if (op === 'sum') {
     body = `let total = 0.0;
   for (let b0 = 0; b0 < R; b0 += 256) {
     let part = 0.0;
@@ -650,7 +661,23 @@ export function reduceMiddleKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
   }
   return acc;`;
   }
-  return { key: `reduce:${op}:middle`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+  return { key: `reduce:${op}:middle${op === 'sum' && blocked ? 'Blocked' : ''}`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+}
+
+/**
+ * Reduce the last axis of an [outer, R] view with R < 8 (too short for reduceRowsKernel's
+ * 4 lanes per row): one output per thread, an i32 gather per element, no block loop (the
+ * flat kernel's 256-step block loop costs 256 steps per output even for R = 2, as in the
+ * gradient of a nearest-neighbour upsample).
+ */
+export function reduceShortKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
+  const body = `let acc = a[this.thread.x * R];
+  for (let r = 1; r < R; r++) {
+    const v = a[this.thread.x * R + r];
+    ${combineOf(op, 'acc', 'v')}
+  }
+  return acc;`;
+  return { key: `reduce:${op}:short`, source: fn(['a', 'R'], body), argumentTypes: ['Array', 'Integer'] };
 }
 
 // ---------------------------------------------------------------- register-blocked kernels
