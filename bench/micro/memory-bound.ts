@@ -58,6 +58,7 @@ cases.push({ name: `mul [${N},32,28,28] same shape`, run: () => T.mul(x28, y28) 
 cases.push({ name: `silu [${N},32,28,28]`, run: () => T.silu(x28) });
 cases.push({ name: `sum [${N},32,28,28] axes [0,2,3] (bias grad)`, run: () => T.sum(x28, [0, 2, 3]) });
 cases.push({ name: `softmax [${N},49,49] last axis`, run: () => T.softmax(att, -1) });
+cases.push({ name: `sum [${N},32,14,2,14,2] axes [3,5] (nearest-upsample gradient)`, run: () => T.sum(T.reshape(x28, [N, 32, 14, 2, 14, 2]), [3, 5]) });
 cases.push({ name: `concat [${N},64,14,14] x2 axis 1`, run: () => T.concat([x14, x14], 1) });
 cases.push({ name: `transpose [${N},32,28,28] -> NHWC`, run: () => T.transpose(x28, [0, 2, 3, 1]) });
 for (const [x, C] of [[x28, 32], [x14, 64]] as const) {
