@@ -176,6 +176,14 @@ export class GpuJsBackend implements Backend {
    * webgpu modes always use.
    */
   blocked: boolean;
+  /**
+   * webasm: run elementwise, strided, concat and reduce ops of coalesced rank <= 3 with the
+   * thread-id kernels of kernels.ts ("memory-bound kernels"), whose indices are i32 and whose
+   * contiguous reads are single v128 loads under the patched generator. On by default;
+   * TAPEGRAD_MEMORY_KERNELS=0 (or setting this to false) selects the flat kernels, which
+   * the cpu and webgpu modes always use.
+   */
+  tidKernels: boolean;
 
   constructor(
     readonly name: GpuJsMode,
@@ -191,6 +199,7 @@ export class GpuJsBackend implements Backend {
     this.gpu = new lib.GPU({ mode: name });
     this.gpuMode = name === 'webgpu';
     this.blocked = name === 'webasm' && process.env.TAPEGRAD_BLOCKED_KERNELS !== '0';
+    this.tidKernels = name === 'webasm' && process.env.TAPEGRAD_MEMORY_KERNELS !== '0';
     if (!this.gpuMode) this.downloadSync = (s: Storage) => (s as Float32Array).slice();
   }
 
@@ -236,11 +245,14 @@ export class GpuJsBackend implements Backend {
       ...(spec.returnType ? { returnType: spec.returnType } : {}),
     });
     const kern = k.kernel;
-    if (spec.returnType && kern && typeof kern._shapeOutput === 'function') {
+    if ((spec.returnType || this.name === 'webasm') && kern && typeof kern._shapeOutput === 'function') {
       // gpu.js shapes an Array(n) result into one subarray view per output cell (~100 ns
-      // each: 40 ms for a batch-64 conv); we de-interleave the flat buffer ourselves.
+      // each: 40 ms for a batch-64 conv); we de-interleave the flat buffer ourselves. On
+      // webasm a 2-D/3-D result (one buffer) would also get one view per row (2048 for a
+      // [64,32,28,28] thread-id kernel) that flatten() only walks: keep the flat buffer.
       const orig = kern._shapeOutput.bind(kern);
-      kern._shapeOutput = (data: Float32Array, output: number[], n: number) => (n > 1 ? data : orig(data, output, n));
+      const flat = this.name === 'webasm';
+      kern._shapeOutput = (data: Float32Array, output: number[], n: number) => (flat || n > 1 ? data : orig(data, output, n));
     }
     if (this.name === 'webasm' && kern && typeof kern._instantiate === 'function') {
       // One module per size signature: count compilations, keep more of them alive than
@@ -482,7 +494,18 @@ export class GpuJsBackend implements Backend {
   // ------------------------------------------------------------------ ops
 
   unary(op: UnaryOp, x: Storage, size: number, _outShape: Shape): Storage {
-    return this.exec(K.unaryKernel(op), [size], [x]);
+    return this.exec(K.unaryKernel(op, this.tidKernels), [size], [x]);
+  }
+
+  /**
+   * Whether a coalesced view runs as a thread-id kernel: rank <= 3 and rows at least 4 wide.
+   * webasm runs a row whose width is not a multiple of 4 from JS as one SIMD span plus a
+   * scalar tail (two calls into the module per row, ~10 ns each); in-kernel time against the
+   * flat kernel, [401408 / w, w] + [rows, 1]: w = 3 1.26x slower, w = 5 1.3x faster, w = 9 1.8x,
+   * w = 30 3.4x, w = 49 4.8x (scratch measurement; bench/micro/memory-bound.ts has the 7x7 case).
+   */
+  private tid(shape: number[]): boolean {
+    return this.tidKernels && shape.length <= 3 && (shape.length === 1 || shape[shape.length - 1] >= 4);
   }
 
   fusedElementwise(nodes: readonly K.FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage {
@@ -521,17 +544,31 @@ export class GpuJsBackend implements Backend {
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
     const c = coalesce(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+    if (this.tid(c.shape)) {
+      const [sa, sb] = c.strides;
+      const r = c.shape.length;
+      return this.exec(K.binaryTidKernel(op, r, K.innerPattern(sa[r - 1]), K.innerPattern(sb[r - 1])), K.tidDims(c.shape), [a, b, ...sa, ...sb]);
+    }
     return this.exec(K.binaryKernel(op, c.shape.length), [sizeOf(outShape)], [a, b, ...c.shape.slice(1), ...c.strides[0], ...c.strides[1]]);
   }
 
   where(cnd: Storage, cShape: Shape, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
     const st = [cShape, aShape, bShape].map((s) => broadcastStrides(s, outShape));
     const c = coalesce(outShape, st);
+    if (this.tid(c.shape)) {
+      const r = c.shape.length;
+      const [pc, pa, pb] = c.strides.map((s) => K.innerPattern(s[r - 1]));
+      return this.exec(K.whereTidKernel(r, pc, pa, pb), K.tidDims(c.shape), [cnd, a, b, ...c.strides.flat()]);
+    }
     return this.exec(K.whereKernel(c.shape.length), [sizeOf(outShape)], [cnd, a, b, ...c.shape.slice(1), ...c.strides.flat()]);
   }
 
   private strided(x: Storage, outShape: Shape, strides: number[], offset: number): Storage {
     const c = coalesce(outShape, [strides]);
+    if (this.tid(c.shape)) {
+      const s = c.strides[0];
+      return this.exec(K.stridedTidKernel(s.length, K.innerPattern(s[s.length - 1])), K.tidDims(c.shape), [x, offset, ...s]);
+    }
     return this.exec(K.stridedKernel(c.shape.length), [sizeOf(outShape)], [x, offset, ...c.shape.slice(1), ...c.strides[0]]);
   }
 
@@ -553,6 +590,10 @@ export class GpuJsBackend implements Backend {
   pad(x: Storage, shape: Shape, pads: [number, number][], value: number, outShape: Shape): Storage {
     const r = shape.length;
     if (r === 0) return this.copy(x, 1); // a scalar has nothing to pad (padKernel needs rank >= 1)
+    if (r >= 2 && pads.slice(0, r - 2).every((p) => p[0] === 0 && p[1] === 0) && this.tid([1, outShape[r - 1]])) {
+      const [H, W] = shape.slice(r - 2);
+      return this.exec(K.pad2TidKernel(), [outShape[r - 1], outShape[r - 2], sizeOf(shape.slice(0, r - 2))], [x, value, H, W, pads[r - 2][0], pads[r - 1][0]]);
+    }
     return this.exec(K.padKernel(r), [sizeOf(outShape)], [x, value, ...outShape.slice(1), ...shape, ...pads.map((p) => p[0]), ...stridesOf(shape)]);
   }
 
@@ -564,7 +605,10 @@ export class GpuJsBackend implements Backend {
     if (xs.length === 1) return this.copy(acc, sizeOf(shapes[0]));
     for (let k = 1; k < xs.length; k++) {
       const rows = shapes[k][axis];
-      const next = this.exec(K.concat2Kernel(), [outer * (accRows + rows) * inner], [acc, xs[k], accRows * inner, rows * inner]);
+      const [La, Lb] = [accRows * inner, rows * inner];
+      const next = this.tid([outer, La + Lb])
+        ? this.exec(K.concat2TidKernel(), [La + Lb, outer], [acc, xs[k], La, Lb])
+        : this.exec(K.concat2Kernel(), [outer * (La + Lb)], [acc, xs[k], La, Lb]);
       if (k > 1) this.free(acc);
       acc = next;
       accRows += rows;
@@ -594,7 +638,7 @@ export class GpuJsBackend implements Backend {
       if (g < 0) break;
       const outer = sizeOf(groups.slice(0, g).map((q) => q.n));
       const inner = sizeOf(groups.slice(g + 1).map((q) => q.n));
-      const next = this.exec(K.reduceKernel(op), [outer * inner], [cur, groups[g].n, inner]);
+      const next = this.reduceStep(op, cur, outer, groups[g].n, inner);
       if (owned) this.free(cur);
       cur = next;
       owned = true;
@@ -605,6 +649,20 @@ export class GpuJsBackend implements Backend {
       }
     }
     return owned ? cur : this.copy(x, outSize);
+  }
+
+  /** Reduce the middle axis of an [outer, R, inner] view. */
+  private reduceStep(op: ReduceOp, x: Storage, outer: number, R: number, inner: number): Storage {
+    if (this.tidKernels && inner === 1 && R >= 8) {
+      const R4 = Math.floor(R / 4);
+      const partial = this.exec(K.reduceRowsKernel(op, R4 > 256), [4, outer], [x, R, R4]);
+      const out = this.exec(K.reduceRowsFinalKernel(op), [outer], [partial]);
+      this.free(partial);
+      return out;
+    }
+    if (this.tidKernels && inner === 1) return this.exec(K.reduceShortKernel(op), [outer], [x, R]);
+    if (inner > 1 && this.tid([outer, inner])) return this.exec(K.reduceMiddleKernel(op, R > 256), [inner, outer], [x, R, inner]);
+    return this.exec(K.reduceKernel(op), [outer * inner], [x, R, inner]);
   }
 
   argReduce(op: ArgReduceOp, x: Storage, shape: Shape, axis: number, _outShape: Shape): Storage {

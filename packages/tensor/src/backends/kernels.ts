@@ -154,7 +154,23 @@ function fn(args: string[], body: string): string {
   return `function (${args.join(', ')}) {\n  ${body}\n}`;
 }
 
-export function unaryKernel(op: UnaryOp): KernelSpec {
+/**
+ * webasm variants of the exp-based activations: IEEE arithmetic in wasm (exp overflows to
+ * +Inf, x / Inf = -+0, NaN propagates through every operation), so the clamp of exp's
+ * argument and the separate NaN pass-through that shader compilers need can go: 1.3x less
+ * time in the kernel for SiLU, whose cost is the in-module exp (about 1.0x per call, where
+ * gpu.js's copies dominate; bench/micro/memory-bound.ts). Values below -80 are still set to
+ * exactly 0 (sigmoid(-Inf) = silu(-Inf) = 0).
+ */
+const LEAN_UNARY: Partial<Record<UnaryOp, string>> = {
+  sigmoid: 'let res = 1.0 / (1.0 + Math.exp(-x));\n  if (x < -80.0) { res = 0.0; }',
+  silu: 'let res = x / (1.0 + Math.exp(-x));\n  if (x < -80.0) { res = 0.0; }',
+};
+
+/** `lean`: the webasm-only form of sigmoid/silu (LEAN_UNARY); other ops are unchanged. */
+export function unaryKernel(op: UnaryOp, lean = false): KernelSpec {
+  const body = lean ? LEAN_UNARY[op] : undefined;
+  if (body) return { key: `unary:${op}:lean`, source: fn(['a'], `const x = a[this.thread.x];\n  ${body}\n  return res;`), argumentTypes: ['Array'] };
   return {
     key: `unary:${op}`,
     // every unary op maps NaN to NaN: one pass-through here rather than per op (clamps,
@@ -565,6 +581,192 @@ const refKey = (r: FusedRef) => ('input' in r ? `i${r.input}` : `n${r.node}`);
 
 export function copyKernel(): KernelSpec {
   return { key: 'copy', source: fn(['a'], 'return a[this.thread.x];'), argumentTypes: ['Array'] };
+}
+
+// ---------------------------------------------------------------- memory-bound kernels, thread-id form
+//
+// webasm only (gpujs.ts picks them by shape; the flat kernels above serve webgpu and cpu).
+// Under the patched generator an index is i32 end to end only when it is written inline
+// from `this.thread.*`, Integer arguments, integer literals and patched loop counters with
+// an Integer leftmost operand (a `const` local, `/` and `%` are float), and only a read whose
+// index is `<lane-uniform Integer> + this.thread.x` becomes one v128.load. So these kernels
+// take a coalesced view of rank <= 3 as a 1-3-D output (x = innermost dim) and build every
+// index from the thread ids directly: an operand whose innermost stride is 1 is read
+// contiguously, one whose innermost stride is 0 is a lane-uniform scalar read (one load per
+// quad: the per-channel read of a [N,C,H,W] op [1,C,1,1] add), any other stride an i32 gather.
+
+/** How an operand is read along the innermost dim: stride 1, stride 0, or another stride. */
+export type InnerPattern = 'c' | 'b' | 'g';
+
+export const innerPattern = (stride: number): InnerPattern => (stride === 1 ? 'c' : stride === 0 ? 'b' : 'g');
+
+/** Thread id of dim k of a rank-R view (dim R-1 is x). */
+const threadOf = (k: number, rank: number) => `this.thread.${'xyz'[rank - 1 - k]}`;
+
+/**
+ * Flat index of operand `p` (strides p0..p{R-1}) at the thread's cell: Integer-typed from its
+ * leftmost term on, and `<uniform> + this.thread.x` for a contiguous operand.
+ */
+function tidIndex(p: string, rank: number, pat: InnerPattern, off?: string): string {
+  const terms = off ? [off] : [];
+  for (let k = 0; k < rank - 1; k++) terms.push(`${threadOf(k, rank)} * ${p}${k}`);
+  if (pat === 'c') terms.push('this.thread.x');
+  if (pat === 'g') terms.push(`this.thread.x * ${p}${rank - 1}`);
+  return terms.length ? terms.join(' + ') : '0';
+}
+
+/** Output dims (gpu.js order, x first) of a rank <= 3 view. */
+export const tidDims = (shape: readonly number[]): number[] => [...shape].reverse();
+
+/** binaryKernel over a coalesced view of rank 1-3, one output cell per thread id. */
+export function binaryTidKernel(op: BinaryOp, rank: number, pa: InnerPattern, pb: InnerPattern): KernelSpec {
+  const args = ['a', 'b', ...strideArgs('sa', rank), ...strideArgs('sb', rank)];
+  const body = `const x = a[${tidIndex('sa', rank, pa)}];
+  const y = b[${tidIndex('sb', rank, pb)}];
+  ${binaryBody(op)}
+  return res;`;
+  return { key: `binary:${op}:tid${rank}:${pa}${pb}`, source: fn(args, body), argumentTypes: ['Array', 'Array', ...ints(args.length - 2)] };
+}
+
+export function whereTidKernel(rank: number, pc: InnerPattern, pa: InnerPattern, pb: InnerPattern): KernelSpec {
+  const args = ['c', 'a', 'b', ...strideArgs('sc', rank), ...strideArgs('sa', rank), ...strideArgs('sb', rank)];
+  const body = `let res = a[${tidIndex('sa', rank, pa)}];
+  if (c[${tidIndex('sc', rank, pc)}] == 0.0) { res = b[${tidIndex('sb', rank, pb)}]; }
+  return res;`;
+  return { key: `where:tid${rank}:${pc}${pa}${pb}`, source: fn(args, body), argumentTypes: ['Array', 'Array', 'Array', ...ints(args.length - 3)] };
+}
+
+/** stridedKernel (transpose, broadcast, strided slice) over a view of rank 1-3. */
+export function stridedTidKernel(rank: number, ps: InnerPattern): KernelSpec {
+  const args = ['a', 'off', ...strideArgs('s', rank)];
+  return { key: `strided:tid${rank}:${ps}`, source: fn(args, `return a[${tidIndex('s', rank, ps, 'off')}];`), argumentTypes: ['Array', ...ints(args.length - 1)] };
+}
+
+/** concat2Kernel with output [La + Lb, outer]: both sides read contiguously. */
+export function concat2TidKernel(): KernelSpec {
+  const body = `let res = 0.0;
+  if (this.thread.x < La) { res = a[this.thread.y * La + this.thread.x]; } else { res = b[this.thread.y * Lb + this.thread.x - La]; }
+  return res;`;
+  return { key: 'concat2:tid', source: fn(['a', 'b', 'La', 'Lb'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Integer'] };
+}
+
+/**
+ * Constant padding of the last two dims of a [B, H, W] view (leading dims unpadded), output
+ * [W + pl + pr, H + pt + pb, B]: the interior of each row is read contiguously.
+ */
+export function pad2TidKernel(): KernelSpec {
+  const body = `let res = value;
+  if (this.thread.y >= pt && this.thread.y - pt < H && this.thread.x >= pl && this.thread.x - pl < W) {
+    res = a[(this.thread.z * H + this.thread.y - pt) * W + this.thread.x - pl];
+  }
+  return res;`;
+  return { key: 'pad:tid2', source: fn(['a', 'value', 'H', 'W', 'pt', 'pl'], body), argumentTypes: ['Array', 'Float', 'Integer', 'Integer', 'Integer', 'Integer'] };
+}
+
+const combineOf = (op: 'sum' | 'max' | 'min', acc: string, v: string) =>
+  op === 'sum' ? `${acc} += ${v};` : `if (${v} ${op === 'max' ? '>' : '<'} ${acc} || ${isNaNExpr(v)}) { ${acc} = ${v}; }`;
+
+/**
+ * Stage 1 of a reduction over the last axis of an [outer, R] view: output [4, outer], lane
+ * q of row y combines elements q, q + 4, q + 8, ... of the row, so each quad reads its row
+ * with one v128.load per 4 elements (R4 = floor(R / 4) full quads, then a masked tail).
+ * Sums of more than 256 quads (`blocked`) run in blocks of 256 quads (error ~ (256 + R/1024)
+ * eps); shorter ones in one loop, which a block loop would pad to 256 steps. max/min start from the
+ * row's first element (combining it twice changes nothing). reduceRowsFinalKernel combines
+ * the 4 partials.
+ */
+export function reduceRowsKernel(op: 'sum' | 'max' | 'min', blocked: boolean): KernelSpec {
+  const tail = 'R4 * 4 + this.thread.x';
+  const tailRead = `a[this.thread.y * R + R4 * 4 + this.thread.x]`;
+  let body: string;
+  if (op === 'sum' && !blocked) {
+    body = `let total = 0.0;
+  for (let k = 0; k < R4; k++) { total += a[this.thread.y * R + k * 4 + this.thread.x]; }
+  if (${tail} < R) { total += ${tailRead}; }
+  return total;`;
+  } else if (op === 'sum') {
+    body = `let total = 0.0;
+  for (let b0 = 0; b0 < R4; b0 += 256) {
+    let part = 0.0;
+    for (let k = 0; k < 256; k++) {
+      if (b0 + k < R4) { part += a[this.thread.y * R + (b0 + k) * 4 + this.thread.x]; }
+    }
+    total += part;
+  }
+  if (${tail} < R) { total += ${tailRead}; }
+  return total;`;
+  } else {
+    body = `let acc = a[this.thread.y * R];
+  for (let k = 0; k < R4; k++) {
+    const v = a[this.thread.y * R + k * 4 + this.thread.x];
+    ${combineOf(op, 'acc', 'v')}
+  }
+  if (${tail} < R) {
+    const v = ${tailRead};
+    ${combineOf(op, 'acc', 'v')}
+  }
+  return acc;`;
+  }
+  return { key: `reduce:${op}:rows${op === 'sum' && blocked ? 'Blocked' : ''}`, source: fn(['a', 'R', 'R4'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+}
+
+/** Stage 2: combine the 4 partials of each row ([outer, 4] -> [outer]). */
+export function reduceRowsFinalKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
+  const body = op === 'sum'
+    ? 'return p[this.thread.x * 4] + p[this.thread.x * 4 + 1] + p[this.thread.x * 4 + 2] + p[this.thread.x * 4 + 3];'
+    : `let acc = p[this.thread.x * 4];
+  ${[1, 2, 3].map((q) => `const v${q} = p[this.thread.x * 4 + ${q}];\n  ${combineOf(op, 'acc', `v${q}`)}`).join('\n  ')}
+  return acc;`;
+  return { key: `reduce:${op}:rowsFinal`, source: fn(['p'], body), argumentTypes: ['Array'] };
+}
+
+/**
+ * Reduce the middle axis of an [outer, R, inner] view with output [inner, outer]: the
+ * threads of a row read `inner` adjacent elements per step (contiguous quads). Sums blocked
+ * in 256 steps when R > 256 (`blocked`).
+ */
+export function reduceMiddleKernel(op: 'sum' | 'max' | 'min', blocked: boolean): KernelSpec {
+  const read = (r: string) => `a[(this.thread.y * R + ${r}) * inner + this.thread.x]`;
+  let body: string;
+  if (op === 'sum' && !blocked) {
+    body = `let total = 0.0;
+  for (let r = 0; r < R; r++) { total += ${read('r')}; }
+  return total;`;
+  } else if (op === 'sum') {
+    body = `let total = 0.0;
+  for (let b0 = 0; b0 < R; b0 += 256) {
+    let part = 0.0;
+    for (let r = 0; r < 256; r++) {
+      if (b0 + r < R) { part += ${read('b0 + r')}; }
+    }
+    total += part;
+  }
+  return total;`;
+  } else {
+    body = `let acc = ${read('0')};
+  for (let r = 1; r < R; r++) {
+    const v = ${read('r')};
+    ${combineOf(op, 'acc', 'v')}
+  }
+  return acc;`;
+  }
+  return { key: `reduce:${op}:middle${op === 'sum' && blocked ? 'Blocked' : ''}`, source: fn(['a', 'R', 'inner'], body), argumentTypes: ['Array', 'Integer', 'Integer'] };
+}
+
+/**
+ * Reduce the last axis of an [outer, R] view with R < 8 (too short for reduceRowsKernel's
+ * 4 lanes per row): one output per thread, an i32 gather per element, no block loop (the
+ * flat kernel's 256-step block loop costs 256 steps per output even for R = 2, as in the
+ * gradient of a nearest-neighbour upsample).
+ */
+export function reduceShortKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
+  const body = `let acc = a[this.thread.x * R];
+  for (let r = 1; r < R; r++) {
+    const v = a[this.thread.x * R + r];
+    ${combineOf(op, 'acc', 'v')}
+  }
+  return acc;`;
+  return { key: `reduce:${op}:short`, source: fn(['a', 'R'], body), argumentTypes: ['Array', 'Integer'] };
 }
 
 // ---------------------------------------------------------------- register-blocked kernels
