@@ -13,6 +13,7 @@ import { trainCommand } from './commands/train.ts';
 import { sampleCommand } from './commands/sample.ts';
 import { evalCommand } from './commands/eval.ts';
 import { exportCommand } from './commands/export.ts';
+import { CLASSIFIER_DEFAULTS, trainClassifierCommand } from './commands/train-classifier.ts';
 
 const backendOption = () => new Option('--backend <name>', `compute backend (default: $TAPEGRAD_BACKEND or webasm)`).argParser(choiceArg(BACKENDS));
 
@@ -75,9 +76,18 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
     .action((opts) => run(evalCommand(opts, io)));
 
   sub('train-classifier')
-    .description('train the small MNIST CNN that `eval` uses for image runs (not available in this build)')
+    .description('train the small MNIST CNN that `eval` scores image runs with; saves runs/mnist-classifier-<size>/ (classifier.safetensors + classifier.json with its test accuracy)')
+    .option('--image-size <n>', 'digit size: 28 or 14 (2x2 area down-sampling, as `train --image-size 14`)', intArg(1))
+    .option('--epochs <n>', `passes over the 60,000 training digits (default ${CLASSIFIER_DEFAULTS.epochs})`, intArg(1))
+    .option('--batch-size <n>', `batch size (default ${CLASSIFIER_DEFAULTS.batchSize})`, intArg(1))
+    .option('--lr <x>', `Adam learning rate, cosine-decayed to 5% (default ${CLASSIFIER_DEFAULTS.lr})`, numArg(0))
+    .option('--seed <n>', 'seed of the init and the data order', intArg(0, 2 ** 31 - 1))
     .addOption(backendOption())
-    .action(() => run(Promise.reject(new Error('train-classifier: not available in this build: it is used by the MNIST eval, which needs the image UNet'))));
+    .option('--out <dir>', 'output folder (default runs/mnist-classifier-<size>, where eval looks)')
+    .option('--limit <n>', 'train on the first n training digits only (quick checks)', intArg(1))
+    .option('--test-limit <n>', 'measure the accuracy on the first n test digits only', intArg(1))
+    .option('--quiet', 'print only the summary')
+    .action((opts) => run(trainClassifierCommand(opts, io)));
 
   sub('export')
     .description('export an image run (EMA weights) as a diffusers DDPMPipeline folder')
