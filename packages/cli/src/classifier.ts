@@ -20,6 +20,7 @@ import { foldIn, randomKey, splitKey, type RandomKey, type Tensor } from '@tapeg
 import { valueAndGrad } from '@tapegrad/autograd';
 import { adam, conv2d, linear, loadSafetensorsInto, maxPool2d, saveSafetensors, writeFileAtomic, type ConvParams, type LinearParams } from '@tapegrad/nn';
 import { epochPermutation } from '@tapegrad/ddpm';
+import { ensureDir } from './fsx.ts';
 
 export const CLASSIFIER_FORMAT = 'tapegrad-mnist-classifier';
 export const CLASSIFIER_VERSION = 1;
@@ -128,11 +129,16 @@ export interface FitOptions {
  */
 export async function fitClassifier(params: ClassifierParams, cfg: ClassifierConfig, data: LabelledImages, o: FitOptions): Promise<{ params: ClassifierParams; losses: number[]; steps: number; seconds: number }> {
   const op = 'fitClassifier';
-  checkSet(op, 'training', data, cfg);
-  for (const [k, v, min] of [['epochs', o.epochs, 1], ['batchSize', o.batchSize, 1]] as const) {
-    if (!Number.isInteger(v) || v < min) throw new Error(`${op}: ${k} must be an integer >= ${min}, got ${v}`);
+  try {
+    checkSet(op, 'training', data, cfg);
+    for (const [k, v, min] of [['epochs', o.epochs, 1], ['batchSize', o.batchSize, 1]] as const) {
+      if (!Number.isInteger(v) || v < min) throw new Error(`${op}: ${k} must be an integer >= ${min}, got ${v}`);
+    }
+    if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`${op}: lr must be a finite number > 0, got ${o.lr}`);
+  } catch (e) {
+    T.dispose(params); // consumed, as on success
+    throw e;
   }
-  if (!(o.lr > 0) || !Number.isFinite(o.lr)) throw new Error(`${op}: lr must be a finite number > 0, got ${o.lr}`);
   const n = Math.min(o.limit ?? data.n, data.n);
   const B = Math.min(o.batchSize, n);
   const perEpoch = Math.floor(n / B);
@@ -252,6 +258,7 @@ export const defaultClassifierDir = (imageSize: number) => join('runs', `mnist-c
 
 /** Write classifier.safetensors then classifier.json (both atomically; the JSON last, so its presence means complete). */
 export async function saveClassifier(dir: string, params: ClassifierParams, meta: ClassifierMeta): Promise<void> {
+  ensureDir(dir, 'classifier folder');
   await saveSafetensors(join(dir, CLASSIFIER_FILES.weights), params as never, { format: CLASSIFIER_FORMAT });
   await writeFileAtomic(join(dir, CLASSIFIER_FILES.config), JSON.stringify(meta, null, 2) + '\n');
 }

@@ -76,7 +76,7 @@ export async function trainClassifierInto(out: string, size: number, flags: Trai
       createdAt: new Date().toISOString(),
     };
     await saveClassifier(out, fit.params, meta);
-    say(`test accuracy ${(acc * 100).toFixed(2)}% on ${nTest} test digits (measured in ${((performance.now() - t0) / 1000).toFixed(1)} s); training took ${fit.seconds.toFixed(1)} s; saved ${out}`);
+    io.stdout(`test accuracy ${(acc * 100).toFixed(2)}% on ${nTest} test digits (measured in ${((performance.now() - t0) / 1000).toFixed(1)} s); training took ${fit.seconds.toFixed(1)} s; saved ${out}\n`);
     return meta;
   } finally {
     T.dispose(fit.params);
