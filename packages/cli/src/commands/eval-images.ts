@@ -44,7 +44,7 @@ export const IMAGE_EVAL_DEFAULTS = { perClass: 50, n: 500, sampler: 'dpmsolver++
 export function checkImageEvalFlags(cfg: RunConfig, f: ImageEvalFlags & { bandwidth?: unknown; samplers?: unknown }, run: string): void {
   const im = cfg.image;
   if (!im) {
-    const given = (['sampler', 'steps', 'guidance', 'classes', 'classifier', 'referenceN', 'bpdN', 'bpdTimesteps', 'batch'] as const).filter((k) => f[k] !== undefined);
+    const given = (['sampler', 'steps', 'guidance', 'classes', 'seed', 'classifier', 'referenceN', 'bpdN', 'bpdTimesteps', 'batch', 'quiet'] as const).filter((k) => f[k] !== undefined);
     if (given.length) throw new UsageError(`--${given.map((k) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', --')} appl${given.length > 1 ? 'y' : 'ies'} to MNIST image runs; '${run}' is a 2-D run (its eval takes --n, --bandwidth, --samplers)`);
     return;
   }
