@@ -90,7 +90,7 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
   sub('train-classifier')
     .description('train the small MNIST CNN that `eval` scores image runs with; saves runs/mnist-classifier-<size>/ (classifier.safetensors + classifier.json with its test accuracy)')
     .option('--image-size <n>', 'digit size: 28 or 14 (2x2 area down-sampling, as `train --image-size 14`)', intArg(1))
-    .option('--epochs <n>', `passes over the 60,000 training digits (default ${CLASSIFIER_DEFAULTS.epochs})`, intArg(1))
+    .option('--epochs <n>', `passes over the 60,000 training digits (default ${CLASSIFIER_DEFAULTS.epochs[28]} for 28x28, ${CLASSIFIER_DEFAULTS.epochs[14]} for 14x14)`, intArg(1))
     .option('--batch-size <n>', `batch size (default ${CLASSIFIER_DEFAULTS.batchSize})`, intArg(1))
     .option('--lr <x>', `Adam learning rate, cosine-decayed to 5% (default ${CLASSIFIER_DEFAULTS.lr})`, numArg(0))
     .option('--seed <n>', 'seed of the init and the data order', intArg(0, 2 ** 31 - 1))

@@ -29,7 +29,8 @@ export interface TrainClassifierFlags {
   quiet?: boolean;
 }
 
-export const CLASSIFIER_DEFAULTS = { epochs: 2, batchSize: 64, lr: 2e-3, seed: 0 } as const;
+/** Defaults; epochs per image size (measured: 2 epochs reach 98.98% at 28x28, 98.51% at 14x14, 3 epochs 98.78% at 14x14). */
+export const CLASSIFIER_DEFAULTS = { epochs: { 28: 2, 14: 3 } as Record<number, number>, batchSize: 64, lr: 2e-3, seed: 0 } as const;
 
 /** Check the flags (UsageError) and return the image size and output folder. */
 export function checkClassifierFlags(flags: TrainClassifierFlags): { size: number; out: string } {
@@ -45,7 +46,7 @@ export function checkClassifierFlags(flags: TrainClassifierFlags): { size: numbe
  * progress through io; returns what classifier.json holds.
  */
 export async function trainClassifierInto(out: string, size: number, flags: TrainClassifierFlags, io: Io, backend: string): Promise<ClassifierMeta> {
-  const epochs = flags.epochs ?? CLASSIFIER_DEFAULTS.epochs;
+  const epochs = flags.epochs ?? CLASSIFIER_DEFAULTS.epochs[size] ?? 2;
   const batchSize = flags.batchSize ?? CLASSIFIER_DEFAULTS.batchSize;
   const lr = flags.lr ?? CLASSIFIER_DEFAULTS.lr;
   const seed = flags.seed ?? CLASSIFIER_DEFAULTS.seed;
