@@ -13,6 +13,8 @@ import { trainCommand } from './commands/train.ts';
 import { sampleCommand } from './commands/sample.ts';
 import { evalCommand } from './commands/eval.ts';
 import { exportCommand } from './commands/export.ts';
+import { IMAGE_EVAL_DEFAULTS } from './commands/eval-images.ts';
+import { CLASSIFIER_DEFAULTS, trainClassifierCommand } from './commands/train-classifier.ts';
 
 const backendOption = () => new Option('--backend <name>', `compute backend (default: $TAPEGRAD_BACKEND or webasm)`).argParser(choiceArg(BACKENDS));
 
@@ -66,18 +68,38 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
     .action((opts) => run(sampleCommand(opts, io)));
 
   sub('eval')
-    .description('score a trained run against fresh data; writes <run>/eval.json')
+    .description('score a trained run; writes <run>/eval.json. 2-D: MMD and energy distance vs fresh data. MNIST: classifier accuracy of class-conditional samples, Frechet distance in the classifier\'s features vs the test digits (beside the train-vs-test floor), bits/dim on held-out test digits')
     .requiredOption('--checkpoint <run>', 'a run folder written by `tapegrad train`')
-    .option('--n <n>', 'samples per sampler and size of the fresh data (default 1000)', intArg(2))
-    .option('--bandwidth <list>', 'comma-separated RBF bandwidths of the MMD (default 0.5,0.2)', listArg(numArg(0)))
-    .option('--samplers <list>', `comma-separated samplers (default all: ${SAMPLERS.join(',')})`, (v: string) => v.split(',').map((s) => choiceArg(SAMPLERS)(s.trim())))
+    .option('--n <n>', `2-D: samples per sampler and size of the fresh data (default 1000); MNIST: samples per class (default ${IMAGE_EVAL_DEFAULTS.perClass}; unconditional runs: samples, default ${IMAGE_EVAL_DEFAULTS.n})`, intArg(2))
+    .option('--bandwidth <list>', '2-D: comma-separated RBF bandwidths of the MMD (default 0.5,0.2)', listArg(numArg(0)))
+    .option('--samplers <list>', `2-D: comma-separated samplers (default all: ${SAMPLERS.join(',')})`, (v: string) => v.split(',').map((s) => choiceArg(SAMPLERS)(s.trim())))
+    .addOption(new Option('--sampler <name>', `MNIST: the sampler (default ${IMAGE_EVAL_DEFAULTS.sampler})`).argParser(choiceArg(SAMPLERS)))
+    .option('--steps <n>', `MNIST: sampling steps (default ${IMAGE_EVAL_DEFAULTS.steps})`, intArg(1))
+    .option('--guidance <s>', `MNIST, class-conditional: classifier-free guidance scale (default ${IMAGE_EVAL_DEFAULTS.guidance})`, numArg(0, Infinity, false))
+    .option('--classes <list>', 'MNIST, class-conditional: comma-separated classes to sample (default all)', listArg(intArg(0)))
+    .option('--seed <n>', 'MNIST: seed of the sampling noise, the floor digits and the bound', intArg(0, 2 ** 31 - 1))
+    .option('--classifier <dir>', 'MNIST: the classifier folder (default runs/mnist-classifier-<size>; trained there first if missing)')
+    .option('--reference-n <n>', 'MNIST: test digits in the Frechet reference (default all 10000)', intArg(2))
+    .option('--bpd-n <n>', `MNIST: held-out test digits for bits/dim (default ${IMAGE_EVAL_DEFAULTS.bpdN}; 0: skip)`, intArg(0, 10000))
+    .option('--bpd-timesteps <k>', `MNIST: timesteps of the bound per batch (default ${IMAGE_EVAL_DEFAULTS.bpdTimesteps}: a stratified estimate; 1000: the exact bound)`, intArg(2))
+    .option('--batch <n>', `MNIST: images per model call (default ${IMAGE_EVAL_DEFAULTS.batch})`, intArg(1))
+    .option('--quiet', 'MNIST: print only the table')
     .addOption(backendOption())
     .action((opts) => run(evalCommand(opts, io)));
 
   sub('train-classifier')
-    .description('train the small MNIST CNN that `eval` uses for image runs (not available in this build)')
+    .description('train the small MNIST CNN that `eval` scores image runs with; saves runs/mnist-classifier-<size>/ (classifier.safetensors + classifier.json with its test accuracy)')
+    .option('--image-size <n>', 'digit size: 28 or 14 (2x2 area down-sampling, as `train --image-size 14`)', intArg(1))
+    .option('--epochs <n>', `passes over the 60,000 training digits (default ${CLASSIFIER_DEFAULTS.epochs[28]} for 28x28, ${CLASSIFIER_DEFAULTS.epochs[14]} for 14x14)`, intArg(1))
+    .option('--batch-size <n>', `batch size (default ${CLASSIFIER_DEFAULTS.batchSize})`, intArg(1))
+    .option('--lr <x>', `Adam learning rate, cosine-decayed to 5% (default ${CLASSIFIER_DEFAULTS.lr})`, numArg(0))
+    .option('--seed <n>', 'seed of the init and the data order', intArg(0, 2 ** 31 - 1))
     .addOption(backendOption())
-    .action(() => run(Promise.reject(new Error('train-classifier: not available in this build: it is used by the MNIST eval, which needs the image UNet'))));
+    .option('--out <dir>', 'output folder (default runs/mnist-classifier-<size>, where eval looks)')
+    .option('--limit <n>', 'train on the first n training digits only (quick checks)', intArg(1))
+    .option('--test-limit <n>', 'measure the accuracy on the first n test digits only', intArg(1))
+    .option('--quiet', 'print only the summary')
+    .action((opts) => run(trainClassifierCommand(opts, io)));
 
   sub('export')
     .description('export an image run (EMA weights) as a diffusers DDPMPipeline folder')

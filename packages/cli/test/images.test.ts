@@ -63,8 +63,8 @@ describe('image runs (PNG folder, tiny UNet)', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/expected a path ending in \.png/);
     r = await cli(['eval', '--checkpoint', run]);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/is an image run; its metrics .* need the MNIST classifier/);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/was trained on the PNG folder .*; image metrics need MNIST/);
   });
 
   it('export --format diffusers writes a DDPMPipeline folder that importDiffusers reads back to the EMA weights', async () => {

@@ -40,7 +40,7 @@ export {
 export { mmdRbf } from './eval/mmd.ts';
 export { energyDistance } from './eval/energy.ts';
 export { frechetDistance, frechetDistanceOfFeatures, featureStats, symmetricEigen, sqrtPsd } from './eval/frechet.ts';
-export { bitsPerDim, type BitsPerDimOptions } from './eval/bpd.ts';
+export { bitsPerDim, boundStrata, type BitsPerDimOptions } from './eval/bpd.ts';
 // The synchronous tensor functions run as public ops (@tapegrad/tensor's publicOp): an error of
 // a tensor op inside them starts with the function the user called (`diffusionLoss: add: ...`).
 export const qSample = publicOp('qSample', forward.qSample);

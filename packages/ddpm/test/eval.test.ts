@@ -7,7 +7,7 @@ import * as T from '@tapegrad/tensor';
 import { randomKey } from '@tapegrad/tensor';
 import { energyDistance } from '../src/eval/energy.ts';
 import { featureStats, frechetDistance, frechetDistanceOfFeatures, sqrtPsd, symmetricEigen } from '../src/eval/frechet.ts';
-import { bitsPerDim } from '../src/eval/bpd.ts';
+import { bitsPerDim, boundStrata } from '../src/eval/bpd.ts';
 import { hostNormal } from '../src/data/toy2d.ts';
 import { arraySource } from '../src/train/data.ts';
 import { makeSchedule } from '../src/schedule/schedule.ts';
@@ -167,5 +167,55 @@ describe('bitsPerDim', () => {
     const bad = await bitsPerDim((xt) => T.mul(xt, NaN), data, { schedule: sched, key: randomKey(4), limit: 2, clip: false }).catch((e) => e);
     expect(bad.message).toMatch(/^bitsPerDim: the bound of example 0 \(batch 0\) is NaN/);
     await expect(bitsPerDim(model, data, { schedule: sched, key: randomKey(4), limit: 9 })).rejects.toThrow(/^bitsPerDim: limit must be an integer in \[1, 5\], got 9/);
+  });
+
+  it('boundStrata cuts 1..T-1 into K-1 contiguous ranges of sizes differing by at most one', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 1000 }), fc.integer({ min: 2, max: 1000 }), (T_, k) => {
+      const K = Math.min(k, T_);
+      const s = boundStrata(T_, K);
+      expect(s.length).toBe(K - 1);
+      expect(s[0]!.lo).toBe(1);
+      expect(s.at(-1)!.hi).toBe(T_);
+      for (let i = 1; i < s.length; i++) expect(s[i]!.lo).toBe(s[i - 1]!.hi);
+      const sizes = s.map((r) => r.hi - r.lo);
+      expect(Math.min(...sizes)).toBeGreaterThanOrEqual(1);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    }), { numRuns: fcRuns(200) });
+  });
+
+  it('timesteps K < T: the prior, the t = 0 term and one t per stratum weighted by its size, with the exact bound\'s noise', async () => {
+    const sched = makeSchedule('linear', 12, { betaStart: 0.01, betaEnd: 0.3 });
+    const c = [0.25, -0.5];
+    const x = Float32Array.from({ length: 3 * 2 }, (_, i) => c[i % 2]! + 0.1 * i);
+    const data = arraySource(x, [2]);
+    const calls: number[][] = [];
+    const model = deltaDenoiser(sched, c, 'epsilon', calls, 3); // shifted: an imperfect model, so every term is non-zero
+    const K = 4;
+    const r = await bitsPerDim(model, data, { schedule: sched, key: randomKey(9), batchSize: 3, timesteps: K });
+    expect(calls.length).toBe(K);
+    const picked = calls.map((c) => c[0]!);
+    expect(calls.every((c) => c.every((v) => v === c[0]))).toBe(true); // one t per batch
+    expect(picked[0]).toBe(0);
+    const strata = boundStrata(12, K);
+    strata.forEach((s, k) => { expect(picked[k + 1]).toBeGreaterThanOrEqual(s.lo); expect(picked[k + 1]).toBeLessThan(s.hi); });
+    const x0 = T.tensor(x, [3, 2]);
+    const vb = variationalBound(deltaDenoiser(sched, c, 'epsilon', undefined, 3), x0, { schedule: sched, key: T.foldIn(randomKey(9), 0) });
+    const terms = await vb.terms.data(), prior = await vb.prior.data();
+    T.dispose([x0, vb]);
+    for (let i = 0; i < 3; i++) {
+      let e = prior[i]! + terms[i * 12]!;
+      strata.forEach((s, k) => { e += (s.hi - s.lo) * terms[i * 12 + picked[k + 1]!]!; });
+      expect(r.perExample[i]).toBeCloseTo(e, 4);
+    }
+    // every t of 1..T-1 is drawn by some key (uniform within its stratum)
+    const seen = new Set<number>();
+    for (let k = 0; k < 60; k++) {
+      calls.length = 0;
+      await bitsPerDim(model, data, { schedule: sched, key: randomKey(100 + k), batchSize: 3, timesteps: K });
+      for (const c of calls.slice(1)) seen.add(c[0]!);
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    await expect(bitsPerDim(model, data, { schedule: sched, key: randomKey(4), timesteps: 1 })).rejects.toThrow(/^bitsPerDim: timesteps must be an integer in \[2, 12\]/);
+    await expect(bitsPerDim(model, data, { schedule: sched, key: randomKey(4), timesteps: 13 })).rejects.toThrow(/^bitsPerDim: timesteps must be an integer in \[2, 12\]/);
   });
 });

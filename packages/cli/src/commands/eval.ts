@@ -12,8 +12,10 @@ import { openRun } from '../model2d.ts';
 import { denoiserModel, energyDistance, initDenoiser, makeDataset, mmdRbf, type DatasetName } from '@tapegrad/ddpm';
 import { scatterSvg, writeSvg, type ScatterPanel } from '../pictures/svg.ts';
 import type { Io } from '../io.ts';
+import { checkImageEvalFlags, evalImageRun, type ImageEvalFlags } from './eval-images.ts';
+import { readConfig } from '../run.ts';
 
-export interface EvalFlags {
+export interface EvalFlags extends ImageEvalFlags {
   checkpoint: string;
   n?: number;
   bandwidth?: number[];
@@ -25,11 +27,17 @@ export const EVAL_STEPS: Record<SamplerName, number> = { ddpm: 200, ddim: 50, 'd
 
 export async function evalCommand(flags: EvalFlags, io: Io): Promise<number> {
   const backend = resolveBackend(flags.backend, io.env);
+  let cfg0;
+  try { cfg0 = readConfig(flags.checkpoint); } catch { /* openRun below reports it */ }
+  if (cfg0) checkImageEvalFlags(cfg0, flags, flags.checkpoint);
   await T.setBackend(backend);
   const run = await openRun(flags.checkpoint);
   if (run.cfg.kind === 'image') {
-    T.dispose(run.ema);
-    throw new Error(`eval: '${flags.checkpoint}' is an image run; its metrics (classifier accuracy, Frechet distance, bits/dim) need the MNIST classifier of 'tapegrad train-classifier', which is not part of this build yet`);
+    try {
+      return await evalImageRun(run, flags, io, backend);
+    } finally {
+      T.dispose(run.ema);
+    }
   }
   try {
     const n = flags.n ?? 1000;
