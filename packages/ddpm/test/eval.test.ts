@@ -40,7 +40,10 @@ describe('energyDistance', () => {
     const pts = fc.array(fc.double({ min: -5, max: 5, noNaN: true }), { minLength: 2, maxLength: 16 }).map((a) => (a.length % 2 ? a.slice(1) : a));
     fc.assert(fc.property(pts, pts, fc.double({ min: -3, max: 3, noNaN: true }), (x, y, shift) => {
       expect(energyDistance(x, x)).toBeLessThan(1e-6);
-      expect(Math.abs(energyDistance(x, y) - energyDistance(y, x))).toBeLessThan(1e-12);
+      // equal up to float64 summation order, compared squared: near 0 the square root
+      // amplifies rounding (|E(x,y) - E(y,x)| reached 7e-11 for FC_SEED=430062841); an
+      // asymmetric formula is off by O(0.01) in the square
+      expect(Math.abs(energyDistance(x, y) ** 2 - energyDistance(y, x) ** 2)).toBeLessThan(1e-11);
       const xs = x.map((v) => v + shift), ys = y.map((v) => v + shift);
       expect(Math.abs(energyDistance(xs, ys) - energyDistance(x, y))).toBeLessThan(1e-6);
     }), { numRuns: fcRuns(100) });
