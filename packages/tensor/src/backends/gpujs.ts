@@ -514,8 +514,11 @@ export class GpuJsBackend implements Backend {
     let byRank = this.fusedSpecs.get(nodes);
     if (!byRank) this.fusedSpecs.set(nodes, (byRank = new Map()));
     const rank = c.shape.length;
-    let spec = byRank.get(rank);
-    if (!spec) byRank.set(rank, (spec = K.fusedElementwiseKernel(nodes, inputs.length, rank)));
+    // the same sigmoid/silu form as the eager unary kernels (lean on webasm with tidKernels)
+    const lean = this.tidKernels;
+    const cacheKey = lean ? -rank - 1 : rank;
+    let spec = byRank.get(cacheKey);
+    if (!spec) byRank.set(cacheKey, (spec = K.fusedElementwiseKernel(nodes, inputs.length, rank, lean)));
     return this.exec(spec, [sizeOf(outShape)], [...inputs, ...c.shape.slice(1), ...c.strides.flat()]);
   }
 
@@ -528,9 +531,9 @@ export class GpuJsBackend implements Backend {
     if (this.gpuMode || this.capturing) throw opError('fusedElementwiseMulti', 'its results are views of one buffer, which neither webgpu storages nor a gpu.js pipeline can express');
     let byKey = this.fusedMultiSpecs.get(nodes);
     if (!byKey) this.fusedMultiSpecs.set(nodes, (byKey = new Map()));
-    const key = `${inputs.length}:${scalar.join()}`;
+    const key = `${inputs.length}:${scalar.join()}:${this.tidKernels}`;
     let spec = byKey.get(key);
-    if (!spec) byKey.set(key, (spec = K.fusedElementwiseMultiKernel(nodes, scalar, inputs.length)));
+    if (!spec) byKey.set(key, (spec = K.fusedElementwiseMultiKernel(nodes, scalar, inputs.length, this.tidKernels)));
     const offsets: number[] = [];
     let total = 0;
     for (const n of sizes) {

@@ -512,25 +512,33 @@ function renameSnippet(body: string, suffix: string, x: string, y: string): stri
  * then each node runs the same snippet (unaryBody / binaryBody, and the unary NaN
  * pass-through) as its eager kernel, in order; the last node is the result.
  */
-export function fusedElementwiseKernel(nodes: readonly FusedNode[], nInputs: number, rank: number): KernelSpec {
+export function fusedElementwiseKernel(nodes: readonly FusedNode[], nInputs: number, rank: number, lean = false): KernelSpec {
   const ins = range(nInputs).map((k) => `a${k}`);
   const args = [...ins, ...dimArgs(rank), ...ins.flatMap((_, k) => strideArgs(`s${k}_`, rank))];
   const lines = [decompose(rank)];
   ins.forEach((a, k) => lines.push(`const in${k} = ${a}[${offsetExpr(`s${k}_`, rank)}];`));
-  lines.push(...chainLines(nodes));
+  lines.push(...chainLines(nodes, lean));
   return {
-    key: `fused:${nInputs}:${rank}:${chainKey(nodes)}`,
+    key: `fused:${nInputs}:${rank}:${lean ? 'lean:' : ''}${chainKey(nodes)}`,
     source: fn(args, lines.join('\n  ')),
     argumentTypes: [...ins.map(() => 'Array'), ...ints(args.length - nInputs)],
   };
 }
 
-/** The statements of a chain over inputs in0.. (declared by the caller); returns the last node. */
-function chainLines(nodes: readonly FusedNode[]): string[] {
+/**
+ * The statements of a chain over inputs in0.. (declared by the caller); returns the last node.
+ * `lean`: sigmoid/silu use the webasm form of the eager kernel (LEAN_UNARY, no NaN
+ * pass-through), as the eager webasm kernels do when the backend's `tidKernels` is on.
+ */
+function chainLines(nodes: readonly FusedNode[], lean: boolean): string[] {
   const lines: string[] = [];
   const refExpr = (r: FusedRef) => ('input' in r ? `in${r.input}` : `v${r.node}`);
   nodes.forEach((n, j) => {
-    if (n.kind === 'unary') {
+    const leanBody = lean && n.kind === 'unary' ? LEAN_UNARY[n.op] : undefined;
+    if (leanBody) {
+      lines.push(renameSnippet(leanBody, String(j), refExpr(n.x), ''));
+      lines.push(`const v${j} = res_${j};`);
+    } else if (n.kind === 'unary') {
       const x = refExpr(n.x);
       lines.push(renameSnippet(unaryBody(n.op), String(j), x, ''));
       lines.push(`let v${j} = res_${j};`, `if (${isNaNExpr(x)}) { v${j} = ${x}; }`);
@@ -553,7 +561,7 @@ const chainKey = (nodes: readonly FusedNode[]) =>
  * (o_0 = 0; o_1.. are Integer arguments). Input k of every group is either a full-size
  * array read at the thread's offset in its group, or (`scalar[k]`) a one-element array.
  */
-export function fusedElementwiseMultiKernel(nodes: readonly FusedNode[], scalar: readonly boolean[], groups: number): KernelSpec {
+export function fusedElementwiseMultiKernel(nodes: readonly FusedNode[], scalar: readonly boolean[], groups: number, lean = false): KernelSpec {
   const nIn = scalar.length;
   const arr = (g: number, k: number) => `a${g}_${k}`;
   const arrays = range(groups).flatMap((g) => range(nIn).map((k) => arr(g, k)));
@@ -570,9 +578,9 @@ export function fusedElementwiseMultiKernel(nodes: readonly FusedNode[], scalar:
     });
     lines.push(parts.join(' '));
   }
-  lines.push(...chainLines(nodes));
+  lines.push(...chainLines(nodes, lean));
   return {
-    key: `fusedMulti:${groups}:${scalar.map((b) => (b ? 's' : 'f')).join('')}:${chainKey(nodes)}`,
+    key: `fusedMulti:${groups}:${scalar.map((b) => (b ? 's' : 'f')).join('')}:${lean ? 'lean:' : ''}${chainKey(nodes)}`,
     source: fn([...arrays, ...offs], lines.join('\n  ')),
     argumentTypes: [...arrays.map(() => 'Array'), ...offs.map(() => 'Integer')],
   };
