@@ -87,8 +87,9 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "gpu.js loop cap left at its default 1000",
     file: 'packages/tensor/src/backends/gpujs.ts',
-    find: '      loopMaxIterations: K.MAX_ELEMENTS,\n',
-    replace: '',
+    // the eager kernels' createKernel (kernelFor); the pipeline builder has its own
+    find: '      argumentTypes: spec.argumentTypes,\n      loopMaxIterations: K.MAX_ELEMENTS,\n',
+    replace: '      argumentTypes: spec.argumentTypes,\n',
     tests: ['packages/tensor/test/ops.webasm.test.ts', 'packages/tensor/test/ops.cpu.test.ts'],
   },
   {
