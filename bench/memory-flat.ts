@@ -12,7 +12,7 @@ import os from 'node:os';
 import * as T from '../packages/tensor/src/index.ts';
 import * as nn from '../packages/nn/src/index.ts';
 import { vjp } from '../packages/autograd/src/index.ts';
-import { alphaBar, fakeDigits, unetApply, unetInit, type UNetParams } from './unet.ts';
+import { alphaBar, fakeDigits, noiseCoefficients, unetApply, unetInit, type UNetParams } from './unet.ts';
 
 const arg = (k: string, d: number) => Number(process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d);
 const STEPS = arg('steps', 1000);
@@ -34,8 +34,7 @@ function step(): number {
   const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
   const [k1, k2] = T.splitKey(key, 2);
   key = k1;
-  const sa = T.tensor(ts.map((t) => Math.sqrt(abar[t])), [B, 1, 1, 1]);
-  const sb = T.tensor(ts.map((t) => Math.sqrt(1 - abar[t])), [B, 1, 1, 1]);
+  const [sa, sb] = noiseCoefficients(abar, ts);
   const eps = T.randomNormal(k2, [B, 1, 28, 28]);
   const xt = T.tidy(() => T.add(T.mul(x0, sa), T.mul(eps, sb)));
   const [loss, fn] = vjp((p) => T.mean(T.square(T.sub(unetApply(p as UNetParams, xt, ts), eps))), params);

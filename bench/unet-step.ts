@@ -30,7 +30,7 @@ import os from 'node:os';
 import * as T from '../packages/tensor/src/index.ts';
 import * as nn from '../packages/nn/src/index.ts';
 import { vjp } from '../packages/autograd/src/index.ts';
-import { alphaBar, fakeDigits, unetApply, unetInit, type UNetParams } from './unet.ts';
+import { alphaBar, fakeDigits, noiseCoefficients, unetApply, unetInit, type UNetParams } from './unet.ts';
 
 const require = createRequire(import.meta.url);
 // the CommonJS builds throughout, so the twin (bench/tfjs/*.cjs) and this file share one tfjs
@@ -99,8 +99,7 @@ function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
       const [k1, k2] = T.splitKey(key, 2);
       key = k1;
       const { loss, fn, eps, xt } = run(() => {
-        const sa = T.tensor(ts.map((t) => Math.sqrt(abar[t])), [B, 1, 1, 1]);
-        const sb = T.tensor(ts.map((t) => Math.sqrt(1 - abar[t])), [B, 1, 1, 1]);
+        const [sa, sb] = noiseCoefficients(abar, ts);
         const eps = T.randomNormal(k2, [B, 1, 28, 28]);
         const xt = T.tidy(() => T.add(T.mul(x0, sa), T.mul(eps, sb)));
         T.dispose([sa, sb]);

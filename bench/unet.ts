@@ -93,6 +93,12 @@ export function unetApply(p: UNetParams, x: T.Tensor, timesteps: readonly number
   });
 }
 
+/** The forward process's per-example coefficients [sqrt(abar_t), sqrt(1 - abar_t)], each [B, 1, 1, 1]. */
+export function noiseCoefficients(abar: Float64Array, ts: readonly number[]): [T.Tensor, T.Tensor] {
+  const B = ts.length;
+  return [T.tensor(ts.map((t) => Math.sqrt(abar[t])), [B, 1, 1, 1]), T.tensor(ts.map((t) => Math.sqrt(1 - abar[t])), [B, 1, 1, 1])];
+}
+
 /** abar_t of the linear beta schedule (float64 on the host). */
 export function alphaBar(steps = 1000): Float64Array {
   const abar = new Float64Array(steps);

@@ -11,7 +11,7 @@ import type { Tensor } from '@tapegrad/tensor';
 import * as nn from '@tapegrad/nn';
 import { valueAndGrad } from '@tapegrad/autograd';
 import { compileStep } from '@tapegrad/compile';
-import { alphaBar, fakeDigits, unetApply, unetInit, type UNetParams } from '../unet.ts';
+import { alphaBar, fakeDigits, noiseCoefficients, unetApply, unetInit, type UNetParams } from '../unet.ts';
 
 const arg = (k: string, d: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
 const B = Number(arg('batch', '4'));
@@ -56,8 +56,7 @@ for (let s = 0; s < STEPS; s++) {
   const x0 = T.tensor(fakeDigits(B, rand), [B, 1, 28, 28]);
   const noise = T.randomNormal(T.randomKey(100 + s), [B, 1, 28, 28]);
   const emb = nn.sinusoidalEmbedding(ts, 32, { downscaleFreqShift: 0 });
-  const sab = T.tensor(ts.map((t) => Math.sqrt(abar[t])), [B, 1, 1, 1]);
-  const s1ab = T.tensor(ts.map((t) => Math.sqrt(1 - abar[t])), [B, 1, 1, 1]);
+  const [sab, s1ab] = noiseCoefficients(abar, ts);
   for (const k of ['eager', 'compiled']) {
     const c = st[k];
     const n = ++c.n;
