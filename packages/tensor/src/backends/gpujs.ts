@@ -166,7 +166,7 @@ export class GpuJsBackend implements Backend {
   private tail: Promise<void> = Promise.resolve();
   /** Set while captureKernels runs: kernel calls are recorded, not run. */
   private capturing: KernelCall[] | null = null;
-  private readonly fusedSpecs = new WeakMap<readonly K.FusedNode[], Map<number, K.KernelSpec>>();
+  private readonly fusedSpecs = new WeakMap<readonly K.FusedNode[], Map<string, K.KernelSpec>>();
   private readonly fusedMultiSpecs = new WeakMap<readonly K.FusedNode[], Map<string, K.KernelSpec>>();
   private readonly gpuMode: boolean;
   /**
@@ -510,15 +510,14 @@ export class GpuJsBackend implements Backend {
 
   fusedElementwise(nodes: readonly K.FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage {
     const c = coalesce(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
-    // the spec (generated source) is cached per chain object and rank: a plan replays one chain many times
-    let byRank = this.fusedSpecs.get(nodes);
-    if (!byRank) this.fusedSpecs.set(nodes, (byRank = new Map()));
+    // the spec (generated source) is cached per chain object, rank and kernel form: a plan replays one chain many times
+    let byKey = this.fusedSpecs.get(nodes);
+    if (!byKey) this.fusedSpecs.set(nodes, (byKey = new Map()));
     const rank = c.shape.length;
     // the same sigmoid/silu form as the eager unary kernels (lean on webasm with tidKernels)
-    const lean = this.tidKernels;
-    const cacheKey = lean ? -rank - 1 : rank;
-    let spec = byRank.get(cacheKey);
-    if (!spec) byRank.set(cacheKey, (spec = K.fusedElementwiseKernel(nodes, inputs.length, rank, lean)));
+    const key = `${rank}:${this.tidKernels}`;
+    let spec = byKey.get(key);
+    if (!spec) byKey.set(key, (spec = K.fusedElementwiseKernel(nodes, inputs.length, rank, this.tidKernels)));
     return this.exec(spec, [sizeOf(outShape)], [...inputs, ...c.shape.slice(1), ...c.strides.flat()]);
   }
 
