@@ -19,6 +19,10 @@ const STEPS = arg('steps', 1000);
 const B = arg('batch', 2);
 const EVERY = arg('every', 50);
 const SLACK = arg('slack', 64);
+// the RSS/heap trend compares medians of the second and the last quarter of the samples after step 1
+if (!(Math.floor(STEPS / EVERY) >= 8)) {
+  throw new Error(`memory-flat: --steps=${STEPS} --every=${EVERY} gives ${Math.floor(STEPS / EVERY)} samples after step 1; expected at least 8 (the trend compares quarters of them)`);
+}
 const abar = alphaBar(1000);
 let seed = 7;
 const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
