@@ -86,6 +86,7 @@ const lastShape = (args: ArgTemplate[]): number[] => {
 };
 const sizeOf = (s: Shape) => s.reduce((a, b) => a * b, 1);
 const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+/** Inputs per fused chain where the backend does not say (Backend.fusedMaxInputs). */
 const MAX_FUSED_INPUTS = 8;
 
 export interface PlanOptions {
@@ -142,7 +143,7 @@ export class Plan {
     if (fusable) {
       for (let i = kept.length - 1; i >= 0; i--) {
         if (absorbed.has(i) || !isElementwise(kept[i])) continue;
-        const g = fuseFrom(kept, i, producer, readers, outIds, absorbed);
+        const g = fuseFrom(kept, i, producer, readers, outIds, absorbed, backend.fusedMaxInputs ?? MAX_FUSED_INPUTS);
         if (g) {
           groups.set(i, g.step);
           chains.push(g.step.op);
@@ -441,9 +442,14 @@ function stepOf(c: RecordedCall): PlanStep {
  */
 function fuseFrom(
   calls: RecordedCall[], root: number, producer: Map<number, number>, readers: Map<number, number>,
-  outIds: Set<number>, absorbed: Set<number>,
+  outIds: Set<number>, absorbed: Set<number>, maxInputs: number,
 ): { step: PlanStep; count: number } | null {
   const outShape = lastShape(calls[root].args);
+  // Input budget: every operand position not yet resolved (`pending`, plus the one being
+  // resolved) takes at most one more input. Absorbing a unary producer keeps the count,
+  // a binary one adds a position; so inputs.length + pending + positions <= maxInputs holds
+  // throughout and the chain never reads more than maxInputs inputs.
+  let pending = 0;
   const nodes: FusedNode[] = [];
   const inputs: number[] = [];
   const inShapes: number[][] = [];
@@ -462,7 +468,8 @@ function fuseFrom(
     const p = producer.get(id);
     if (
       p !== undefined && !absorbed.has(p) && isElementwise(calls[p]) && readers.get(id) === 1 && !outIds.has(id) &&
-      sameShape(shape, outShape) && sameShape(lastShape(calls[p].args), outShape) && inputs.length < MAX_FUSED_INPUTS - 1
+      sameShape(shape, outShape) && sameShape(lastShape(calls[p].args), outShape) &&
+      inputs.length + pending + (calls[p].method === 'binary' ? 2 : 1) <= maxInputs
     ) {
       taken.push(p);
       return emit(p);
@@ -477,7 +484,9 @@ function fuseFrom(
       const x = operand((a[1] as { v: number }).v, outShape as number[]);
       nodes.push({ kind: 'unary', op: op as never, x });
     } else {
+      pending++; // y waits while x resolves
       const x = operand((a[1] as { v: number }).v, (a[2] as { lit: number[] }).lit);
+      pending--;
       const y = operand((a[3] as { v: number }).v, (a[4] as { lit: number[] }).lit);
       nodes.push({ kind: 'binary', op: op as never, x, y });
     }

@@ -66,6 +66,70 @@ describe('fused elementwise chains', () => {
     );
   });
 
+  it('a chain never reads more inputs than the backend takes (random expression trees over up to 14 tensors)', () => {
+    // a tree of binary ops whose leaves are distinct arguments: fusing it whole would read
+    // every leaf; the plan must split it so that each fused kernel reads <= fusedMaxInputs
+    type Expr = number | { op: BinaryOp; l: Expr; r: Expr };
+    const ops: BinaryOp[] = ['add', 'sub', 'mul', 'maximum'];
+    const expr = (nLeaves: number): fc.Arbitrary<Expr> =>
+      fc.letrec<{ e: Expr }>((tie) => ({
+        e: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.nat(nLeaves - 1), fc.record({ op: fc.constantFrom(...ops), l: tie('e'), r: tie('e') })),
+      })).e;
+    const evalExpr = (e: Expr, xs: Tensor[]): Tensor => (typeof e === 'number' ? T.neg(xs[e]) : T[e.op](evalExpr(e.l, xs), evalExpr(e.r, xs)));
+    const backend = T.findBackend(T.getBackend());
+    const limit = backend.fusedMaxInputs ?? 8;
+    const proto = backend as unknown as { fusedElementwise: (...a: unknown[]) => unknown };
+    const orig = proto.fusedElementwise;
+    let widest = 0;
+    proto.fusedElementwise = function (this: unknown, ...a: unknown[]) {
+      widest = Math.max(widest, (a[1] as unknown[]).length);
+      return orig.apply(this, a);
+    };
+    try {
+      fc.assert(
+        fc.property(fc.integer({ min: 9, max: 14 }).chain((n) => fc.tuple(fc.constant(n), expr(n))), fc.nat(1000), ([n, e], seed) => {
+          const xs = Array.from({ length: n }, (_, i) => gridTensor([5], seed + i));
+          const f = (...a: Tensor[]) => T.tidy(() => evalExpr(e, a));
+          const c = compileStep(f);
+          try {
+            widest = 0;
+            for (let i = 0; i < 2; i++) {
+              const r = c(...xs);
+              const want = f(...xs);
+              expect(treeIdentical(r, want), JSON.stringify(e)).toBe(true);
+              T.dispose([r, want]);
+            }
+            expect(widest, JSON.stringify(e)).toBeLessThanOrEqual(limit);
+          } finally {
+            T.dispose(xs);
+            c.dispose();
+          }
+        }),
+        fcParams(40),
+      );
+      // a left-deep sum of 14 distinct tensors: one chain would read 14; the plan splits it
+      widest = 0;
+      const xs = Array.from({ length: 14 }, (_, i) => gridTensor([3], 50 + i));
+      const sum = (...a: Tensor[]) => T.tidy(() => a.slice(1).reduce((acc, x) => T.add(acc, x), a[0]));
+      const c = compileStep(sum);
+      try {
+        for (let i = 0; i < 2; i++) { // the first call traces, the second replays the plan
+          const r = c(...xs);
+          const want = sum(...xs);
+          expect(treeIdentical(r, want)).toBe(true);
+          T.dispose([r, want]);
+        }
+        expect(widest).toBe(limit);
+        expect(c.report().plans[0].fusedChains).toBeGreaterThanOrEqual(2);
+      } finally {
+        T.dispose(xs);
+        c.dispose();
+      }
+    } finally {
+      proto.fusedElementwise = orig;
+    }
+  });
+
   it('an intermediate read twice, or returned, ends a chain (it is computed once)', () => {
     const f = (x: Tensor) => T.tidy(() => {
       const a = T.exp(T.neg(x)); // neg+exp fuse

@@ -60,3 +60,24 @@ it.skipIf(skip !== undefined)(`a compiled, fused MLP step on webgpu equals the e
     c.dispose();
   }
 });
+
+it.skipIf(skip !== undefined)(`a long chain over 12 tensors splits into kernels of at most 7 inputs on webgpu (8 storage buffers per stage)${skip ? ` (SKIPPED: ${skip})` : ''}`, async () => {
+  // before the split, the plan fused all 12 leaves into one kernel, and Dawn refused its bind
+  // group layout (13 storage buffers > 8), failing every later kernel of the step
+  const xs = Array.from({ length: 12 }, (_, i) => gridTensor([6], 70 + i));
+  const f = (...a: Tensor[]) => T.tidy(() => a.slice(1).reduce((acc, x, i) => (i % 2 ? T.add(acc, x) : T.mul(acc, T.sigmoid(x))), a[0]));
+  const c = compileStep(f);
+  try {
+    expect(T.findBackend('webgpu').fusedMaxInputs).toBe(7);
+    for (let i = 0; i < 2; i++) {
+      const r = c(...xs);
+      const e = f(...xs);
+      expect(Array.from(await r.data())).toEqual(Array.from(await e.data()));
+      T.dispose([r, e]);
+    }
+    expect(c.report().plans[0].fusedChains).toBeGreaterThanOrEqual(2);
+  } finally {
+    T.dispose(xs);
+    c.dispose();
+  }
+});

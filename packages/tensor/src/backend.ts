@@ -90,6 +90,11 @@ export interface Backend {
    */
   fusedElementwise?(nodes: readonly FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage;
   /**
+   * The most inputs one fusedElementwise call takes (with fusedElementwise). webgpu binds
+   * every input and the output as a storage buffer, and a compute stage gets 8 by default.
+   */
+  readonly fusedMaxInputs?: number;
+  /**
    * Optional (webasm, cpu): one chain over several independent groups of inputs in one
    * kernel, one result storage per group. `inputs[g][k]` has `sizes[g]` elements, or one
    * where `scalar[k]`.

@@ -304,14 +304,14 @@ export class GpuJsBackend implements Backend {
     }
     const out = new GpuSlot(size);
     this.tail = this.tail.then(async () => {
+      // an input that failed fails this call with the same error (the first failure, named once)
+      const failed = args.find((a): a is GpuSlot => a instanceof GpuSlot && a.error !== undefined && a.error !== null);
+      if (failed) {
+        out.error = failed.error;
+        return;
+      }
       try {
-        const real = args.map((a) => {
-          if (a instanceof GpuSlot) {
-            if (a.error) throw a.error;
-            return a.handle;
-          }
-          return a;
-        });
+        const real = args.map((a) => (a instanceof GpuSlot ? a.handle : a));
         k.setOutput(dims);
         out.handle = await k(...real);
       } catch (e) {
@@ -508,7 +508,18 @@ export class GpuJsBackend implements Backend {
     return this.tidKernels && shape.length <= 3 && (shape.length === 1 || shape[shape.length - 1] >= 4);
   }
 
+  /**
+   * Inputs per fused chain: webgpu binds each input and the output as a storage buffer, and
+   * gpu.js asks Dawn for the default limits (8 per compute stage); webasm/cpu: 8 arguments.
+   */
+  get fusedMaxInputs(): number {
+    return this.gpuMode ? 7 : 8;
+  }
+
   fusedElementwise(nodes: readonly K.FusedNode[], inputs: Storage[], inShapes: Shape[], outShape: Shape): Storage {
+    if (inputs.length > this.fusedMaxInputs) {
+      throw opError('fusedElementwise', `a chain of ${nodes.length} ops reads ${inputs.length} inputs; the ${this.name} backend takes at most ${this.fusedMaxInputs} (fusedMaxInputs)`);
+    }
     const c = coalesce(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
     // the spec (generated source) is cached per chain object, rank and kernel form: a plan replays one chain many times
     let byKey = this.fusedSpecs.get(nodes);
