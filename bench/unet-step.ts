@@ -30,7 +30,8 @@ import os from 'node:os';
 import * as T from '../packages/tensor/src/index.ts';
 import * as nn from '../packages/nn/src/index.ts';
 import { vjp } from '../packages/autograd/src/index.ts';
-import { alphaBar, fakeDigits, noiseCoefficients, unetApply, unetInit, type UNetParams } from './unet.ts';
+import { compileStep } from '../packages/compile/src/index.ts';
+import { ADAM, alphaBar, fakeDigits, noiseCoefficients, unetAdamStep, unetApply, unetInit, type UNetParams } from './unet.ts';
 
 const require = createRequire(import.meta.url);
 // the CommonJS builds throughout, so the twin (bench/tfjs/*.cjs) and this file share one tfjs
@@ -43,10 +44,11 @@ const opt = (k: string, d: string) => argv.find((a) => a.startsWith(`--${k}=`))?
 const quick = argv.includes('--quick');
 const B = Number(opt('batch', quick ? '8' : '64'));
 const STEPS = Number(opt('steps', quick ? '2' : '5'));
-const WARMUP = Number(opt('warmup', '1'));
 const FWD_REPS = Number(opt('fwd-reps', quick ? '1' : '3'));
 const only = opt('only', ''); // internal: the child process of --wasm-mt
 const names = only ? [only] : opt('contenders', 'tapegrad,tapegrad-classic,tfjs-wasm').split(',');
+// a compiled contender traces on its first call and builds its fused kernels on the second
+const WARMUP = Number(opt('warmup', names.some((n) => n.includes('compiled')) ? '2' : '1'));
 const abar = alphaBar(1000);
 const med = (v: number[]) => {
   if (!v.length) return NaN;
@@ -66,18 +68,21 @@ interface Contender {
   step(i: number): Promise<StepRec>;
   forward(): Promise<number>;
   params: number;
+  /** compileStep's report of the step (compiled contenders). */
+  report?: () => ReturnType<ReturnType<typeof compileStep>['report']>;
 }
 
 // ------------------------------------------------------------------ tapegrad
-function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
+function tapegrad(name: string, blocked: boolean, threads = 1, backendName: 'webasm' | 'webgpu' = 'webasm'): Contender {
   const backend = () => T.currentBackend() as unknown as { blocked: boolean };
-  let params: UNetParams = T.useBackend('webasm', () => unetInit(T.randomKey(1)));
+  let params: UNetParams = T.useBackend(backendName, () => unetInit(T.randomKey(1)));
   const adam = nn.adam({ learningRate: 2e-4 });
-  let state = T.useBackend('webasm', () => adam.init(params));
-  const x0 = T.useBackend('webasm', () => T.tensor(X0, [B, 1, 28, 28]));
+  let state = T.useBackend(backendName, () => adam.init(params));
+  const x0 = T.useBackend(backendName, () => T.tensor(X0, [B, 1, 28, 28]));
   let key = T.randomKey(7);
   const nParams = nn.countParams(params);
-  const run = <R>(fn: () => R): R => T.useBackend('webasm', () => {
+  const run = <R>(fn: () => R): R => T.useBackend(backendName, () => {
+    if (backendName !== 'webasm') return fn();
     const b = backend();
     const prev = b.blocked;
     const prevThreads = T.getThreads().threads;
@@ -93,7 +98,7 @@ function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
     params: nParams,
     async step() {
       const c0 = process.cpuUsage();
-      const b0 = T.kernelBuilds('webasm');
+      const b0 = T.kernelBuilds(backendName);
       const t0 = performance.now();
       const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
       const [k1, k2] = T.splitKey(key, 2);
@@ -120,7 +125,7 @@ function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
       T.dispose([loss, eps, xt]);
       const t3 = performance.now();
       const c = process.cpuUsage(c0);
-      return { fwd: t1 - t0, bwd: t2 - t1, opt: t3 - t2, total: t3 - t0, cpu: (c.user + c.system) / 1000, builds: T.kernelBuilds('webasm') - b0, tensors: T.memory().tensors, loss: lv };
+      return { fwd: t1 - t0, bwd: t2 - t1, opt: t3 - t2, total: t3 - t0, cpu: (c.user + c.system) / 1000, builds: T.kernelBuilds(backendName) - b0, tensors: T.memory().tensors, loss: lv };
     },
     async forward() {
       const ts = Array.from({ length: B }, () => 500);
@@ -130,6 +135,75 @@ function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
       y.dispose();
       return performance.now() - t0;
     },
+  };
+}
+
+// ------------------------------------------------------------------ tapegrad, compiled
+/**
+ * The same step through `compileStep` (@tapegrad/compile): bench/unet.ts's unetAdamStep (the
+ * loss, its gradient and PyTorch's Adam, every per-step value an argument) traced once, then
+ * replayed with fused elementwise chains and multi-tensor Adam kernels. The forward-only row is
+ * the compiled forward (what a compiled sampler runs per denoising step). The first call traces
+ * (an eager step plus planning): it is the warm-up step.
+ */
+function tapegradCompiled(name: string, backendName: 'webasm' | 'webgpu', threads = 1): Contender {
+  let params: UNetParams = T.useBackend(backendName, () => unetInit(T.randomKey(1)));
+  const zeros = () => T.useBackend(backendName, () => T.treeMap((q: T.Tensor) => T.zerosLike(q), params) as UNetParams);
+  let mu = zeros();
+  let nu = zeros();
+  const x0 = T.useBackend(backendName, () => T.tensor(X0, [B, 1, 28, 28]));
+  let key = T.randomKey(7);
+  let n = 0;
+  const nParams = nn.countParams(params);
+  const step = compileStep(unetAdamStep);
+  const fwd = compileStep((p: UNetParams, x: T.Tensor, emb: T.Tensor) => unetApply(p, x, emb));
+  const run = <R>(fn: () => R): R => T.useBackend(backendName, () => {
+    if (backendName !== 'webasm') return fn();
+    const prev = T.getThreads().threads;
+    if (threads !== prev) T.setThreads(threads);
+    try { return fn(); } finally { if (threads !== prev) T.setThreads(prev); }
+  });
+  return {
+    name,
+    params: nParams,
+    async step() {
+      const c0 = process.cpuUsage();
+      const b0 = T.kernelBuilds(backendName);
+      const t0 = performance.now();
+      const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
+      const [k1, k2] = T.splitKey(key, 2);
+      key = k1;
+      n++;
+      const r = run(() => {
+        const [sa, sb] = noiseCoefficients(abar, ts);
+        const eps = T.randomNormal(k2, [B, 1, 28, 28]);
+        const emb = nn.sinusoidalEmbedding(ts, 32, { downscaleFreqShift: 0 });
+        try {
+          return step(params, mu, nu, x0, eps, emb, sa, sb, 2e-4, 1 - ADAM.b1 ** n, 1 - ADAM.b2 ** n);
+        } finally {
+          T.dispose([sa, sb, eps, emb]);
+        }
+      });
+      T.dispose([params, mu, nu]);
+      ({ p: params, mu, nu } = r);
+      const lv = (await r.loss.data())[0];
+      r.loss.dispose();
+      const t3 = performance.now();
+      const c = process.cpuUsage(c0);
+      return { fwd: NaN, bwd: NaN, opt: NaN, total: t3 - t0, cpu: (c.user + c.system) / 1000, builds: T.kernelBuilds(backendName) - b0, tensors: T.memory().tensors, loss: lv };
+    },
+    async forward() {
+      const ts = Array.from({ length: B }, () => 500);
+      const t0 = performance.now();
+      const y = run(() => {
+        const emb = nn.sinusoidalEmbedding(ts, 32, { downscaleFreqShift: 0 });
+        try { return fwd(params, x0, emb); } finally { emb.dispose(); }
+      });
+      await y.data();
+      y.dispose();
+      return performance.now() - t0;
+    },
+    report: () => step.report(),
   };
 }
 
@@ -240,7 +314,11 @@ async function profileStep(c: Contender): Promise<{ class: string; calls: number
 if (only === 'tfjs-wasm-mt') require('./tfjs/wasm_threads_node.cjs').enable(tf, 2);
 const load0 = os.loadavg();
 const contenders: Contender[] = [];
-if (names.includes('tapegrad-2t')) {
+if (names.some((n) => n.startsWith('tapegrad-webgpu'))) {
+  await T.setBackend('webgpu'); // Dawn: lavapipe on this machine, a real GPU where one is lent
+  await T.setBackend('webasm');
+}
+if (names.includes('tapegrad-2t') || names.includes('tapegrad-compiled-2t')) {
   // build every module for the threaded path from the start (setThreads keeps them shared once
   // threads were on), so that switching between the 1- and 2-thread contenders rebuilds nothing
   T.setThreads(2);
@@ -250,9 +328,13 @@ for (const n of names) {
   if (n === 'tapegrad') contenders.push(tapegrad(n, true));
   else if (n === 'tapegrad-classic') contenders.push(tapegrad(n, false));
   else if (n === 'tapegrad-2t') contenders.push(tapegrad(n, true, 2));
+  else if (n === 'tapegrad-compiled') contenders.push(tapegradCompiled(n, 'webasm'));
+  else if (n === 'tapegrad-compiled-2t') contenders.push(tapegradCompiled(n, 'webasm', 2));
+  else if (n === 'tapegrad-webgpu') contenders.push(tapegrad(n, true, 1, 'webgpu'));
+  else if (n === 'tapegrad-webgpu-compiled') contenders.push(tapegradCompiled(n, 'webgpu'));
   else if (n === 'tfjs-wasm' || n === 'tfjs-wasm-mt') contenders.push(await tfjs(n, 'wasm'));
   else if (n === 'tfjs-cpu') contenders.push(await tfjs(n, 'cpu'));
-  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tapegrad-2t, tfjs-wasm, tfjs-cpu`);
+  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tapegrad-2t, tapegrad-compiled, tapegrad-compiled-2t, tapegrad-webgpu, tapegrad-webgpu-compiled, tfjs-wasm, tfjs-cpu`);
 }
 const recs = new Map<string, StepRec[]>(contenders.map((c) => [c.name, []]));
 const fwds = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
@@ -264,7 +346,10 @@ for (let i = 0; i < WARMUP + STEPS; i++) {
     console.error(`${c.name} step ${i}${i < WARMUP ? ' (warm-up)' : ''}: ${r.total.toFixed(0)} ms (fwd ${r.fwd.toFixed(0)}, bwd ${r.bwd.toFixed(0)}, opt ${r.opt.toFixed(0)}), cores ${(r.cpu / r.total).toFixed(2)}, builds ${r.builds}, tensors ${r.tensors}, loss ${r.loss.toFixed(4)}, rss ${rss().toFixed(0)} MB, load ${os.loadavg()[0].toFixed(2)}`);
   }
 }
-for (const c of contenders) await c.forward(); // warm-up of the forward-only path
+for (const c of contenders) {
+  await c.forward(); // warm-up of the forward-only path
+  if (c.report) await c.forward(); // a compiled forward traces, then builds its fused kernels
+}
 for (let i = 0; i < FWD_REPS; i++) {
   for (const c of contenders) {
     if (c.name === 'tfjs-cpu' && i > 0) continue;
@@ -272,9 +357,13 @@ for (let i = 0; i < FWD_REPS; i++) {
   }
 }
 const load1 = os.loadavg();
-const profile = argv.includes('--profile') && contenders.find((c) => c.name === 'tapegrad') ? await profileStep(contenders.find((c) => c.name === 'tapegrad')!) : null;
+// --profile: one extra step of each 1-thread webasm tapegrad contender, every backend call timed
+const profiled = argv.includes('--profile') ? contenders.filter((c) => c.name === 'tapegrad' || c.name === 'tapegrad-compiled') : [];
+const profiles: Record<string, Awaited<ReturnType<typeof profileStep>>> = {};
+for (const c of profiled) profiles[c.name] = await profileStep(c);
+const profile = profiled.length ? profiles : null;
 
-interface Row { contender: string; params: number; steps: number; 'step ms': number; 'img/s': number; 'fwd ms': number; 'bwd ms': number; 'opt ms': number; cores: number; 'builds after step 1': number; 'tensors first/last': string; 'fwd b64 ms': number; 'DDPM-1000 s': number; 'DDIM-50 s': number; note?: string }
+interface Row { contender: string; params: number; steps: number; 'step ms': number; 'img/s': number; 'fwd ms': number; 'bwd ms': number; 'opt ms': number; cores: number; 'builds after warm-up': number; 'tensors first/last': string; 'fwd b64 ms': number; 'DDPM-1000 s': number; 'DDIM-50 s': number; note?: string }
 const rows: Row[] = contenders.map((c) => {
   const all = recs.get(c.name)!;
   const timed = all.length > 1 || WARMUP === 0 ? all.slice(WARMUP === 0 ? 0 : 1) : all;
@@ -292,7 +381,7 @@ const rows: Row[] = contenders.map((c) => {
     'bwd ms': +(isTf ? med(timed.map((r) => r.bwd)) - f : med(timed.map((r) => r.bwd))).toFixed(0),
     'opt ms': +med(timed.map((r) => r.opt)).toFixed(0),
     cores: +med(timed.map((r) => r.cpu / r.total)).toFixed(2),
-    'builds after step 1': timed.filter((r) => r !== all[0]).reduce((s, r) => s + r.builds, 0),
+    'builds after warm-up': timed.filter((r) => r !== all[0]).reduce((s, r) => s + r.builds, 0),
     'tensors first/last': `${all[0].tensors}/${all[all.length - 1].tensors}`,
     [`fwd b${B} ms`]: +f.toFixed(0),
     'DDPM-1000 s': +(f).toFixed(0),
@@ -316,6 +405,16 @@ if (argv.includes('--wasm-mt')) {
   }
 }
 
+const plans = contenders.filter((c) => c.report).map((c) => {
+  const r = c.report!();
+  const p = r.plans[0];
+  return {
+    contender: c.name, executor: r.executor, backend: r.backend, traces: r.traces, replays: r.replays,
+    'primitive calls': p?.primitiveCalls, 'dead calls': p?.deadCalls, 'plan steps': p?.steps, 'fused chains': p?.fusedChains,
+    'fused ops': p?.fusedOps, 'multi-tensor kernels': p?.multiTensorKernels, 'peak live MB': p ? +(p.peakLiveBytes / 2 ** 20).toFixed(1) : null,
+    'fallback reasons': p?.fallbackReasons.join('; '),
+  };
+});
 const ref = (n: string) => rows.find((r) => r.contender === n);
 const wasm = ref('tfjs-wasm');
 const cpuRow = ref('tfjs-cpu');
@@ -341,9 +440,10 @@ const md = [
   '',
   table(rows as unknown as Record<string, unknown>[]),
   '',
-  '`cores` = process CPU time / wall time during the step (1.0 = one full core). `builds after step 1` must be 0. DDPM-1000 s = 1000 forwards at this batch, DDIM-50 s = 50.',
+  '`cores` = process CPU time / wall time during the step (1.0 = one full core). `builds after warm-up` must be 0. DDPM-1000 s = 1000 forwards at this batch, DDIM-50 s = 50.',
   '',
-  ...(profile ? ['## Where the tapegrad step goes (one extra step, backend calls timed, wall ms)', '', table(profile), ''] : []),
+  ...(plans.length ? ['## Compiled plans (compileStep report of the step)', '', table(plans), ''] : []),
+  ...Object.entries(profiles).flatMap(([name, rows]) => [`## Where the ${name} step goes (one extra step, backend calls timed, wall ms)`, '', table(rows), '']),
   `Command: \`${cmd}\``,
   '',
 ].join('\n');
@@ -351,7 +451,7 @@ console.log(md);
 if (!quick) {
   const stamp = date.replace(/:\d\d\.\d+Z$/, 'Z').replace(/[-:]/g, '');
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync(`bench/results/unet-step-${stamp}.json`, JSON.stringify({ date, git: gitRev + (dirty ? '+dirty' : ''), command: cmd, batch: B, steps: STEPS, warmup: WARMUP, load0, load1, peakRssMB: vmHWM(), rows, ratios, profile, perStep: Object.fromEntries(recs), forwardMs: Object.fromEntries(fwds) }, null, 1));
+  writeFileSync(`bench/results/unet-step-${stamp}.json`, JSON.stringify({ date, git: gitRev + (dirty ? '+dirty' : ''), command: cmd, batch: B, steps: STEPS, warmup: WARMUP, load0, load1, peakRssMB: vmHWM(), rows, ratios, plans, profile, perStep: Object.fromEntries(recs), forwardMs: Object.fromEntries(fwds) }, null, 1));
   writeFileSync(`bench/results/unet-step-${stamp}.md`, md);
 }
 const tg = ref('tapegrad');

@@ -13,6 +13,7 @@
 //   attention block:     x + MHSA(GN8(x))
 import * as T from '../packages/tensor/src/index.ts';
 import * as nn from '../packages/nn/src/index.ts';
+import { valueAndGrad } from '../packages/autograd/src/index.ts';
 
 type Conv = nn.ConvParams;
 type Norm = nn.NormParams;
@@ -90,6 +91,38 @@ export function unetApply(p: UNetParams, x: T.Tensor, timesteps: readonly number
     h = resApply(p.up1, T.concat([nn.upsample.apply({}, h), s1], 1), temb);
     h = resApply(p.up0, T.concat([nn.upsample.apply({}, h), s0], 1), temb);
     return nn.conv2d.apply(p.convOut, T.silu(nn.groupNorm.apply(p.gnOut, h, { groups: 8 })), { padding: 1 });
+  });
+}
+
+/** Adam's beta1, beta2 and eps in every UNet step bench (nn.adam's defaults). */
+export const ADAM = { b1: 0.9, b2: 0.999, eps: 1e-8 } as const;
+
+/**
+ * One Adam training step of the reference UNet as a pure function of its arguments, the form
+ * `compileStep` traces: every per-step value comes in (the batch x0, the noise, the timestep
+ * embedding [B, 32], sqrt(abar_t) and sqrt(1 - abar_t) [B, 1, 1, 1], the learning rate and the
+ * bias corrections 1 - b1^n, 1 - b2^n). The loss is the epsilon-prediction MSE; the update is
+ * nn.adam's (PyTorch's Adam) written with tensor ops so that the scalars may be traced values.
+ */
+export function unetAdamStep(
+  p: UNetParams, mu: UNetParams, nu: UNetParams, x0: T.Tensor, noise: T.Tensor, emb: T.Tensor, sab: T.Tensor, s1ab: T.Tensor,
+  lr: number | T.Tensor, bc1: number | T.Tensor, bc2: number | T.Tensor,
+): { p: UNetParams; mu: UNetParams; nu: UNetParams; loss: T.Tensor } {
+  const { b1, b2, eps } = ADAM;
+  return T.tidy(() => {
+    const loss = (q: UNetParams) => T.mean(T.square(T.sub(unetApply(q, T.add(T.mul(x0, sab), T.mul(noise, s1ab)), emb), noise)));
+    const [l, g] = valueAndGrad(loss)(p);
+    const [pl, def] = T.treeFlatten(p);
+    const gl = T.treeLeaves(g) as T.Tensor[], ml = T.treeLeaves(mu) as T.Tensor[], vl = T.treeLeaves(nu) as T.Tensor[];
+    const np: T.Tensor[] = [], nm: T.Tensor[] = [], nv: T.Tensor[] = [];
+    (pl as T.Tensor[]).forEach((pi, i) => {
+      const m = T.add(T.mul(ml[i], b1), T.mul(gl[i], 1 - b1));
+      const v = T.add(T.mul(vl[i], b2), T.mul(T.square(gl[i]), 1 - b2));
+      np.push(T.sub(pi, T.mul(T.div(T.div(m, bc1), T.add(T.sqrt(T.div(v, bc2)), eps)), lr)));
+      nm.push(m);
+      nv.push(v);
+    });
+    return { p: T.treeUnflatten(def, np) as UNetParams, mu: T.treeUnflatten(def, nm) as UNetParams, nu: T.treeUnflatten(def, nv) as UNetParams, loss: l as T.Tensor };
   });
 }
 

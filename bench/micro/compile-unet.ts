@@ -9,36 +9,18 @@ import { loadavg } from 'node:os';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import * as nn from '@tapegrad/nn';
-import { valueAndGrad } from '@tapegrad/autograd';
 import { compileStep } from '@tapegrad/compile';
-import { alphaBar, fakeDigits, noiseCoefficients, unetApply, unetInit, type UNetParams } from '../unet.ts';
+import { ADAM, alphaBar, fakeDigits, noiseCoefficients, unetAdamStep, unetInit } from '../unet.ts';
 
 const arg = (k: string, d: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
 const B = Number(arg('batch', '4'));
 const STEPS = Number(arg('steps', '4'));
 await T.setBackend('webasm');
 const med = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
-const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+const { b1, b2 } = ADAM;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type P = any;
-
-function step(p: UNetParams, mu: P, nu: P, x0: Tensor, noise: Tensor, emb: Tensor, sab: Tensor, s1ab: Tensor, lr: number | Tensor, bc1: number | Tensor, bc2: number | Tensor) {
-  return T.tidy(() => {
-    const loss = (q: UNetParams) => T.mean(T.square(T.sub(unetApply(q, T.add(T.mul(x0, sab), T.mul(noise, s1ab)), emb), noise)));
-    const [l, g] = valueAndGrad(loss)(p);
-    const [pl, def] = T.treeFlatten(p);
-    const gl = T.treeLeaves(g) as Tensor[], ml = T.treeLeaves(mu) as Tensor[], vl = T.treeLeaves(nu) as Tensor[];
-    const np: Tensor[] = [], nm: Tensor[] = [], nv: Tensor[] = [];
-    (pl as Tensor[]).forEach((pi, i) => {
-      const m = T.add(T.mul(ml[i], b1), T.mul(gl[i], 1 - b1));
-      const v = T.add(T.mul(vl[i], b2), T.mul(T.square(gl[i]), 1 - b2));
-      np.push(T.sub(pi, T.mul(T.div(T.div(m, bc1), T.add(T.sqrt(T.div(v, bc2)), eps)), lr)));
-      nm.push(m);
-      nv.push(v);
-    });
-    return { p: T.treeUnflatten(def, np), mu: T.treeUnflatten(def, nm), nu: T.treeUnflatten(def, nv), loss: l };
-  });
-}
+const step = unetAdamStep;
 
 let seed = 7;
 const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
@@ -78,6 +60,19 @@ for (let s = 0; s < STEPS; s++) {
   console.log(`step ${s}: loss eager ${st.eager.losses[s]} compiled ${st.compiled.losses[s]}`);
 }
 const rep = compiled.report().plans[0];
+// the parameters after the last step, element by element
+const pe = (T.treeLeaves(st.eager.p) as Tensor[]).map((t) => t.dataSync());
+const pc = (T.treeLeaves(st.compiled.p) as Tensor[]).map((t) => t.dataSync());
+let paramsDiffer = 0;
+let paramsTotal = 0;
+let maxParamDiff = 0;
+pe.forEach((a, i) => a.forEach((v, j) => {
+  const d = Math.abs(v - pc[i][j]);
+  paramsTotal++;
+  if (!Object.is(v, pc[i][j])) paramsDiffer++;
+  if (d > maxParamDiff || Number.isNaN(d)) maxParamDiff = d;
+}));
+const lossesDiffer = st.eager.losses.filter((l, i) => !Object.is(l, st.compiled.losses[i])).length;
 const row = {
   case: `reference UNet step, batch ${B}, Adam`,
   'eager ms': +med(st.eager.ms).toFixed(1),
@@ -94,6 +89,8 @@ const row = {
   'fused chains': rep.fusedChains,
   'multi-tensor kernels': rep.multiTensorKernels,
   'max |loss diff|': Math.max(...st.eager.losses.map((l, i) => Math.abs(l - st.compiled.losses[i]))),
+  'steps whose loss differs': `${lossesDiffer} of ${STEPS}`,
+  'params that differ after the last step': `${paramsDiffer} of ${paramsTotal} (max ${maxParamDiff})`,
 };
 console.log(JSON.stringify(row));
 const load1 = loadavg();
