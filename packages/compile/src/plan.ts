@@ -437,13 +437,34 @@ function stepOf(c: RecordedCall): PlanStep {
 
 /**
  * The chain ending at elementwise call `root`: every operand produced by another
- * elementwise call of the same output shape, read nowhere else and not an output, is
- * computed inside the same kernel (recursively). Returns null if nothing joined.
+ * elementwise call of the same output shape, not an output, and read only by calls of this
+ * chain, is computed inside the same kernel (recursively). A value read by several calls of
+ * the chain (silu's backward reads sigmoid(x) twice) is computed once and its node reused.
+ * Returns null if nothing joined.
  */
 function fuseFrom(
   calls: RecordedCall[], root: number, producer: Map<number, number>, readers: Map<number, number>,
   outIds: Set<number>, absorbed: Set<number>, maxInputs: number,
 ): { step: PlanStep; count: number } | null {
+  // Build greedily; a producer absorbed with readers outside the chain is excluded and the
+  // chain rebuilt without it (the excluded set only grows, so this ends).
+  const excluded = new Set<number>();
+  for (;;) {
+    const r = buildChain(calls, root, producer, outIds, absorbed, excluded, maxInputs);
+    if (!r) return null;
+    const bad = [...r.uses].filter(([p, n]) => n !== readers.get(calls[p].out));
+    if (bad.length === 0) {
+      for (const p of r.uses.keys()) absorbed.add(p);
+      return { step: r.step, count: r.count };
+    }
+    for (const [p] of bad) excluded.add(p);
+  }
+}
+
+function buildChain(
+  calls: RecordedCall[], root: number, producer: Map<number, number>, outIds: Set<number>,
+  absorbed: Set<number>, excluded: Set<number>, maxInputs: number,
+): { step: PlanStep; count: number; uses: Map<number, number> } | null {
   const outShape = lastShape(calls[root].args);
   // Input budget: every operand position not yet resolved (`pending`, plus the one being
   // resolved) takes at most one more input. Absorbing a unary producer keeps the count,
@@ -454,7 +475,9 @@ function fuseFrom(
   const inputs: number[] = [];
   const inShapes: number[][] = [];
   const ops: string[] = [];
-  const taken: number[] = [];
+  /** absorbed producer -> its node, and how many reads of its value the chain makes */
+  const memo = new Map<number, FusedRef>();
+  const uses = new Map<number, number>();
   const inputRef = (id: number, shape: number[]): FusedRef => {
     let k = inputs.findIndex((x, j) => x === id && sameShape(inShapes[j], shape));
     if (k < 0) {
@@ -466,13 +489,19 @@ function fuseFrom(
   };
   const operand = (id: number, shape: number[]): FusedRef => {
     const p = producer.get(id);
+    if (p !== undefined && memo.has(p) && sameShape(shape, outShape)) {
+      uses.set(p, uses.get(p)! + 1);
+      return memo.get(p)!;
+    }
     if (
-      p !== undefined && !absorbed.has(p) && isElementwise(calls[p]) && readers.get(id) === 1 && !outIds.has(id) &&
+      p !== undefined && !memo.has(p) && !absorbed.has(p) && !excluded.has(p) && isElementwise(calls[p]) && !outIds.has(id) &&
       sameShape(shape, outShape) && sameShape(lastShape(calls[p].args), outShape) &&
       inputs.length + pending + (calls[p].method === 'binary' ? 2 : 1) <= maxInputs
     ) {
-      taken.push(p);
-      return emit(p);
+      uses.set(p, 1);
+      const ref = emit(p);
+      memo.set(p, ref);
+      return ref;
     }
     return inputRef(id, shape);
   };
@@ -495,8 +524,8 @@ function fuseFrom(
   };
   emit(root);
   if (nodes.length < 2) return null;
-  for (const p of taken) absorbed.add(p);
   return {
+    uses,
     step: {
       method: 'fusedElementwise',
       op: ops.join('+'),

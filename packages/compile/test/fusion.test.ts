@@ -130,6 +130,41 @@ describe('fused elementwise chains', () => {
     }
   });
 
+  it('a value read twice inside one chain is computed once in it; read also outside, it ends the chain', () => {
+    // silu's derivative: s = sigmoid(x) is read by two nodes of the chain
+    const dsilu = (x: Tensor, g: Tensor) => T.tidy(() => {
+      const s = T.sigmoid(x);
+      return T.mul(g, T.mul(s, T.add(T.mul(x, T.sub(1, s)), 1)));
+    });
+    // the same, but s is also summed (a reduction reads it): s must be materialized
+    const shared = (x: Tensor, g: Tensor) => T.tidy(() => {
+      const s = T.sigmoid(x);
+      return [T.mul(g, T.mul(s, T.add(T.mul(x, T.sub(1, s)), 1))), T.sum(s)];
+    });
+    const x = T.tensor([0.5, -1, 2, -3.25, 0]);
+    const g = T.tensor([1, 0.5, -2, 0.25, 3]);
+    try {
+      for (const [f, steps, chains] of [[dsilu, 1, ['sigmoid+sub+mul+add+mul+mul']], [shared, 3, ['sub+mul+add+mul+mul']]] as const) {
+        const c = compileStep(f as (x: Tensor, g: Tensor) => unknown);
+        try {
+          for (let i = 0; i < 2; i++) {
+            const r = c(x, g);
+            const e = (f as (x: Tensor, g: Tensor) => unknown)(x, g);
+            expect(treeIdentical(r, e)).toBe(true);
+            T.dispose([r, e]);
+          }
+          const rep = c.report().plans[0];
+          expect(rep.steps).toBe(steps);
+          expect(rep.chains).toEqual(chains);
+        } finally {
+          c.dispose();
+        }
+      }
+    } finally {
+      T.dispose([x, g]);
+    }
+  });
+
   it('an intermediate read twice, or returned, ends a chain (it is computed once)', () => {
     const f = (x: Tensor) => T.tidy(() => {
       const a = T.exp(T.neg(x)); // neg+exp fuse
