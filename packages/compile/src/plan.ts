@@ -4,7 +4,7 @@
 // the backend directly: no user code, no autograd tape, no op wrappers, no shape checks.
 
 import {
-  KernelToken, markIntegerValued, opError, storageOf, tensorFromStorage, viewOf,
+  KernelToken, checkIndexValues, markIntegerValued, opError, storageOf, tensorFromStorage, viewOf,
   type Backend, type FusedNode, type FusedRef, type GpuPipeline, type KernelCall, type Storage, type Tensor,
 } from '@tapegrad/tensor';
 
@@ -104,6 +104,11 @@ export class Plan {
   private readonly argBindings: [number, number][] = [];
   private readonly scalarBindings: [number, number][] = [];
   private readonly consts: [number, Storage][] = [];
+  /**
+   * gather / scatterAdd indices that are tensor arguments: checked as eager checks them
+   * (integers in [0, n)) at every replay, where the backend reads synchronously.
+   */
+  private readonly indexChecks: { leaf: number; size: number; n: number; op: string }[] = [];
   private released = false;
 
   constructor(
@@ -200,6 +205,21 @@ export class Plan {
     const warnings = constInfos
       .filter((c) => /^random|^randomNormal|^randomUniform|^randomInt/.test(c.from))
       .map((c) => `a constant came from '${c.from}' while tracing: every replay reuses the same random values; pass noise as an argument`);
+    // index arguments of gather / scatterAdd: re-checked per replay; computed indices are not
+    for (const c of kept) {
+      if (c.method !== 'gather' && c.method !== 'scatterAdd') continue;
+      const id = (c.args[2] as { v: number }).v;
+      const info = values[id];
+      const n = c.method === 'gather'
+        ? (c.args[1] as { lit: number[] }).lit[(c.args[4] as { lit: number }).lit]
+        : (c.args[5] as { lit: number }).lit;
+      if (info.kind === 'arg') {
+        if (backend.downloadSync) this.indexChecks.push({ leaf: info.leaf, size: (c.args[3] as { lit: number }).lit, n, op: c.publicOp });
+        else warnings.push(`'${c.publicOp}' reads indices from an argument that the ${backend.name} backend cannot read synchronously: replays do not check them`);
+      } else if (info.kind !== 'const') {
+        warnings.push(`'${c.publicOp}' reads indices computed inside the step: they were checked while tracing, replays do not check them`);
+      }
+    }
     fallbackReasons.push("executor: 'replay' (the plan's backend calls run one by one); gpu.js createPipeline (fused-sync / fused-encoder) is not used yet");
     this.stats = {
       primitiveCalls: calls.length,
@@ -227,6 +247,10 @@ export class Plan {
     const v: Storage[] = new Array(this.nValues);
     for (const [id, leaf] of this.argBindings) v[id] = storageOf(leaves[leaf] as Tensor, 'compileStep');
     for (const [id, s] of this.consts) v[id] = s;
+    for (const c of this.indexChecks) {
+      const t = leaves[c.leaf] as Tensor;
+      checkIndexValues(c.op, b.downloadSync!(storageOf(t, 'compileStep'), c.size), c.n);
+    }
     const ownedLive = new Set<number>();
     try {
       for (const [id, leaf] of this.scalarBindings) {

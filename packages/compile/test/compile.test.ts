@@ -379,4 +379,40 @@ describe('compileStep: errors name the op', () => {
       c.dispose();
     }
   });
+
+  it('gather indices passed as an argument are checked at every replay, as eager checks them', () => {
+    // eager gather reads its index tensor on the host and refuses a bad index; a replay runs
+    // no op code, so the plan runs the same check on the argument before any kernel
+    const f = (table: Tensor, idx: Tensor) => T.tidy(() => T.mul(T.gather(table, idx), 2));
+    const c = compileStep(f);
+    const table = T.tensor([[1, 2], [3, 4], [5, 6]]);
+    const good = T.tensor([2, 0, 1, 2]);
+    const bad = [T.tensor([2, 3, 0, 1]), T.tensor([0, 1, -1, 2]), T.tensor([0, 0.5, 1, 2])];
+    try {
+      const r0 = c(table, good); // trace
+      const r1 = c(table, good); // replay
+      expect(Array.from(r1.dataSync())).toEqual([10, 12, 2, 4, 6, 8, 10, 12]);
+      T.dispose([r0, r1]);
+      for (const idx of bad) {
+        let eager = '';
+        try { f(table, idx).dispose(); } catch (e) { eager = (e as Error).message; }
+        expect(eager).toMatch(/^gather: index .* at position \d is not an integer in \[0, 3\)/);
+        leakFree(() => expect(() => c(table, idx)).toThrow(eager));
+      }
+      expect(c.report().plans).toHaveLength(1); // the bad calls replayed the same plan (same shapes)
+      const r2 = c(table, good); // and the plan still runs
+      expect(Array.from(r2.dataSync())).toEqual([10, 12, 2, 4, 6, 8, 10, 12]);
+      r2.dispose();
+      // indices computed inside the step cannot be re-checked: the report says so
+      const g = compileStep((t: Tensor, i: Tensor) => T.gather(t, T.add(i, 1)));
+      const i0 = T.tensor([0, 1]);
+      const [ra, rb] = [g(table, i0), g(table, i0)];
+      expect(g.report().plans[0].warnings.join('\n')).toMatch(/'gather' reads indices computed inside the step/);
+      T.dispose([ra, rb, i0]);
+      g.dispose();
+    } finally {
+      T.dispose([table, good, ...bad]);
+      c.dispose();
+    }
+  });
 });

@@ -31,5 +31,6 @@ export {
 } from './trace.ts';
 export type { Storage, ReduceOp, ArgReduceOp, FusedNode, FusedRef } from './backend.ts';
 export { markIntegerValued } from './tensor.ts';
+export { checkIndexValues } from './ops/movement.ts';
 // gpu.js kernel capture and pipelines (the compile package's experimental pipeline executor)
 export { KernelToken, type KernelCall, type GpuPipeline } from './backends/gpujs.ts';

@@ -154,21 +154,27 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   return runPrimitive(op, [x], out, { pads: p, value }, (b, [s]) => b.pad(s, x.shape, p, value, out));
 }
 
+/**
+ * @internal The index check of gather / scatterAdd: every value an integer in [0, n). Also
+ * what a compiled step (@tapegrad/compile) runs on an index argument at every replay.
+ */
+export function checkIndexValues(op: string, v: ArrayLike<number>, n: number): void {
+  for (let k = 0; k < v.length; k++) {
+    const i = v[k];
+    if (!Number.isInteger(i) || i < 0 || i >= n) throw opError(op, `index ${i} at position ${k} is not an integer in [0, ${n})`);
+  }
+}
+
 /** Check indices (host array or tensor) are integers in [0, n) and return them as a tensor. */
 function indexTensor(op: string, like: Tensor, indices: Tensor | readonly number[], n: number): { idx: Tensor; temp: boolean } {
   if (isTensor(indices)) {
     const ref = indices.live(op);
-    if (ref.backend.downloadSync) {
-      const v = ref.backend.downloadSync(ref.storage, indices.size);
-      const bad = v.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= n);
-      if (bad >= 0) throw opError(op, `index ${v[bad]} at position ${bad} is not an integer in [0, ${n})`);
-    }
+    if (ref.backend.downloadSync) checkIndexValues(op, ref.backend.downloadSync(ref.storage, indices.size), n);
     return { idx: indices, temp: false };
   }
   if (!Array.isArray(indices) && !ArrayBuffer.isView(indices)) throw opError(op, 'indices must be a tensor or an array of integers');
   const arr = Float64Array.from(indices as ArrayLike<number>);
-  const bad = arr.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= n);
-  if (bad >= 0) throw opError(op, `index ${arr[bad]} at position ${bad} is not an integer in [0, ${n})`);
+  checkIndexValues(op, arr, n);
   return { idx: onBackendOf(like, (b) => fromFlat(b, arr, [arr.length])), temp: true };
 }
 
