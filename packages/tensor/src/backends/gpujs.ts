@@ -829,8 +829,8 @@ export class GpuJsBackend implements Backend {
   groupNormStats(x: Storage, xShape: Shape, attrs: GroupNormAttrs, _outShape: Shape): Storage {
     const { N, G, Cg, HW, HW4, M } = this.gnDims(xShape, attrs);
     const p = this.exec(NK.gnSumKernel(), [4, N * G], [x, M, HW, HW4, Cg]);
-    const q = this.exec(NK.gnSqDevKernel(), [4, N * G], [x, p, M, HW, HW4, Cg, M]);
-    const out = this.exec(NK.gnStatsKernel(), [2, N * G], [p, q, M, attrs.eps]);
+    const q = this.exec(NK.gnDevKernel(), [4, N * G, 2], [x, p, M, HW, HW4, Cg, M]);
+    const out = this.exec(NK.gnStatsKernel(), [2, N * G], [p, q, N * G, M, attrs.eps]);
     this.free(p);
     this.free(q);
     return out;

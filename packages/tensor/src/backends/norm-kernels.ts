@@ -16,8 +16,8 @@
 // - the elementwise passes (normalize + affine, dx) have output [HW, C, N]: x runs along
 //   the spatial positions (contiguous reads), the per-(n, g) statistics and per-channel
 //   gamma/beta are lane-uniform reads.
-// Variance is two-pass: the mean first, then the sum of squared deviations from it (never
-// E[x^2] - E[x]^2, which loses every digit when |mean| >> std in float32).
+// Variance is two-pass (corrected): the mean first, then sums of the deviations from it and of
+// their squares (never E[x^2] - E[x]^2, which loses every digit when |mean| >> std in float32).
 
 import type { KernelSpec } from './kernels.ts';
 
@@ -50,20 +50,29 @@ export function gnSumKernel(): KernelSpec {
 
 const meanOf = (p: string) => `(${p}[this.thread.y * 4] + ${p}[this.thread.y * 4 + 1] + ${p}[this.thread.y * 4 + 2] + ${p}[this.thread.y * 4 + 3]) / Mf`;
 
-/** Stage 2: output [4, N*G], lane partial sums of (x - mean)^2 (mean from stage 1's partials `p`). */
-export function gnSqDevKernel(): KernelSpec {
+/**
+ * Stage 2: output [4, N*G, 2], lane partial sums of d = x - mean (z = 0) and of d^2 (z = 1),
+ * mean from stage 1's partials `p`. Both are needed: the float32 mean of values far from 0 is
+ * off by up to ~M ulp(|x|) (a sizeable fraction of a small std), and sum(d) / M corrects it
+ * (the corrected two-pass algorithm: var = mean(d^2) - mean(d)^2, mean + mean(d)).
+ */
+export function gnDevKernel(): KernelSpec {
   const body = `const mean = ${meanOf('p')};
-  ${laneLoop('this.thread.y * M', (i) => `const d = a[${i}] - mean; part += d * d;`)}
+  let sel = 0.0;
+  if (this.thread.z > 0) { sel = 1.0; }
+  ${laneLoop('this.thread.y * M', (i) => `const d = a[${i}] - mean; part += d * (d * sel + (1.0 - sel));`)}
   return total;`;
-  return { key: 'groupNorm:sqdev', source: fn(['a', 'p', 'M', 'HW', 'HW4', 'Cg', 'Mf'], body), argumentTypes: ['Array', 'Array', ...ints(4), 'Float'] };
+  return { key: 'groupNorm:dev', source: fn(['a', 'p', 'M', 'HW', 'HW4', 'Cg', 'Mf'], body), argumentTypes: ['Array', 'Array', ...ints(4), 'Float'] };
 }
 
-/** Stage 3: output [2, N*G] = [mean, 1 / sqrt(var + eps)] per group. */
+/** Stage 3: output [2, N*G] = [mean, 1 / sqrt(var + eps)] per group (R = N*G rows). */
 export function gnStatsKernel(): KernelSpec {
-  const body = `let res = ${meanOf('p')};
-  if (this.thread.x > 0) { res = 1.0 / Math.sqrt(${meanOf('q')} + eps); }
+  const s2 = `(q[(R + this.thread.y) * 4] + q[(R + this.thread.y) * 4 + 1] + q[(R + this.thread.y) * 4 + 2] + q[(R + this.thread.y) * 4 + 3]) / Mf`;
+  const body = `const m1 = ${meanOf('q')};
+  let res = ${meanOf('p')} + m1;
+  if (this.thread.x > 0) { res = 1.0 / Math.sqrt(Math.max(${s2} - m1 * m1, 0.0) + eps); }
   return res;`;
-  return { key: 'groupNorm:stats', source: fn(['p', 'q', 'Mf', 'eps'], body), argumentTypes: ['Array', 'Array', 'Float', 'Float'] };
+  return { key: 'groupNorm:stats', source: fn(['p', 'q', 'R', 'Mf', 'eps'], body), argumentTypes: ['Array', 'Array', 'Integer', 'Float', 'Float'] };
 }
 
 /** h * gamma[c] + beta[c], output [HW, C, N]; `affine` says which of gamma / beta are passed. */
