@@ -2,7 +2,7 @@
 // channels at 28x28, 14x14 and 7x7), composite (the primitives nn.groupNorm used before: mean,
 // sub, square, mean, add, rsqrt, mul, affine mul / add) vs the fused op (T.groupNorm), on
 // webasm: forward alone, and forward + backward (vjp w.r.t. x, gamma, beta for a random
-// cotangent). The two variants are interleaved rep by rep after one warm-up each; medians of
+// cotangent). The two variants are interleaved rep by rep after one warm-up each; medians (and minima) of
 // process CPU time (and wall time), plus the gpu.js kernel calls each variant makes.
 // Run: npx tsx bench/micro/groupnorm.ts [--batch=16] [--reps=5]
 // Writes bench/results/groupnorm-<UTC>.{json,md}.
@@ -104,6 +104,7 @@ for (const [C, S, count] of SHAPES) {
       'composite ms CPU': +med(s.composite.cpu).toFixed(1),
       'fused ms CPU': +med(s.fused.cpu).toFixed(1),
       'composite / fused': +(med(s.composite.cpu) / med(s.fused.cpu)).toFixed(2),
+      'min composite / fused': `${Math.min(...s.composite.cpu).toFixed(1)} / ${Math.min(...s.fused.cpu).toFixed(1)}`,
       'composite ms wall': +med(s.composite.wall).toFixed(1),
       'fused ms wall': +med(s.fused.wall).toFixed(1),
       'kernel calls composite / fused': `${s.composite.calls} / ${s.fused.calls}`,
@@ -125,7 +126,7 @@ const stamp = new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z').replace(/[-:
 const md = [
   `# GroupNorm: composite vs fused, webasm, ${new Date().toISOString()}`,
   '',
-  `The reference UNet's GroupNorm(8) shapes at batch ${B}; ${reps} interleaved reps per variant after one warm-up each; medians of process CPU time and wall time per call. loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores shared with other work).`,
+  `The reference UNet's GroupNorm(8) shapes at batch ${B}; ${reps} interleaved reps per variant after one warm-up each; medians of process CPU time and wall time per call, and the minimum CPU time (process CPU time includes garbage collection of the temporaries, which makes single reps vary by up to ~8x on this loaded box). loadavg before ${load0.map((v) => v.toFixed(2)).join(' ')}, after ${load1.map((v) => v.toFixed(2)).join(' ')} (2 cores shared with other work).`,
   '',
   `| ${cols.join(' | ')} |`,
   `|${cols.map(() => '---').join('|')}|`,

@@ -203,11 +203,11 @@ defineRule('groupNorm', { saves: IN(0, 1), vjp: (xs, _y, g, a) => {
   const x = xs[0];
   const gamma = a.gamma ? xs[1] : undefined;
   const o = { eps: a.eps };
-  const dx = T.groupNormGrad(x, g, a.groups, { ...o, gamma });
-  if (!a.gamma && !a.beta) return [dx];
+  // groupNormGrad, then (with affine params) groupNormParamGrad reusing its statistics and sums
+  const { dx, dparams } = T.groupNormBackward(x, g, a.groups, { ...o, gamma }, Boolean(a.gamma || a.beta));
+  if (!dparams) return [dx];
   const C = x.shape[1];
-  const pg = T.groupNormParamGrad(x, g, a.groups, o);
-  const row = (k: number) => T.reshape(T.slice(pg, [k, 0], [1, C]), [C]);
+  const row = (k: number) => T.reshape(T.slice(dparams, [k, 0], [1, C]), [C]);
   return [dx, ...(a.gamma ? [row(0)] : []), ...(a.beta ? [row(1)] : [])];
 } });
 // y = L_x(v), v = g * gamma[c], for the cotangent u: grad_g = gamma L(u); grad_gamma = per-channel

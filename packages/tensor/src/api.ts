@@ -107,6 +107,7 @@ export const upsampleNearest2d = publicOp('upsampleNearest2d', CV.upsampleNeares
 export const groupNorm = publicOp('groupNorm', NM.groupNorm, ['x:tensor', 'groups:required']);
 export const groupNormGrad = publicOp('groupNormGrad', NM.groupNormGrad, ['x:tensor', 'g:tensor', 'groups:required']);
 export const groupNormParamGrad = publicOp('groupNormParamGrad', NM.groupNormParamGrad, ['x:tensor', 'g:tensor', 'groups:required']);
+export const groupNormBackward = publicOp('groupNormBackward', NM.groupNormBackward, ['x:tensor', 'g:tensor', 'groups:required']);
 
 // ./random.ts
 export const randomKey = publicOp('randomKey', RN.randomKey, ['seed:required']);

@@ -9,7 +9,7 @@
 // saves). Their VJP rules (autograd rules.ts) are written with these same primitives, so
 // derivatives of every order exist.
 
-import type { GroupNormAttrs, Storage } from '../backend.ts';
+import type { Backend, GroupNormAttrs, Storage } from '../backend.ts';
 import { checkNumber, fmtValue } from '../errors.ts';
 import { fmtShape, opError, sizeOf } from '../shape.ts';
 import { runPrimitive } from '../dispatch.ts';
@@ -118,4 +118,39 @@ export function groupNormParamGrad(x: Tensor, g: Tensor, groups: number, opts: P
       b.free(sums);
     }
   });
+}
+
+/**
+ * The whole VJP of groupNorm for the cotangent g: dx (the primitive groupNormGrad) and, with
+ * `params`, [dgamma; dbeta] (the primitive groupNormParamGrad), as two observed primitives of
+ * their usual semantics; the second reuses the statistics and per-channel sums the first
+ * computed instead of recomputing them (3 kernel passes over x and g fewer).
+ */
+export function groupNormBackward(
+  x: Tensor, g: Tensor, groups: number, opts: Omit<GroupNormOptions, 'beta'> = {}, params = true,
+): { dx: Tensor; dparams?: Tensor } {
+  if (!params) return { dx: groupNormGrad(x, g, groups, opts) };
+  const op = 'groupNormGrad';
+  const { attrs, statsShape, sumsShape } = plan(op, x, groups, opts?.eps);
+  checkCotangent(op, x, g);
+  const gamma = channelVector(op, 'gamma', opts.gamma, x);
+  let kept: { b: Backend; st: Storage; sums: Storage } | null = null;
+  try {
+    const dx = runPrimitive(op, [x, g, ...(gamma ? [gamma] : [])], x.shape, { ...attrs, gamma: gamma !== undefined }, (b, [xs, gs, gm]) => {
+      const st = b.groupNormStats(xs, x.shape, attrs, statsShape);
+      const sums = b.groupNormChannelSums(xs, x.shape, gs, st, attrs, sumsShape);
+      kept = { b, st, sums };
+      return b.groupNormInputGrad(xs, x.shape, gs, st, sums, gamma ? gm : null, attrs, x.shape);
+    });
+    const out = [2, x.shape[1]];
+    const k = kept as { b: Backend; st: Storage; sums: Storage } | null;
+    const dparams = runPrimitive('groupNormParamGrad', [x, g], out, { ...attrs }, (b) => b.groupNormParamGrad(k!.sums, sumsShape, out));
+    return { dx, dparams };
+  } finally {
+    const k = kept as { b: Backend; st: Storage; sums: Storage } | null;
+    if (k) {
+      k.b.free(k.st);
+      k.b.free(k.sums);
+    }
+  }
 }
