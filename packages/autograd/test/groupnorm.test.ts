@@ -289,6 +289,48 @@ describe('groupNorm on the float64 reference backend', () => {
   });
 });
 
+describe('groupNormBackward and edge cases', () => {
+  it('groupNormBackward (shared statistics) equals groupNormGrad and groupNormParamGrad bit for bit, on webasm and reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(sampleArb(), fc.constantFrom<T.BackendName>('webasm', 'reference'), async (s, backend) => {
+        await T.useBackend(backend, async () => {
+          const [x, g, gamma] = [T.tensor(s.x, s.shape), T.tensor(s.g, s.shape), s.gamma ? T.tensor(s.gamma) : undefined];
+          const o = { eps: s.eps, gamma };
+          const { dx, dparams } = T.groupNormBackward(x, g, s.groups, o);
+          const dx2 = T.groupNormGrad(x, g, s.groups, o);
+          const dp2 = T.groupNormParamGrad(x, g, s.groups, { eps: s.eps });
+          const only = T.groupNormBackward(x, g, s.groups, o, false);
+          try {
+            expect(Array.from(await dx.data())).toEqual(Array.from(await dx2.data()));
+            expect(Array.from(await dparams!.data())).toEqual(Array.from(await dp2.data()));
+            expect(only.dparams).toBeUndefined();
+            expect(Array.from(await only.dx.data())).toEqual(Array.from(await dx2.data()));
+          } finally {
+            T.dispose([x, g, dx, dparams!, dx2, dp2, only.dx, ...(gamma ? [gamma] : [])]);
+          }
+        });
+      }),
+      fcParams(20),
+    );
+  });
+
+  it('an empty batch (N = 0): empty output and gradients, zero dgamma / dbeta', async () => {
+    for (const backend of ['reference', 'webasm'] as const) {
+      const [x, ga] = T.useBackend(backend, () => [T.zeros([0, 4, 3]), T.ones([4])]);
+      const y = T.groupNorm(x, 2, { gamma: ga, beta: ga });
+      const gr = grad((xx: Tensor, gg: Tensor, bb: Tensor) => T.sum(T.groupNorm(xx, 2, { gamma: gg, beta: bb })), [0, 1, 2])(x, ga, ga) as Tensor[];
+      try {
+        expect(y.shape).toEqual([0, 4, 3]);
+        expect(gr[0].shape).toEqual([0, 4, 3]);
+        expect(Array.from(await gr[1].data())).toEqual([0, 0, 0, 0]);
+        expect(Array.from(await gr[2].data())).toEqual([0, 0, 0, 0]);
+      } finally {
+        T.dispose([x, ga, y, gr]);
+      }
+    }
+  });
+});
+
 describe('groupNorm errors (README form)', () => {
   it('wrong groups, gamma / beta shape, rank < 2, cotangent shape', () => {
     T.useBackend('reference', () => {
