@@ -137,7 +137,6 @@ function budgets(s: Sample) {
     const hs = xs.map((v) => (v - mean) * rstd);
     const maxH = Math.max(...hs.map(Math.abs));
     const meanErr = 4 * ulp(maxX) * rstd; // error of h from the float32 mean
-    const n = Math.floor(r / s.groups);
     const gi = r % s.groups;
     let maxD = 0;
     for (let k = 0; k < M; k++) {
@@ -152,7 +151,6 @@ function budgets(s: Sample) {
       dxTol[i] = rstd * maxD * (2 + maxH) * (rel + meanErr * (1 + maxH));
       dgTol[c] += Math.abs(s.g[i]) * hErr + rel * Math.abs(s.g[i] * hs[k]);
       dbTol[c] += rel * Math.abs(s.g[i]);
-      void n;
     }
   }
   return { yTol, dxTol, dgTol, dbTol };
