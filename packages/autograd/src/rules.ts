@@ -196,6 +196,55 @@ defineRule('conv2dFilterGrad', { saves: IN(0, 1), vjp: ([x, dy], _y, g, a) => {
 defineRule('maxPool2dGather', { saves: IN(0), vjp: ([x], _y, g, a) => [null, T.maxPool2dScatter(x, g, a.kernel, { stride: a.stride, padding: a.padding })] });
 defineRule('maxPool2dScatter', { saves: IN(0), vjp: ([x], _y, g, a) => [null, T.maxPool2dGather(x, g, a.kernel, { stride: a.stride, padding: a.padding })] });
 
+// --- group normalization (fused; tensor ops/norm.ts). With L(w) = groupNormGrad(x, w) (no
+// gamma) = rstd (w - mean(w) - h mean(w h)) per group, the VJP of a group's h = (x - mean) rstd
+// for a cotangent w: L is symmetric, and grad_x <w, h> = L(w) (so the rules below reuse it).
+defineRule('groupNorm', { saves: IN(0, 1), vjp: (xs, _y, g, a) => {
+  const x = xs[0];
+  const gamma = a.gamma ? xs[1] : undefined;
+  const o = { eps: a.eps };
+  // groupNormGrad, then (with affine params) groupNormParamGrad reusing its statistics and sums
+  const { dx, dparams } = T.groupNormBackward(x, g, a.groups, { ...o, gamma }, Boolean(a.gamma || a.beta));
+  if (!dparams) return [dx];
+  const C = x.shape[1];
+  const row = (k: number) => T.reshape(T.slice(dparams, [k, 0], [1, C]), [C]);
+  return [dx, ...(a.gamma ? [row(0)] : []), ...(a.beta ? [row(1)] : [])];
+} });
+// y = L_x(v), v = g * gamma[c], for the cotangent u: grad_g = gamma L(u); grad_gamma = per-channel
+// sum of g L(u); grad_x of <u, L_x(v)> = -(rstd / M) (f h + M B L(u) + A y) per group, with
+// f = <u, y>, A = <u, h>, B = mean(v h) (from grad_x rstd = -rstd^2 h / M and grad_x <w, h> = L(w)).
+defineRule('groupNormGrad', { saves: { inputs: [0, 1, 2], output: true }, vjp: (xs, y, u, a) => {
+  const [x, g] = xs;
+  const gamma = a.gamma ? xs[2] : undefined;
+  const [N, C] = x.shape;
+  const G: number = a.groups;
+  const M = x.size / (N * G);
+  const o = { eps: a.eps };
+  const cshape = [1, C, ...x.shape.slice(2).map(() => 1)];
+  const Lu = T.groupNormGrad(x, u, G, o);
+  const v = gamma ? mul(g, T.reshape(gamma, cshape)) : g;
+  const grp = (t: Tensor) => T.reshape(t, [N, G, M]);
+  const h = grp(T.groupNorm(x, G, o));
+  const rstd = T.rsqrt(T.add(T.variance(grp(x), 2, true), a.eps));
+  const f = T.sum(mul(grp(u), grp(y)), 2, true);
+  const A = T.sum(mul(grp(u), h), 2, true);
+  const B = T.mean(mul(grp(v), h), 2, true);
+  const inner = T.add(T.add(mul(f, h), mul(mul(B, M), grp(Lu))), mul(A, grp(y)));
+  const dx = T.reshape(mul(mul(rstd, -1 / M), inner), x.shape);
+  const dg = gamma ? mul(Lu, T.reshape(gamma, cshape)) : Lu;
+  const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  return [dx, dg, ...(gamma ? [T.sum(mul(g, Lu), axes)] : [])];
+} });
+// P = [sum g h; sum g] per channel, cotangent U [2, C]: grad_g = U[0] h + U[1] = groupNorm(x,
+// gamma U[0], beta U[1]); grad_x of sum_c U[0, c] <g, h>_c = L(U[0] g) = groupNormGrad(x, g, gamma U[0]).
+defineRule('groupNormParamGrad', { saves: IN(0, 1), vjp: ([x, g], _y, U, a) => {
+  const C = x.shape[1];
+  const o = { eps: a.eps };
+  const row = (k: number) => T.reshape(T.slice(U, [k, 0], [1, C]), [C]);
+  const u0 = row(0);
+  return [T.groupNormGrad(x, g, a.groups, { ...o, gamma: u0 }), T.groupNorm(x, a.groups, { ...o, gamma: u0, beta: row(1) })];
+} });
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const convOpts = (a: Record<string, any>) => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
 

@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { Tape } from '@tapegrad/autograd';
-import { fcParams as fcParamsShared, CONV_GRAD_SAMPLES, gradAxes, gradBroadcast, gradConvConfig, gradConvTConfig, gradPoolConfig, gradShape, gradValues, MOVEMENT_GRAD_SAMPLES, opInfo, type MovementGradAttrs, type ConvConfig, type ConvConstraints, type ConvTConfig, type PoolConfig, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
+import { fcParams as fcParamsShared, CONV_GRAD_SAMPLES, gradAxes, gradBroadcast, gradConvConfig, gradConvTConfig, gradPoolConfig, gradShape, gradValues, MOVEMENT_GRAD_SAMPLES, NORM_GRAD_SAMPLES, opInfo, type MovementGradAttrs, type ConvConfig, type ConvConstraints, type ConvTConfig, type PoolConfig, opsOfKind, type GradDomain, type OpInfo } from '@tapegrad/tensor/testing';
 
 export type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -323,6 +323,9 @@ export const CASES: Case[] = [
   fromSamples('avgPool2d', 'avgPool2d', CONV_GRAD_SAMPLES.avgPool2d(), (k, x) => T.avgPool2d(x, k.kernel, { stride: k.stride, padding: k.padding }), poolLabel),
   fromSamples('upsampleNearest2d', 'upsampleNearest2d', CONV_GRAD_SAMPLES.upsampleNearest2d(), ({ scale }, x) => T.upsampleNearest2d(x, scale), ({ scale }) => `scale ${fmt(scale)}`),
 
+  // --- the fused groupNorm and the primitives of its VJP (shapes: the op database entry)
+  ...groupNormCases(),
+
   // --- tiny fixed cases, also checked entry by entry (full Jacobian)
   tiny('jacobian tanh', ['tanh'], { f: (x) => T.tanh(x), inputs: [{ shape: [2, 3], dom: 'any' }], label: 'tanh x [2,3]' }),
   tiny('jacobian mul broadcast', ['mul'], {
@@ -404,4 +407,25 @@ export function recordedOps(inst: Instance): Set<string> {
     tape.release();
     T.dispose(xs);
   }
+}
+
+/** groupNorm (with and without affine) and groupNormGrad / groupNormParamGrad on their own. */
+function groupNormCases(): Case[] {
+  const any = (shape: number[]): InputSpec => ({ shape, dom: 'any' });
+  const make = (name: string, build: (G: number, eps: number, x: number[], C: number) => { f: Fn; inputs: InputSpec[] }): Case => ({
+    name,
+    covers: [name.split(' ')[0]],
+    arb: instances(
+      NORM_GRAD_SAMPLES.groupNorm().map(({ shapes, attrs: { groups, eps } }) => ({
+        ...build(groups, eps, shapes[0], shapes[0][1]),
+        label: `${name} x ${fmt(shapes[0])} groups ${groups} eps ${eps}`,
+      })),
+    ),
+  });
+  return [
+    make('groupNorm', (G, eps, x, C) => ({ f: (t, ga, be) => T.groupNorm(t, G, { gamma: ga, beta: be, eps }), inputs: [any(x), any([C]), any([C])] })),
+    make('groupNorm without affine', (G, eps, x) => ({ f: (t) => T.groupNorm(t, G, { eps }), inputs: [any(x)] })),
+    make('groupNormGrad', (G, eps, x, C) => ({ f: (t, g, ga) => T.groupNormGrad(t, g, G, { gamma: ga, eps }), inputs: [any(x), any(x), any([C])] })),
+    make('groupNormParamGrad', (G, eps, x) => ({ f: (t, g) => T.groupNormParamGrad(t, g, G, { eps }), inputs: [any(x), any(x)] })),
+  ];
 }

@@ -39,6 +39,9 @@ const REFERENCE = [
   // convolution and pooling (conv2d's second derivative runs conv2dFilterGrad's rule)
   'conv2d (tiny)', "conv2d padding 'same' (tiny)", 'conv2dFilterGrad (tiny)', 'convTranspose2d (tiny)',
   'convTranspose2d outputPadding (tiny)', 'maxPool2d', 'maxPool2dGather', 'maxPool2dScatter', 'avgPool2d', 'upsampleNearest2d',
+  // the fused groupNorm: its second derivative runs groupNormGrad's and groupNormParamGrad's rules,
+  // and groupNormGrad's own second derivative (third order of groupNorm) checks those rules again
+  'groupNorm', 'groupNormGrad', 'groupNormParamGrad',
 ];
 
 /** A representative subset on webasm (float32). */

@@ -15,7 +15,7 @@ import {
 export const RECORDED_METHODS = new Set([
   'unary', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'transpose', 'broadcastTo', 'slice', 'pad',
   'concat', 'gather', 'scatterAdd', 'conv2d', 'convTranspose2d', 'conv2dFilterGrad', 'maxPool2dGather',
-  'maxPool2dScatter',
+  'maxPool2dScatter', 'groupNormStats', 'groupNormForward', 'groupNormChannelSums', 'groupNormInputGrad', 'groupNormParamGrad',
 ]);
 
 /** One argument of a recorded call: a value, a list of values (concat), or a literal. */

@@ -69,13 +69,11 @@ export const groupNorm: Layer<GroupNormConfig, NormParams, GroupNormApplyOptions
     const eps = checkNumber(op, 'eps', opts?.eps ?? 1e-5, 0);
     return applying(op, x, (x) => {
       if (x.rank < 2) throw opError(op, `input must have rank >= 2 (N, C, *spatial), got ${fmtShape(x.shape)}`);
-      const [N, C] = x.shape;
+      const C = x.shape[1];
       if (C % g) throw opError(op, `input ${fmtShape(x.shape)} has ${C} channels; expected a multiple of groups (${g})`);
       const { w, b } = affineParams(op, params, [C]);
-      const y = T.reshape(normalize(T.reshape(x, [N, g, -1]), [2], eps), x.shape);
-      const bshape = [1, C, ...x.shape.slice(2).map(() => 1)];
-      const yw = w ? T.mul(y, T.reshape(w, bshape)) : y;
-      return b ? T.add(yw, T.reshape(b, bshape)) : yw;
+      // the fused op (statistics, normalize and affine in one primitive, with a fused VJP)
+      return T.groupNorm(x, g, { gamma: w, beta: b, eps });
     });
   },
   module(cfg: GroupNormConfig): Module<NormParams> {

@@ -12,6 +12,7 @@ import * as R from './ops/reduce.ts';
 import * as LA from './ops/linalg.ts';
 import * as M from './ops/movement.ts';
 import * as CV from './ops/conv.ts';
+import * as NM from './ops/norm.ts';
 import * as RN from './random.ts';
 
 // ./ops/creation.ts
@@ -101,6 +102,12 @@ export const maxPool2dGather = publicOp('maxPool2dGather', CV.maxPool2dGather, [
 export const maxPool2dScatter = publicOp('maxPool2dScatter', CV.maxPool2dScatter, ['x:tensor', 'g:tensor', 'kernel:required']);
 export const avgPool2d = publicOp('avgPool2d', CV.avgPool2d, ['x:tensor', 'kernel:required']);
 export const upsampleNearest2d = publicOp('upsampleNearest2d', CV.upsampleNearest2d, ['x:tensor']);
+
+// ./ops/norm.ts
+export const groupNorm = publicOp('groupNorm', NM.groupNorm, ['x:tensor', 'groups:required']);
+export const groupNormGrad = publicOp('groupNormGrad', NM.groupNormGrad, ['x:tensor', 'g:tensor', 'groups:required']);
+export const groupNormParamGrad = publicOp('groupNormParamGrad', NM.groupNormParamGrad, ['x:tensor', 'g:tensor', 'groups:required']);
+export const groupNormBackward = publicOp('groupNormBackward', NM.groupNormBackward, ['x:tensor', 'g:tensor', 'groups:required']);
 
 // ./random.ts
 export const randomKey = publicOp('randomKey', RN.randomKey, ['seed:required']);

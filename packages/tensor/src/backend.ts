@@ -40,6 +40,12 @@ export interface Pool2dAttrs {
   padding: [number, number];
 }
 
+/** GroupNorm over x [N, C, ...spatial]: C split into `groups` groups of C/groups channels. */
+export interface GroupNormAttrs {
+  groups: number;
+  eps: number;
+}
+
 /** Opaque per-backend storage handle (Float32Array, Float64Array or a GPU slot). */
 export type Storage = unknown;
 
@@ -82,6 +88,23 @@ export interface Backend {
   maxPool2dGather(x: Storage, v: Storage, xShape: Shape, attrs: Pool2dAttrs, outShape: Shape): Storage;
   /** The transpose of maxPool2dGather in `v`: routes `g` back to the arg-max positions of `x`. */
   maxPool2dScatter(x: Storage, g: Storage, xShape: Shape, gShape: Shape, attrs: Pool2dAttrs, outShape: Shape): Storage;
+
+  // GroupNorm (PyTorch semantics: population variance, eps inside the square root). A group
+  // (n, g) is the Cg = C/groups channels g*Cg.. of sample n over all spatial positions
+  // (M = Cg * prod(spatial) elements); h = (x - mean) * rstd is the normalized input.
+  /** Per group: [mean, rstd = 1/sqrt(var + eps)], outShape [N, groups, 2]; numerically sound (two-pass). */
+  groupNormStats(x: Storage, xShape: Shape, attrs: GroupNormAttrs, outShape: Shape): Storage;
+  /** h * gamma[c] + beta[c] (gamma / beta null: 1 / 0), from `stats` of groupNormStats. */
+  groupNormForward(x: Storage, xShape: Shape, stats: Storage, gamma: Storage | null, beta: Storage | null, attrs: GroupNormAttrs, outShape: Shape): Storage;
+  /** Per (n, c) over the spatial positions: [sum g*h, sum g], outShape [N, C, 2]. */
+  groupNormChannelSums(x: Storage, xShape: Shape, g: Storage, stats: Storage, attrs: GroupNormAttrs, outShape: Shape): Storage;
+  /**
+   * dx of groupNorm for the cotangent g: rstd * (d - mean(d) - h * mean(d * h)) per group,
+   * d = g * gamma[c] (gamma null: 1), the group means taken from `sums` (groupNormChannelSums).
+   */
+  groupNormInputGrad(x: Storage, xShape: Shape, g: Storage, stats: Storage, sums: Storage, gamma: Storage | null, attrs: GroupNormAttrs, outShape: Shape): Storage;
+  /** [dgamma; dbeta] = sums summed over n, outShape [2, C] (sums [N, C, 2] of groupNormChannelSums). */
+  groupNormParamGrad(sums: Storage, sumsShape: Shape, outShape: Shape): Storage;
 
   /**
    * Optional (the gpu.js backends): a chain of elementwise ops as one kernel, for

@@ -10,9 +10,10 @@ export {
 } from './engine.ts';
 export { tidy, keep, dispose, creationMark, createdSince, disposeCreatedSince } from './scope.ts';
 export { observePrimitives, clone, shareBuffer } from './dispatch.ts';
-export type { Backend, BackendName, UnaryOp, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs } from './backend.ts';
+export type { Backend, BackendName, UnaryOp, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs, GroupNormAttrs } from './backend.ts';
 export { type TensorLike } from './ops/creation.ts';
 export { type Axes } from './ops/reduce.ts';
+export { type GroupNormOptions } from './ops/norm.ts';
 export { type Conv2dOptions, type ConvTranspose2dOptions, type Pool2dOptions, type Pair } from './ops/conv.ts';
 export { RandomKey, threefry2x32 } from './random.ts';
 export { setThreads, getThreads, type ThreadSettings, type ThreadStatus } from './backends/gpujs-patch.ts';

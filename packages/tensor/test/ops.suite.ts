@@ -844,6 +844,33 @@ export function opSuite(backend: SuiteBackend, opts: SuiteOptions): void {
       },
     );
 
+    // groupNorm: per element |gamma_c| (rel (1 + |h|) + 4 ulp(max|x|) rstd) + 4u (|gamma h| + |beta|):
+    // the statistics are blocked sums of ~HW/4 + Cg terms (rel), and the float32 mean of the
+    // group is off by ~ulp(max|x|), which rstd scales (norm-kernels.ts)
+    prop('groupNorm', samplesOf<A.GroupNormSample>('groupNorm'), async ({ k, x, gamma, beta }) => {
+      const [N, C] = k.xShape;
+      const HW = x.data.length / (N * C);
+      const Cg = C / k.groups;
+      const M = Cg * HW;
+      const rel = 16 * (HW / 4 + Cg + 16) * (2 ** -24);
+      const ulp = (v: number) => (v === 0 ? 0 : 2 ** (Math.floor(Math.log2(Math.abs(v))) - 23));
+      const extra = new Array<number>(x.data.length).fill(0);
+      for (let r = 0; r < N * k.groups; r++) {
+        const xs = Array.from(x.data.subarray(r * M, (r + 1) * M));
+        const mean = xs.reduce((a, b) => a + b, 0) / M;
+        const rstd = 1 / Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / M + k.eps);
+        const meanErr = 4 * ulp(Math.max(...xs.map(Math.abs))) * rstd;
+        xs.forEach((v, j) => {
+          const c = (r % k.groups) * Cg + Math.floor(j / HW);
+          const h = (v - mean) * rstd;
+          const ga = k.gamma ? gamma.data[c] : 1;
+          extra[r * M + j] = Math.abs(ga) * (rel * (1 + Math.abs(h)) + meanErr) + 4 * 2 ** -24 * (Math.abs(ga * h) + (k.beta ? Math.abs(beta.data[c]) : 0));
+        });
+      }
+      const f: OpFn = (tx, tg, tb) => T.groupNorm(tx, k.groups, { eps: k.eps, ...(k.gamma ? { gamma: tg } : {}), ...(k.beta ? { beta: tb } : {}) });
+      await check({ what: `groupNorm(x ${fmt(k.xShape)}, groups ${k.groups}, eps ${k.eps}, gamma ${k.gamma}, beta ${k.beta})`, inputs: [x, gamma, beta], f, out: k.xShape, tol: { extra } });
+    });
+
     // max pooling moves values: exact. Small-integer inputs make ties common; the first
     // maximum of a window (row-major) wins on both sides.
     prop(

@@ -13,10 +13,11 @@
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import type {
-  ArgReduceOp, Backend, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs, ReduceOp, Storage, UnaryOp,
+  ArgReduceOp, Backend, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, GroupNormAttrs, Pool2dAttrs, ReduceOp, Storage, UnaryOp,
 } from '../backend.ts';
 import { broadcastStrides, coalesce, opError, shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import * as K from './kernels.ts';
+import * as NK from './norm-kernels.ts';
 import { applyThreadEnv, checkGpujsPatch } from './gpujs-patch.ts';
 
 const require = createRequire(import.meta.url);
@@ -824,5 +825,53 @@ export class GpuJsBackend implements Backend {
     const [N, C, H, W] = xShape;
     const [, , Ho, Wo] = gShape;
     return this.exec(K.maxPoolScatterKernel(a.kernel[0], a.kernel[1]), [W, H, N * C], [x, g, H, W, Ho, Wo, a.stride[0], a.stride[1], a.padding[0], a.padding[1]]);
+  }
+
+  // ------------------------------------------------------------------ GroupNorm (norm-kernels.ts)
+
+  private gnDims(xShape: Shape, attrs: GroupNormAttrs) {
+    const [N, C] = xShape;
+    const HW = sizeOf(xShape.slice(2));
+    const G = attrs.groups;
+    const Cg = C / G;
+    return { N, C, HW, G, Cg, M: Cg * HW, HW4: Math.floor(HW / 4) };
+  }
+
+  groupNormStats(x: Storage, xShape: Shape, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, G, Cg, HW, HW4, M } = this.gnDims(xShape, attrs);
+    const p = this.exec(NK.gnSumKernel(), [4, N * G], [x, M, HW, HW4, Cg]);
+    const q = this.exec(NK.gnDevKernel(), [4, N * G, 2], [x, p, M, HW, HW4, Cg, M]);
+    const out = this.exec(NK.gnStatsKernel(), [2, N * G], [p, q, N * G, M, attrs.eps]);
+    this.free(p);
+    this.free(q);
+    return out;
+  }
+
+  groupNormForward(x: Storage, xShape: Shape, stats: Storage, gamma: Storage | null, beta: Storage | null, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, C, G, Cg, HW } = this.gnDims(xShape, attrs);
+    const affine = [...(gamma !== null ? [gamma] : []), ...(beta !== null ? [beta] : [])];
+    return this.exec(NK.gnForwardKernel(gamma !== null, beta !== null), [HW, C, N], [x, stats, ...affine, C, HW, Cg, G]);
+  }
+
+  groupNormChannelSums(x: Storage, xShape: Shape, g: Storage, stats: Storage, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, C, G, Cg, HW, HW4 } = this.gnDims(xShape, attrs);
+    const p = this.exec(NK.gnChannelSumKernel(), [4, N * C, 2], [x, g, stats, C, HW, HW4, Cg, G]);
+    const out = this.exec(NK.gnChannelSumFinalKernel(), [2, N * C], [p, N * C]);
+    this.free(p);
+    return out;
+  }
+
+  groupNormInputGrad(x: Storage, xShape: Shape, g: Storage, stats: Storage, sums: Storage, gamma: Storage | null, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, C, G, Cg, HW, M } = this.gnDims(xShape, attrs);
+    const gm = gamma !== null ? [gamma] : [];
+    const gs = this.exec(NK.gnGroupSumKernel(gamma !== null), [2, N * G], [sums, ...gm, C, Cg, G]);
+    const out = this.exec(NK.gnInputGradKernel(gamma !== null), [HW, C, N], [x, g, stats, gs, ...gm, C, HW, Cg, G, M]);
+    this.free(gs);
+    return out;
+  }
+
+  groupNormParamGrad(sums: Storage, sumsShape: Shape, _outShape: Shape): Storage {
+    const [N, C] = sumsShape;
+    return this.exec(NK.gnParamGradKernel(), [C, 2], [sums, N, C]);
   }
 }

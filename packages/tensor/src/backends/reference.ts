@@ -4,7 +4,7 @@
 
 import ndarray, { type NdArray } from 'ndarray';
 import type {
-  ArgReduceOp, Backend, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, Pool2dAttrs, ReduceOp, Storage, UnaryOp,
+  ArgReduceOp, Backend, BinaryOp, Conv2dAttrs, ConvTranspose2dAttrs, GroupNormAttrs, Pool2dAttrs, ReduceOp, Storage, UnaryOp,
 } from '../backend.ts';
 import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import { BINARY64, UNARY64 } from './math64.ts';
@@ -332,4 +332,110 @@ export class ReferenceBackend implements Backend {
     pos.forEach((p, i) => (out[p] += gg[i]));
     return out;
   }
+
+  // ---------------------------------------------------------------- GroupNorm (float64, two-pass)
+
+  groupNormStats(x: Storage, xShape: Shape, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, G, M } = gnDims(xShape, attrs);
+    const a = x as F64;
+    const out = new Float64Array(N * G * 2);
+    for (let r = 0; r < N * G; r++) {
+      let s = 0;
+      for (let i = 0; i < M; i++) s += a[r * M + i];
+      const mean = s / M;
+      let v = 0;
+      for (let i = 0; i < M; i++) v += (a[r * M + i] - mean) ** 2;
+      out[r * 2] = mean;
+      out[r * 2 + 1] = 1 / Math.sqrt(v / M + attrs.eps);
+    }
+    return out;
+  }
+
+  groupNormForward(x: Storage, xShape: Shape, stats: Storage, gamma: Storage | null, beta: Storage | null, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, C, HW, Cg } = gnDims(xShape, attrs);
+    const [a, st, gm, bt] = [x as F64, stats as F64, gamma as F64 | null, beta as F64 | null];
+    const out = new Float64Array(N * C * HW);
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const r = n * (C / Cg) + Math.floor(c / Cg);
+        for (let s = 0; s < HW; s++) {
+          const i = (n * C + c) * HW + s;
+          out[i] = (a[i] - st[r * 2]) * st[r * 2 + 1] * (gm ? gm[c] : 1) + (bt ? bt[c] : 0);
+        }
+      }
+    }
+    return out;
+  }
+
+  groupNormChannelSums(x: Storage, xShape: Shape, g: Storage, stats: Storage, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, C, HW, Cg } = gnDims(xShape, attrs);
+    const [a, gr, st] = [x as F64, g as F64, stats as F64];
+    const out = new Float64Array(N * C * 2);
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const r = n * (C / Cg) + Math.floor(c / Cg);
+        let sgh = 0;
+        let sg = 0;
+        for (let s = 0; s < HW; s++) {
+          const i = (n * C + c) * HW + s;
+          sgh += gr[i] * (a[i] - st[r * 2]) * st[r * 2 + 1];
+          sg += gr[i];
+        }
+        out[(n * C + c) * 2] = sgh;
+        out[(n * C + c) * 2 + 1] = sg;
+      }
+    }
+    return out;
+  }
+
+  groupNormInputGrad(x: Storage, xShape: Shape, g: Storage, stats: Storage, sums: Storage, gamma: Storage | null, attrs: GroupNormAttrs, _outShape: Shape): Storage {
+    const { N, C, HW, Cg, G, M } = gnDims(xShape, attrs);
+    const [a, gr, st, sm, gm] = [x as F64, g as F64, stats as F64, sums as F64, gamma as F64 | null];
+    const out = new Float64Array(N * C * HW);
+    for (let n = 0; n < N; n++) {
+      for (let gi = 0; gi < G; gi++) {
+        // group means of d = g * gamma and of d * h
+        let sdh = 0;
+        let sd = 0;
+        for (let c = gi * Cg; c < (gi + 1) * Cg; c++) {
+          const w = gm ? gm[c] : 1;
+          sdh += w * sm[(n * C + c) * 2];
+          sd += w * sm[(n * C + c) * 2 + 1];
+        }
+        const r = n * G + gi;
+        const [mean, rstd] = [st[r * 2], st[r * 2 + 1]];
+        for (let c = gi * Cg; c < (gi + 1) * Cg; c++) {
+          const w = gm ? gm[c] : 1;
+          for (let s = 0; s < HW; s++) {
+            const i = (n * C + c) * HW + s;
+            const h = (a[i] - mean) * rstd;
+            out[i] = rstd * (gr[i] * w - sd / M - (h * sdh) / M);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  groupNormParamGrad(sums: Storage, sumsShape: Shape, _outShape: Shape): Storage {
+    const [N, C] = sumsShape;
+    const sm = sums as F64;
+    const out = new Float64Array(2 * C);
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        out[c] += sm[(n * C + c) * 2];
+        out[C + c] += sm[(n * C + c) * 2 + 1];
+      }
+    }
+    return out;
+  }
+}
+
+/** Sizes of a GroupNorm view: x [N, C, HW] in groups of Cg channels (M elements per group). */
+function gnDims(xShape: Shape, attrs: GroupNormAttrs) {
+  const [N, C] = xShape;
+  const HW = sizeOf(xShape.slice(2));
+  const G = attrs.groups;
+  const Cg = C / G;
+  return { N, C, HW, G, Cg, M: Cg * HW };
 }

@@ -789,6 +789,61 @@ const red = (dom: GradDomain, samples: OpInfo['samples'] = reduceSamples(), grad
 const SUM_NOTE = 'any float32 summation order of n terms is within gamma(n - 1) sum|x| (blocked or not)';
 const DOT_NOTE = 'a dot product of n terms: 2 gamma(n + 2) (|a| . |b|) per element';
 
+// ------------------------------------------------------------------------------------------
+// Normalization: the fused groupNorm
+
+/** A groupNorm configuration: x [N, groups * Cg, ...spatial], optional gamma / beta [C]. */
+export interface GroupNormConfig {
+  xShape: number[];
+  groups: number;
+  eps: number;
+  gamma: boolean;
+  beta: boolean;
+}
+
+const groupNormConfig = (maxCg: number, maxSp: number, maxSpRank: number) =>
+  fc.record({
+    N: gInt(1, 2),
+    groups: gInt(1, 3),
+    Cg: gInt(1, maxCg),
+    sp: fc.array(gInt(1, maxSp), { minLength: 0, maxLength: maxSpRank }),
+    eps: fc.constantFrom(1e-5, 1e-3, 0.25),
+    affine: fc.constantFrom('gb', 'g', 'b', ''),
+  }).map(({ N, groups, Cg, sp, eps, affine }): GroupNormConfig => ({
+    xShape: [N, groups * Cg, ...sp], groups, eps, gamma: affine.includes('g'), beta: affine.includes('b'),
+  }));
+
+/** Forward-suite samples of groupNorm: x (specials mixed in by the special-value pass), gamma, beta. */
+export const NORM_SAMPLES = {
+  groupNorm: (A: Arbitraries, o: SampleOptions) =>
+    groupNormConfig(o.small ? 2 : 3, o.small ? 3 : 5, 2).chain((k) =>
+      fc.record({
+        k: fc.constant(k),
+        x: A.hostTensorOf(k.xShape),
+        // specials in x only: gamma = Inf times an h that is 0 in float64 but 1e-8 in float32 is NaN vs Inf
+        gamma: plainHostTensorOf([k.xShape[1]]),
+        beta: plainHostTensorOf([k.xShape[1]]),
+      }),
+    ),
+};
+
+/** The value type of NORM_SAMPLES.groupNorm. */
+export type GroupNormSample = ReturnType<(typeof NORM_SAMPLES)['groupNorm']> extends fc.Arbitrary<infer V> ? V : never;
+
+/**
+ * Gradient samples of groupNorm: [x, gamma, beta] with at least 2 elements per group and
+ * eps >= 1e-3 (a finite-difference check of 1 / sqrt(var + eps) near var = 0 needs eps).
+ */
+export const NORM_GRAD_SAMPLES = {
+  groupNorm: () =>
+    groupNormConfig(2, 3, 2)
+      .filter((k) => k.xShape.slice(2).reduce((a, b) => a * b, 1) * (k.xShape[1] / k.groups) >= 2)
+      .map((k): GradSample<{ groups: number; eps: number }> => ({
+        shapes: [k.xShape, [k.xShape[1]], [k.xShape[1]]],
+        attrs: { groups: k.groups, eps: Math.max(k.eps, 1e-3) },
+      })),
+};
+
 const OTHER: OpInfo[] = [
   { name: 'where', kind: 'select', primitives: ['where'], values: [ints(-1, 1), f(), f()], specials: SPECIAL_VALUES, tol: 'exact', grad: { differentiable: 'smooth', domains: ['mask', 'any', 'any'], argnums: [1, 2] }, samples: SELECT_SAMPLES.where, gradSamples: SELECT_GRAD_SAMPLES.where, call: (t) => t },
   // clip(x, lo, hi) with number bounds (tensor bounds: a case of cases.ts)
@@ -824,6 +879,14 @@ const OTHER: OpInfo[] = [
   other('maxPool2dGather', 'pool', ['maxPool2dGather'], SPECIAL_VALUES, 'exact', 'kinked', undefined, cv('maxPool2dGather', ['distinct', 'any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
   other('maxPool2dScatter', 'pool', ['maxPool2dScatter'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW gradients may meet at one pixel', cv('maxPool2dScatter', ['distinct', 'any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
   other('avgPool2d', 'pool', ['conv2d'], SPECIALS_ACCUMULATING, 'reduction', 'smooth', 'KH KW terms plus the rounding of 1 / (KH KW)', cv('avgPool2d', ['any'], (t, a) => [...t, (a as unknown as PoolConfig).kernel, poolOptsOf(a as unknown as PoolConfig)])),
+  // groupNorm's VJP is the primitives groupNormGrad / groupNormParamGrad (recorded by derivatives of order 2+)
+  other('groupNorm', 'axis', ['groupNorm', 'groupNormGrad', 'groupNormParamGrad'], SPECIALS_ACCUMULATING, 'reduction', 'smooth',
+    'statistics are blocked sums of ~HW/4 + Cg terms; the float32 mean is off by ~ulp(max|x|), which rstd scales', {
+      samples: NORM_SAMPLES.groupNorm,
+      gradSamples: NORM_GRAD_SAMPLES.groupNorm,
+      grad: { domains: ['any', 'any', 'any'] },
+      call: (t, a) => [t[0], a.groups, { gamma: t[1], beta: t[2], eps: a.eps }],
+    }),
   other('upsampleNearest2d', 'pool', ['reshape', 'broadcastTo'], SPECIAL_VALUES, 'exact', 'smooth', undefined, cv('upsampleNearest2d', ['any'], (t, a) => [...t, a.scale])),
 ];
 
