@@ -4,12 +4,14 @@
 // after warm-up.
 //
 //   npx tsx bench/unet-step.ts [--steps=N] [--warmup=W] [--batch=64] [--fwd-reps=R]
-//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu][,tapegrad-2t]] [--wasm-mt] [--profile] [--quick]
+//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu][,tapegrad-2t][,tapegrad-narrow]] [--wasm-mt] [--profile] [--quick]
 //
 // Contenders: `tapegrad` = webasm with the register-blocked kernels (the default),
 // `tapegrad-classic` = the same backend with TAPEGRAD_BLOCKED_KERNELS=0's one-output-per-thread
 // kernels (the "before"), `tapegrad-2t` = `tapegrad` with 2 threads (setThreads(2): gpu.js patch
-// 5, kernels measured >= 1 ms run split over both cores; the other contenders run with 1), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
+// 5, kernels measured >= 1 ms run split over both cores; the other contenders run with 1),
+// `tapegrad-narrow` = `tapegrad` with the Array(4) conv tiles only (convTile [2, 2], the gather dw
+// kernel: what runs without gpu.js patch 8), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
 // workaround, `tfjs-cpu` = tfjs-backend-cpu (about 80 s a step: opt-in). `--wasm-mt` adds
 // tfjs-wasm with 2 threads (shim: bench/tfjs/wasm_threads_node.cjs) run in a child process after
 // the others (tfjs-wasm cannot be started threaded and unthreaded in one process), so that one is
@@ -69,8 +71,8 @@ interface Contender {
 }
 
 // ------------------------------------------------------------------ tapegrad
-function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
-  const backend = () => T.currentBackend() as unknown as { blocked: boolean };
+function tapegrad(name: string, blocked: boolean, threads = 1, narrow = false): Contender {
+  const backend = () => T.currentBackend() as unknown as { blocked: boolean; convTile: unknown; filterGradLanes: unknown };
   let params: UNetParams = T.useBackend('webasm', () => unetInit(T.randomKey(1)));
   const adam = nn.adam({ learningRate: 2e-4 });
   let state = T.useBackend('webasm', () => adam.init(params));
@@ -80,11 +82,14 @@ function tapegrad(name: string, blocked: boolean, threads = 1): Contender {
   const run = <R>(fn: () => R): R => T.useBackend('webasm', () => {
     const b = backend();
     const prev = b.blocked;
+    const [prevTile, prevLanes] = [b.convTile, b.filterGradLanes];
     const prevThreads = T.getThreads().threads;
     b.blocked = blocked;
+    if (narrow) [b.convTile, b.filterGradLanes] = [[2, 2], 0];
     if (threads !== prevThreads) T.setThreads(threads);
     try { return fn(); } finally {
       b.blocked = prev;
+      [b.convTile, b.filterGradLanes] = [prevTile, prevLanes];
       if (threads !== prevThreads) T.setThreads(prevThreads);
     }
   });
@@ -250,9 +255,10 @@ for (const n of names) {
   if (n === 'tapegrad') contenders.push(tapegrad(n, true));
   else if (n === 'tapegrad-classic') contenders.push(tapegrad(n, false));
   else if (n === 'tapegrad-2t') contenders.push(tapegrad(n, true, 2));
+  else if (n === 'tapegrad-narrow') contenders.push(tapegrad(n, true, 1, true));
   else if (n === 'tfjs-wasm' || n === 'tfjs-wasm-mt') contenders.push(await tfjs(n, 'wasm'));
   else if (n === 'tfjs-cpu') contenders.push(await tfjs(n, 'cpu'));
-  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tapegrad-2t, tfjs-wasm, tfjs-cpu`);
+  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tapegrad-2t, tapegrad-narrow, tfjs-wasm, tfjs-cpu`);
 }
 const recs = new Map<string, StepRec[]>(contenders.map((c) => [c.name, []]));
 const fwds = new Map<string, number[]>(contenders.map((c) => [c.name, []]));

@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTwins } from './twins.ts';
-import { CASES, data, type Case } from './catalogue.ts';
+import { CASES, WIDE_CASES, data, widePiece, type Case, type WideCase } from './catalogue.ts';
 import * as K from '../../src/backends/kernels.ts';
 import { gpujsPatchStatus } from '../../src/backends/gpujs-patch.ts';
 
@@ -97,6 +97,37 @@ describe('gpu.js code-generator patch', () => {
     expect(trapped).toBeLessThan(CASES.length / 10);
     expect(changed).toBeGreaterThan(CASES.length / 2);
     expect(v128Loads).toBeGreaterThan(40);
+  });
+});
+
+describe('gpu.js patch 8: Array(5..16) kernel results', () => {
+  it(`pristine gpu.js cannot build them (so each is checked against Array(4) pieces); ${WIDE_CASES.length} cases`, () => {
+    expect(WIDE_CASES.length).toBeGreaterThanOrEqual(75);
+    expect(run(twins.pristine, WIDE_CASES[0]).error).toMatch(/does not yet support returning Array\(5\)/);
+    expect(run(twins.patched, WIDE_CASES[0]).error).toBe(null);
+  });
+
+  it.each(WIDE_CASES.map((c) => [c.name, c] as const))('%s: bit-identical to its Array(4) pieces on pristine gpu.js', (_name, c: WideCase) => {
+    const b = run(twins.patched, c);
+    expect(b.error).toBe(null);
+    const cells = b.out.length / c.n;
+    expect(Number.isInteger(cells) && cells === c.output.reduce((p, q) => p * q, 1), `${b.out.length} values for ${c.output} x ${c.n}`).toBe(true);
+    const ub = new Uint32Array(b.out.buffer);
+    for (let k = 0; k * 4 < c.n; k++) {
+      const piece = run(twins.pristine, { ...c, source: widePiece(c.source, k) });
+      expect(piece.error).toBe(null);
+      expect(piece.out.length).toBe(cells * 4);
+      const ua = new Uint32Array(piece.out.buffer);
+      for (let cell = 0; cell < cells; cell++) {
+        for (let q = 4 * k; q < Math.min(c.n, 4 * k + 4); q++) {
+          const want = ua[cell * 4 + (q - 4 * k)];
+          const got = ub[cell * c.n + q];
+          if (want !== got) {
+            throw new Error(`${c.name}: cell ${cell} component ${q}: Array(4) piece ${piece.out[cell * 4 + q - 4 * k]} (0x${want.toString(16)}) vs Array(${c.n}) ${b.out[cell * c.n + q]} (0x${got.toString(16)})`);
+          }
+        }
+      }
+    }
   });
 });
 
