@@ -187,8 +187,9 @@ export class GpuJsBackend implements Backend {
   /**
    * webasm, blocked: the conv2d register tile, [output rows, output channels] per thread, or
    * 'auto'. [2, 2] is an Array(4) kernel that any gpu.js builds; more than 4 outputs need gpu.js
-   * patch 8 (Array(5..16) results). 'auto' (the default): 2 x 8 for >= 8 output channels, 4 x 4
-   * for 4..7, 2 x 2 below that or without patch 8 (bench/micro/conv-tiles.ts).
+   * patch 8 (Array(5..16) results). 'auto' (the default): 4 x 4 for >= 4 output channels, 2 x 2
+   * below that or without patch 8 (bench/micro/conv-tiles.ts: 4 x 4 and 2 x 8 both 1.2-1.5x the
+   * 2 x 2 tile at the UNet's shapes, 4 x 4 the steadier; 4 x 2 and 2 x 4 about 1.0-1.1x).
    */
   convTile: K.ConvTile | 'auto' = 'auto';
   /**
@@ -784,7 +785,7 @@ export class GpuJsBackend implements Backend {
   private convTileFor(O: number): K.ConvTile {
     if (this.convTile !== 'auto') return this.convTile;
     if (!this.wideReturns) return [2, 2];
-    return O >= 8 ? [2, 8] : O >= 4 ? [4, 4] : [2, 2];
+    return O >= 4 ? [4, 4] : [2, 2];
   }
 
   /** Output channels per thread of the lanes-over-kx dw kernel, 0 when it does not apply (see filterGradLanes). */
