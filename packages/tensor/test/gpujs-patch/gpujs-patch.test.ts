@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTwins } from './twins.ts';
 import { CASES, WIDE_CASES, data, widePiece, type Case, type WideCase } from './catalogue.ts';
 import * as K from '../../src/backends/kernels.ts';
-import { gpujsPatchStatus } from '../../src/backends/gpujs-patch.ts';
+import { gpujsPatchStatus, wideReturnsOf } from '../../src/backends/gpujs-patch.ts';
+import { GpuJsBackend } from '../../src/backends/gpujs.ts';
 
 const twins = loadTwins();
 
@@ -105,6 +106,25 @@ describe('gpu.js patch 8: Array(5..16) kernel results', () => {
     expect(WIDE_CASES.length).toBeGreaterThanOrEqual(75);
     expect(run(twins.pristine, WIDE_CASES[0]).error).toMatch(/does not yet support returning Array\(5\)/);
     expect(run(twins.patched, WIDE_CASES[0]).error).toBe(null);
+  });
+
+  it('without patch 8 the backend keeps the Array(4) conv kernels, and they give the same bits as the wide ones', () => {
+    expect(wideReturnsOf(twins.pristine)).toBe(false);
+    expect(wideReturnsOf(twins.patched)).toBe(true);
+    const narrow = new GpuJsBackend('webasm', '', twins.pristine);
+    const wide = new GpuJsBackend('webasm', '', twins.patched);
+    expect([narrow.wideReturns, wide.wideReturns]).toEqual([false, true]);
+    const at = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number], groups: 1 };
+    const [N, C, O, H, W] = [2, 3, 9, 7, 10];
+    const x = data(N * C * H * W, 300, false);
+    const w = data(O * C * 9, 301, false);
+    const dy = data(N * O * H * W, 302, false);
+    const bits = (v: unknown) => Array.from(new Uint32Array((v as Float32Array).slice().buffer));
+    expect(bits(wide.conv2d(x, [N, C, H, W], w, [O, C, 3, 3], at, [N, O, H, W]))).toEqual(bits(narrow.conv2d(x, [N, C, H, W], w, [O, C, 3, 3], at, [N, O, H, W])));
+    expect(bits(wide.conv2dFilterGrad(x, [N, C, H, W], dy, [N, O, H, W], [O, C, 3, 3], at, [O, C, 3, 3]))).toEqual(bits(narrow.conv2dFilterGrad(x, [N, C, H, W], dy, [N, O, H, W], [O, C, 3, 3], at, [O, C, 3, 3])));
+    const keys = (b: GpuJsBackend) => b.kernelClasses().map((k) => k.key.split('|')[0]).sort();
+    expect(keys(narrow).filter((k) => k.startsWith('conv'))).toEqual(['conv2dBlocked:3x3:s1,1:d1,1', 'conv2dFilterGradBlocked:3x3:s1,1:d1,1']);
+    expect(keys(wide).filter((k) => k.startsWith('conv'))).toEqual(['conv2dBlocked:3x3:s1,1:d1,1:t4x4', 'conv2dFilterGradLane:3x3:s1,1:d1:t4']);
   });
 
   it.each(WIDE_CASES.map((c) => [c.name, c] as const))('%s: bit-identical to its Array(4) pieces on pristine gpu.js', (_name, c: WideCase) => {
