@@ -17,6 +17,7 @@ blocked.blocked = true;
 // the Array(4) kernels (2x2 conv tile, 4-channel gather weight gradient): what runs without patch 8
 blocked.convTile = [2, 2];
 blocked.filterGradLanes = 0;
+blocked.matmulRows = 4;
 const ref = new ReferenceBackend();
 
 function values(seed: number, n: number): Float32Array {
@@ -210,6 +211,31 @@ describe('wide register tiles (gpu.js patch 8) vs reference', () => {
     for (const [l, be] of laned) {
       expect(be.kernelClasses().some((k) => k.key.startsWith('conv2dFilterGradLane') && k.key.split('|')[0].endsWith(`:t${l}`)), `lanes ${l} ran`).toBe(true);
     }
+  });
+
+  it('matmul with 5..16 rows per thread: batched, M not a multiple of the rows, N not a multiple of 4, broadcast operand', () => {
+    const ROWS = [5, 8, 12, 16];
+    const mm = ROWS.map((r) => {
+      const b = new GpuJsBackend('webasm');
+      b.matmulRows = r;
+      return b;
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: ROWS.length - 1 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 37 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 11 }), fc.boolean(), fc.integer(), (ri, B, M, K, N, shareB, seed) => {
+        const a = values(seed, B * M * K);
+        const b = values(seed + 1, (shareB ? 1 : B) * K * N);
+        const bShape = shareB ? [K, N] : [B, K, N];
+        const got = mm[ri].matmul(a, [B, M, K], b, bShape, [B, M, N]) as Float32Array;
+        const want = refDown(ref.matmul(refUp(a), [B, M, K], refUp(b), bShape, [B, M, N]));
+        expectClose(got, want, K, `matmul rows ${ROWS[ri]} B=${B} M=${M} K=${K} N=${N} shareB=${shareB}`);
+      }),
+      { numRuns: fcRuns(50) },
+    );
+    ROWS.forEach((r, i) => expect(mm[i].kernelClasses().some((k) => k.key.split('|')[0] === `matmulBlocked:r${r}`), `rows ${r} ran`).toBe(true));
+    const auto = new GpuJsBackend('webasm');
+    auto.matmul(values(1, 9 * 3), [9, 3], values(2, 3 * 5), [3, 5], [9, 5]);
+    auto.matmul(values(1, 7 * 3), [7, 3], values(2, 3 * 5), [3, 5], [7, 5]);
+    expect(auto.kernelClasses().map((k) => k.key.split('|')[0]).filter((k) => k.startsWith('matmul')).sort()).toEqual(['matmulBlocked', 'matmulBlocked:r8']);
   });
 
   it('UNet-sized: conv 3x3 at 14x14 C16->12 and C8->20 stride 2 with the default tiles, the dx of the first as the autograd rule computes it', () => {

@@ -199,6 +199,12 @@ export class GpuJsBackend implements Backend {
    * patch 8 for 2 <= KW <= 4, column dilation 1 and KH <= 4, else 0.
    */
   filterGradLanes: number | 'auto' = 'auto';
+  /**
+   * webasm, blocked: rows of `a` per matmul thread (4; 5..16 need gpu.js patch 8), or 'auto'
+   * (the default): 8 with patch 8 for >= 8 rows, else 4 (bench/micro/conv-tiles.ts: 8 rows
+   * 1.1-1.4x 4 rows on matmuls of K >= 128; 16 rows no better than 8).
+   */
+  matmulRows: number | 'auto' = 'auto';
   /** The gpu.js this backend builds with has patch 8 (Array(5..16) kernel results). */
   readonly wideReturns: boolean;
 
@@ -713,12 +719,15 @@ export class GpuJsBackend implements Backend {
     let out: Storage;
     if (this.blocked && M * N * B > 0 && K_ > 0) {
       const W4 = K.pad4(N);
-      const Mb = Math.ceil(M / 4);
-      // the kernel reads 4 rows of `a` per thread: pad each matrix to 4 * Mb rows
-      const ra = padBlocks(pa as Float32Array, sa ? B : 1, M * K_, Mb * 4 * K_);
-      const buf = this.execBlocked(K.matmulBlockedKernel(), [W4, Mb, B], [ra, pb, K_, N, sa ? Mb * 4 * K_ : 0, sb]);
+      const R = this.matmulRowsFor(M);
+      const Mb = Math.ceil(M / R);
+      // the kernel reads R rows of `a` per thread: pad each matrix to R * Mb rows
+      const ra = padBlocks(pa as Float32Array, sa ? B : 1, M * K_, Mb * R * K_);
+      const buf = this.execBlocked(K.matmulBlockedKernel(R), [W4, Mb, B], [ra, pb, K_, N, sa ? Mb * R * K_ : 0, sb], R);
       const res = new Float32Array(B * M * N);
-      K.deinterleave4(buf, res, B, W4, N, Mb, (z, y, q) => (y * 4 + q < M ? (z * M + y * 4 + q) * N : -1));
+      const dest = (z: number, y: number, q: number) => (y * R + q < M ? (z * M + y * R + q) * N : -1);
+      if (R === 4) K.deinterleave4(buf, res, B, W4, N, Mb, dest);
+      else K.deinterleaveN(buf, res, R, B, W4, N, Mb, dest);
       out = res;
     } else {
       out = this.exec(K.matmulKernel(), [N, M, B], [pa, pb, K_, N, sa, sb]);
@@ -779,6 +788,12 @@ export class GpuJsBackend implements Backend {
     }
     if (owned) this.free(xp);
     return out;
+  }
+
+  /** Rows of `a` per thread of the blocked matmul for M rows (see matmulRows). */
+  private matmulRowsFor(M: number): number {
+    if (this.matmulRows !== 'auto') return this.matmulRows;
+    return this.wideReturns && M >= 8 ? 8 : 4;
   }
 
   /** The conv2d register tile for O output channels (see convTile). */

@@ -807,32 +807,27 @@ export function reduceShortKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
 export const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /**
- * Batched matmul, 4 rows per thread. `a` has a multiple of 4 rows per batch (M4, the
- * caller pads) and batch stride `sa` (0: one matrix for every batch); `b` is [.., K, N]
- * with batch stride `sb`. Output dims [pad4(N), M4 / 4, B], Array(4): thread (x, y, z)
- * computes rows 4y..4y+3 of column x of batch z. The `b` read (contiguous across lanes)
- * is shared by the four rows; the four `a` reads are lane-uniform.
+ * Batched matmul, R = `rows` rows per thread (4; 5..16 need gpu.js patch 8). `a` has a
+ * multiple of R rows per batch (the caller pads) and batch stride `sa` (0: one matrix for
+ * every batch); `b` is [.., K, N] with batch stride `sb`. Output dims [pad4(N), MR / R, B],
+ * Array(R): thread (x, y, z) computes rows Ry..Ry+R-1 of column x of batch z. The `b` read
+ * (contiguous across lanes) is shared by the R rows; the R `a` reads are lane-uniform.
  */
-export function matmulBlockedKernel(): KernelSpec {
-  const body = `let ai = this.thread.z * sa + this.thread.y * 4 * K;
+export function matmulBlockedKernel(rows = 4): KernelSpec {
+  const r = Array.from({ length: rows }, (_, i) => i);
+  const body = `let ai = this.thread.z * sa + this.thread.y * ${rows} * K;
   let bi = this.thread.z * sb;
-  let s0 = 0.0;
-  let s1 = 0.0;
-  let s2 = 0.0;
-  let s3 = 0.0;
+  ${r.map((i) => `let s${i} = 0.0;`).join('\n  ')}
   for (let k = 0; k < K; k++) {
     const bv = b[bi + this.thread.x];
-    s0 += a[ai] * bv;
-    s1 += a[ai + K] * bv;
-    s2 += a[ai + K * 2] * bv;
-    s3 += a[ai + K * 3] * bv;
+    ${r.map((i) => `s${i} += a[ai${i ? (i === 1 ? ' + K' : ` + K * ${i}`) : ''}] * bv;`).join('\n    ')}
     ai += 1;
     bi += N;
   }
-  return [s0, s1, s2, s3];`;
+  return [${r.map((i) => `s${i}`).join(', ')}];`;
   return {
-    returnType: 'Array(4)',
-    key: 'matmulBlocked',
+    returnType: vecReturnType(rows),
+    key: rows === 4 ? 'matmulBlocked' : `matmulBlocked:r${rows}`,
     source: fn(['a', 'b', 'K', 'N', 'sa', 'sb'], body),
     argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'],
   };

@@ -306,4 +306,8 @@ for (const [KH, KW, TC] of [[3, 3, 2], [3, 3, 4], [3, 3, 5], [2, 4, 4], [4, 2, 3
   }
 }
 
+for (const [R, M, N, KK, B] of [[8, 8, 5, 7, 1], [8, 16, 13, 3, 2], [16, 16, 4, 9, 1], [12, 24, 7, 5, 1]]) {
+  wideSpec(`matmulBlocked rows ${R}`, K.matmulBlockedKernel(R), [K.pad4(N), M / R, B], () => [data(B * M * KK, 290 + N, false), data(B * KK * N, 291, false), KK, N, M * KK, KK * N]);
+}
+
 export const WIDE_CASES = wide;
