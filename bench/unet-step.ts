@@ -10,8 +10,8 @@
 // `tapegrad-classic` = the same backend with TAPEGRAD_BLOCKED_KERNELS=0's one-output-per-thread
 // kernels (the "before"), `tapegrad-2t` = `tapegrad` with 2 threads (setThreads(2): gpu.js patch
 // 5, kernels measured >= 1 ms run split over both cores; the other contenders run with 1),
-// `tapegrad-narrow` = `tapegrad` with the Array(4) conv tiles only (convTile [2, 2], the gather dw
-// kernel: what runs without gpu.js patch 8), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
+// `tapegrad-narrow` = `tapegrad` with the Array(4) kernels only (convTile [2, 2], the gather dw
+// kernel, 4-row matmul: what runs without gpu.js patch 8), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
 // workaround, `tfjs-cpu` = tfjs-backend-cpu (about 80 s a step: opt-in). `--wasm-mt` adds
 // tfjs-wasm with 2 threads (shim: bench/tfjs/wasm_threads_node.cjs) run in a child process after
 // the others (tfjs-wasm cannot be started threaded and unthreaded in one process), so that one is
@@ -72,7 +72,7 @@ interface Contender {
 
 // ------------------------------------------------------------------ tapegrad
 function tapegrad(name: string, blocked: boolean, threads = 1, narrow = false): Contender {
-  const backend = () => T.currentBackend() as unknown as { blocked: boolean; convTile: unknown; filterGradLanes: unknown };
+  const backend = () => T.currentBackend() as unknown as { blocked: boolean; convTile: unknown; filterGradLanes: unknown; matmulRows: unknown };
   let params: UNetParams = T.useBackend('webasm', () => unetInit(T.randomKey(1)));
   const adam = nn.adam({ learningRate: 2e-4 });
   let state = T.useBackend('webasm', () => adam.init(params));
@@ -82,14 +82,14 @@ function tapegrad(name: string, blocked: boolean, threads = 1, narrow = false): 
   const run = <R>(fn: () => R): R => T.useBackend('webasm', () => {
     const b = backend();
     const prev = b.blocked;
-    const [prevTile, prevLanes] = [b.convTile, b.filterGradLanes];
+    const [prevTile, prevLanes, prevRows] = [b.convTile, b.filterGradLanes, b.matmulRows];
     const prevThreads = T.getThreads().threads;
     b.blocked = blocked;
-    if (narrow) [b.convTile, b.filterGradLanes] = [[2, 2], 0];
+    if (narrow) [b.convTile, b.filterGradLanes, b.matmulRows] = [[2, 2], 0, 4];
     if (threads !== prevThreads) T.setThreads(threads);
     try { return fn(); } finally {
       b.blocked = prev;
-      [b.convTile, b.filterGradLanes] = [prevTile, prevLanes];
+      [b.convTile, b.filterGradLanes, b.matmulRows] = [prevTile, prevLanes, prevRows];
       if (threads !== prevThreads) T.setThreads(prevThreads);
     }
   });

@@ -1,6 +1,6 @@
 // The reference UNet training step (bench/unet.ts) with the wide conv tiles (gpu.js patch 8; the
 // default) and with the Array(4) tiles only ('narrow': convTile [2, 2], the gather weight-gradient
-// kernel), alternating step by step in one process. Every backend call of the conv family is
+// kernel, 4-row matmul), alternating step by step in one process. Every conv and matmul call is
 // timed in process CPU time (the box is shared: CPU time swings less than wall time), by class,
 // so the conv part of the step can be compared directly; plus the whole step's CPU time.
 // Run: npx tsx bench/micro/conv-tiles-unet.ts [--batch=16] [--steps=4]
@@ -20,7 +20,7 @@ let seed = 5;
 const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
 const X0 = fakeDigits(B, rand);
 
-type Be = { convTile: unknown; filterGradLanes: unknown } & Record<string, unknown>;
+type Be = { convTile: unknown; filterGradLanes: unknown; matmulRows: unknown } & Record<string, unknown>;
 const be = T.findBackend('webasm') as unknown as Be;
 const proto = Object.getPrototypeOf(be) as Record<string, (...a: unknown[]) => unknown>;
 const cpuMs = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
@@ -31,6 +31,7 @@ const classes: Record<string, (args: unknown[]) => string> = {
   conv2d: (a) => `conv2d ${(a[3] as number[])[2]}x${(a[3] as number[])[3]}${stride(a[4])}`,
   convTranspose2d: (a) => `convTranspose2d (dx) ${(a[3] as number[])[2]}x${(a[3] as number[])[3]}${stride(a[4])}`,
   conv2dFilterGrad: (a) => `conv2dFilterGrad (dw) ${(a[4] as number[])[2]}x${(a[4] as number[])[3]}${stride(a[5])}`,
+  matmul: () => 'matmul',
 };
 for (const m of Object.keys(classes)) {
   const orig = proto[m];
@@ -53,7 +54,7 @@ function contender(narrow: boolean) {
   const x0 = T.useBackend('webasm', () => T.tensor(X0, [B, 1, 28, 28]));
   let key = T.randomKey(7);
   return () => T.useBackend('webasm', () => {
-    [be.convTile, be.filterGradLanes] = narrow ? [[2, 2], 0] : ['auto', 'auto'];
+    [be.convTile, be.filterGradLanes, be.matmulRows] = narrow ? [[2, 2], 0, 4] : ['auto', 'auto', 'auto'];
     const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
     const [k1, k2] = T.splitKey(key, 2);
     key = k1;
@@ -69,7 +70,7 @@ function contender(narrow: boolean) {
     ({ params, state } = adam.step(g as UNetParams, state, params));
     const lv = (loss as T.Tensor).dataSync()[0];
     T.dispose([loss as T.Tensor, eps, xt]);
-    [be.convTile, be.filterGradLanes] = ['auto', 'auto'];
+    [be.convTile, be.filterGradLanes, be.matmulRows] = ['auto', 'auto', 'auto'];
     return lv;
   });
 }
@@ -83,7 +84,7 @@ for (let s = -1; s < STEPS; s++) {
     const loss = step();
     const dt = cpuMs() - t0;
     if (s >= 0) rec[name].push({ step: dt, classes: acc });
-    console.log(`${name} step ${s}${s < 0 ? ' (warm-up)' : ''}: ${dt.toFixed(0)} ms CPU, conv family ${[...acc.values()].reduce((p, q) => p + q, 0).toFixed(0)} ms, loss ${loss.toFixed(4)}`);
+    console.log(`${name} step ${s}${s < 0 ? ' (warm-up)' : ''}: ${dt.toFixed(0)} ms CPU, conv + matmul ${[...acc.values()].reduce((p, q) => p + q, 0).toFixed(0)} ms, loss ${loss.toFixed(4)}`);
   }
 }
 const load1 = loadavg();
@@ -95,7 +96,7 @@ const rows = keys.map((k) => {
   return { class: k, 'narrow ms': +n.toFixed(0), 'wide ms': +w.toFixed(0), 'narrow / wide': +(n / w).toFixed(2) };
 });
 const sumOf = (name: string) => med(rec[name].map((r) => [...r.classes.values()].reduce((p, q) => p + q, 0)));
-rows.push({ class: 'conv family total', 'narrow ms': +sumOf('narrow').toFixed(0), 'wide ms': +sumOf('wide').toFixed(0), 'narrow / wide': +(sumOf('narrow') / sumOf('wide')).toFixed(2) });
+rows.push({ class: 'conv + matmul total', 'narrow ms': +sumOf('narrow').toFixed(0), 'wide ms': +sumOf('wide').toFixed(0), 'narrow / wide': +(sumOf('narrow') / sumOf('wide')).toFixed(2) });
 const stepN = med(rec.narrow.map((r) => r.step));
 const stepW = med(rec.wide.map((r) => r.step));
 rows.push({ class: 'whole step', 'narrow ms': +stepN.toFixed(0), 'wide ms': +stepW.toFixed(0), 'narrow / wide': +(stepN / stepW).toFixed(2) });
