@@ -4,16 +4,26 @@
 // after warm-up.
 //
 //   npx tsx bench/unet-step.ts [--steps=N] [--warmup=W] [--batch=64] [--fwd-reps=R]
-//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu][,tapegrad-2t]] [--wasm-mt] [--profile] [--quick]
+//        [--contenders=tapegrad,tapegrad-classic,tfjs-wasm[,tfjs-cpu][,tapegrad-2t][,tapegrad-narrow]
+//                      [,tapegrad-compiled][,tapegrad-compiled-2t][,tapegrad-webgpu][,tapegrad-webgpu-compiled]]
+//        [--wasm-mt] [--profile] [--quick]
 //
 // Contenders: `tapegrad` = webasm with the register-blocked kernels (the default),
 // `tapegrad-classic` = the same backend with TAPEGRAD_BLOCKED_KERNELS=0's one-output-per-thread
 // kernels (the "before"), `tapegrad-2t` = `tapegrad` with 2 threads (setThreads(2): gpu.js patch
-// 5, kernels measured >= 1 ms run split over both cores; the other contenders run with 1), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
+// 5, kernels measured >= 1 ms run split over both cores; the other contenders run with 1),
+// `tapegrad-narrow` = `tapegrad` with the Array(4) kernels only (convTile [2, 2], the gather dw
+// kernel, 4-row matmul: what runs without gpu.js patch 8), `tfjs-wasm` = tfjs-backend-wasm (XNNPACK) 1 thread with the conv-gradient
 // workaround, `tfjs-cpu` = tfjs-backend-cpu (about 80 s a step: opt-in). `--wasm-mt` adds
 // tfjs-wasm with 2 threads (shim: bench/tfjs/wasm_threads_node.cjs) run in a child process after
 // the others (tfjs-wasm cannot be started threaded and unthreaded in one process), so that one is
-// not interleaved. `--profile` adds one tapegrad step with every backend call timed, by class.
+// not interleaved. `tapegrad-compiled` = the same step through @tapegrad/compile's compileStep
+// (bench/unet.ts unetAdamStep: traced once, replayed with fused elementwise chains and multi-tensor
+// Adam kernels; its forward row is a compiled forward), `tapegrad-compiled-2t` the same with 2
+// threads, `tapegrad-webgpu` / `tapegrad-webgpu-compiled` the eager / compiled step on webgpu
+// (Dawn: Mesa lavapipe on a CPU-only machine). A compiled contender's first two steps are warm-up
+// (the trace, then the first replay building its fused kernels). `--profile` adds one step of
+// `tapegrad` and of `tapegrad-compiled` with every backend call timed, by class.
 //
 // Per step: ms split into forward / backward / optimizer (tapegrad: vjp / vjpFn / adam.step;
 // tfjs: variableGrads is forward+backward in one call, its forward is estimated by the forward-only
@@ -73,8 +83,8 @@ interface Contender {
 }
 
 // ------------------------------------------------------------------ tapegrad
-function tapegrad(name: string, blocked: boolean, threads = 1, backendName: 'webasm' | 'webgpu' = 'webasm'): Contender {
-  const backend = () => T.currentBackend() as unknown as { blocked: boolean };
+function tapegrad(name: string, blocked: boolean, threads = 1, narrow = false, backendName: 'webasm' | 'webgpu' = 'webasm'): Contender {
+  const backend = () => T.currentBackend() as unknown as { blocked: boolean; convTile: unknown; filterGradLanes: unknown; matmulRows: unknown };
   let params: UNetParams = T.useBackend(backendName, () => unetInit(T.randomKey(1)));
   const adam = nn.adam({ learningRate: 2e-4 });
   let state = T.useBackend(backendName, () => adam.init(params));
@@ -85,11 +95,14 @@ function tapegrad(name: string, blocked: boolean, threads = 1, backendName: 'web
     if (backendName !== 'webasm') return fn();
     const b = backend();
     const prev = b.blocked;
+    const [prevTile, prevLanes, prevRows] = [b.convTile, b.filterGradLanes, b.matmulRows];
     const prevThreads = T.getThreads().threads;
     b.blocked = blocked;
+    if (narrow) [b.convTile, b.filterGradLanes, b.matmulRows] = [[2, 2], 0, 4];
     if (threads !== prevThreads) T.setThreads(threads);
     try { return fn(); } finally {
       b.blocked = prev;
+      [b.convTile, b.filterGradLanes, b.matmulRows] = [prevTile, prevLanes, prevRows];
       if (threads !== prevThreads) T.setThreads(prevThreads);
     }
   });
@@ -328,13 +341,14 @@ for (const n of names) {
   if (n === 'tapegrad') contenders.push(tapegrad(n, true));
   else if (n === 'tapegrad-classic') contenders.push(tapegrad(n, false));
   else if (n === 'tapegrad-2t') contenders.push(tapegrad(n, true, 2));
+  else if (n === 'tapegrad-narrow') contenders.push(tapegrad(n, true, 1, true));
   else if (n === 'tapegrad-compiled') contenders.push(tapegradCompiled(n, 'webasm'));
   else if (n === 'tapegrad-compiled-2t') contenders.push(tapegradCompiled(n, 'webasm', 2));
-  else if (n === 'tapegrad-webgpu') contenders.push(tapegrad(n, true, 1, 'webgpu'));
+  else if (n === 'tapegrad-webgpu') contenders.push(tapegrad(n, true, 1, false, 'webgpu'));
   else if (n === 'tapegrad-webgpu-compiled') contenders.push(tapegradCompiled(n, 'webgpu'));
   else if (n === 'tfjs-wasm' || n === 'tfjs-wasm-mt') contenders.push(await tfjs(n, 'wasm'));
   else if (n === 'tfjs-cpu') contenders.push(await tfjs(n, 'cpu'));
-  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tapegrad-2t, tapegrad-compiled, tapegrad-compiled-2t, tapegrad-webgpu, tapegrad-webgpu-compiled, tfjs-wasm, tfjs-cpu`);
+  else throw new Error(`unet-step: unknown contender '${n}'; expected tapegrad, tapegrad-classic, tapegrad-2t, tapegrad-narrow, tapegrad-compiled, tapegrad-compiled-2t, tapegrad-webgpu, tapegrad-webgpu-compiled, tfjs-wasm, tfjs-cpu`);
 }
 const recs = new Map<string, StepRec[]>(contenders.map((c) => [c.name, []]));
 const fwds = new Map<string, number[]>(contenders.map((c) => [c.name, []]));

@@ -164,6 +164,39 @@ describe('gpu.js sync threads (patch 5): threaded == one thread, bit for bit', (
     }
   });
 
+  it('Array(8), Array(12) and Array(16) returns (patch 8: the wide conv tiles\' form), 3D output with padded rows', () => {
+    for (const n of [8, 12, 16]) {
+      const accs = Array.from({ length: n }, (_, i) => `s${i}`);
+      const src = `function (a, K) {
+        ${accs.map((v) => `let ${v} = 0;`).join(' ')}
+        for (let k = 0; k < K; k++) {
+          const v = a[this.thread.z * K + k];
+          ${accs.map((v, i) => `${v} += v * (this.thread.x + ${i} * this.thread.y + k);`).join(' ')}
+        }
+        return [${accs.join(', ')}];
+      }`;
+      const mk = () => gpu.createKernel(new Function(`return ${src}`)(), {
+        output: [1, 1, 1], dynamicOutput: true, dynamicArguments: true, precision: 'single', returnType: `Array(${n})`, argumentTypes: ['Array', 'Integer'],
+      });
+      for (const shape of [[8, 3, 5], [5, 2, 3]]) {
+        const a = values(shape[2] + n, shape[2] * 9);
+        oneThread();
+        const solo = mk();
+        solo.setOutput(shape);
+        const want = flat(solo(a, 9)).slice();
+        expect(want.length).toBe(shape[0] * shape[1] * shape[2] * n);
+        force(2);
+        const k = mk();
+        k.setOutput(shape);
+        expectBits(flat(k(a, 9)), want, `Array(${n}) ${shape.join('x')}`);
+        expect(k.kernel._lastRunPath).toBe('sync-threads');
+        expect(pool().lastRun.mainChunks).toBeLessThan(pool().lastRun.chunks);
+        solo.destroy();
+        k.destroy();
+      }
+    }
+  });
+
   it('seeded Math.random: the same stream threaded (per-cell seeding does not depend on the split)', () => {
     const mk = () => gpu.createKernel(function (this: { thread: { x: number } }) { return Math.random() + this.thread.x * 0; }, {
       output: [1003], precision: 'single', randomSeed: 1234,

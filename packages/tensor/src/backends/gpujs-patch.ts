@@ -1,7 +1,9 @@
 // Startup check for tapegrad's patch of gpu.js 2.24.1's WebAssembly code generator
 // (patches/gpu.js+2.24.1.patch, applied by `npm run setup`): i32 loop counters, contiguous
 // lane reads as one v128.load, thread ids in locals, in-module exp/log/tanh (patches 1-4,
-// function-node.js) and a synchronous threaded run path (patch 5, kernel.js + worker-pool.js).
+// function-node.js), a synchronous threaded run path (patch 5, kernel.js + worker-pool.js) and
+// Array(5..16) kernel results (patch 8, function-node.js + kernel.js: the wide register tiles of
+// the conv kernels; without it the backend keeps the Array(4) tiles).
 // The patch changes speed only; the unpatched generator computes the same bits, so a missing
 // patch is a warning (once per process), never an error; without patch 5 threads are
 // unavailable (setThreads warns and keeps one thread).
@@ -18,9 +20,20 @@ export interface GpujsPatchStatus {
   path: string;
   /** Patch 5 (the synchronous threaded path) is present: setThreads can take effect. */
   threads: boolean;
+  /** Patch 8 (Array(5..16) results) is present: the conv kernels may use wide register tiles. */
+  wideReturns: boolean;
 }
 
-const MARKERS = ['isIntCounter', 'collectIntCounters', 'vContiguousRead', 'emitInlineMathF32x4', 'cacheScalarArguments', 'collectIntLocals'];
+/**
+ * Whether a loaded gpu.js module (its index exports) has patch 8, i.e. builds webasm kernels
+ * that return Array(5..16) (benchmarks and tests pass other copies than the installed one).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function wideReturnsOf(lib: any): boolean {
+  return typeof lib?.WebAssemblyFunctionNode?.prototype?.wideVecWidth === 'function';
+}
+
+const MARKERS = ['isIntCounter', 'collectIntCounters', 'vContiguousRead', 'emitInlineMathF32x4', 'cacheScalarArguments', 'collectIntLocals', 'wideVecWidth'];
 /** Patch 5's entry points on WebAssemblyKernel.prototype (kernel.js). */
 const THREAD_MARKERS = ['_syncThreaded', '_syncPlan', '_dispatchSync'];
 
@@ -45,7 +58,7 @@ export function gpujsPatchStatus(): GpujsPatchStatus {
   } catch {
     // gpu.js not loadable at all: the backend reports that itself
   }
-  status = { applied: missing.length === 0, missing, path, threads: !missing.some((m) => m.startsWith('WebAssemblyKernel')) };
+  status = { applied: missing.length === 0, missing, path, threads: !missing.some((m) => m.startsWith('WebAssemblyKernel')), wideReturns: !missing.includes('wideVecWidth') };
   return status;
 }
 
@@ -57,6 +70,7 @@ export function checkGpujsPatch(): GpujsPatchStatus {
     console.warn(
       `tapegrad: gpu.js's WebAssembly code generator is not patched (${s.path} lacks ${s.missing.join(', ')}); ` +
       'kernels give the same results but run slower (integer-clean matmul/conv kernels ~3-4x, exp/SiLU several times' +
+      `${s.wideReturns ? '' : ', convolutions a further ~1.3-2x: no wide register tiles'}` +
       `${s.threads ? '' : '; threads (TAPEGRAD_THREADS) unavailable'}). ` +
       'Run `npm run setup` (patch-package applies patches/gpu.js+2.24.1.patch).',
     );

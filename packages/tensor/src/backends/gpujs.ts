@@ -18,7 +18,7 @@ import type {
 import { broadcastStrides, coalesce, opError, shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.ts';
 import * as K from './kernels.ts';
 import * as NK from './norm-kernels.ts';
-import { applyThreadEnv, checkGpujsPatch } from './gpujs-patch.ts';
+import { applyThreadEnv, checkGpujsPatch, wideReturnsOf } from './gpujs-patch.ts';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -185,6 +185,29 @@ export class GpuJsBackend implements Backend {
    * the cpu and webgpu modes always use.
    */
   tidKernels: boolean;
+  /**
+   * webasm, blocked: the conv2d register tile, [output rows, output channels] per thread, or
+   * 'auto'. [2, 2] is an Array(4) kernel that any gpu.js builds; more than 4 outputs need gpu.js
+   * patch 8 (Array(5..16) results). 'auto' (the default): 4 x 4 for >= 4 output channels, 2 x 2
+   * below that or without patch 8 (bench/micro/conv-tiles.ts: 4 x 4 and 2 x 8 both 1.2-1.5x the
+   * 2 x 2 tile at the UNet's shapes, 4 x 4 the steadier; 4 x 2 and 2 x 4 about 1.0-1.1x).
+   */
+  convTile: K.ConvTile | 'auto' = 'auto';
+  /**
+   * webasm, blocked: output channels per thread of the lanes-over-kx weight-gradient kernel
+   * (conv2dFilterGradLaneKernel: KH * this outputs per thread, more than 4 need patch 8), 0 for
+   * the 4-channel gather kernel (conv2dFilterGradBlockedKernel), or 'auto' (the default): 4 with
+   * patch 8 for 2 <= KW <= 4, column dilation 1 and KH <= 4, else 0.
+   */
+  filterGradLanes: number | 'auto' = 'auto';
+  /**
+   * webasm, blocked: rows of `a` per matmul thread (4; 5..16 need gpu.js patch 8), or 'auto'
+   * (the default): 8 with patch 8 for >= 8 rows, else 4 (bench/micro/conv-tiles.ts: 8 rows
+   * 1.1-1.4x 4 rows on matmuls of K >= 128; 16 rows no better than 8).
+   */
+  matmulRows: number | 'auto' = 'auto';
+  /** The gpu.js this backend builds with has patch 8 (Array(5..16) kernel results). */
+  readonly wideReturns: boolean;
 
   constructor(
     readonly name: GpuJsMode,
@@ -199,6 +222,7 @@ export class GpuJsBackend implements Backend {
     }
     this.gpu = new lib.GPU({ mode: name });
     this.gpuMode = name === 'webgpu';
+    this.wideReturns = name === 'webasm' && wideReturnsOf(lib);
     this.blocked = name === 'webasm' && process.env.TAPEGRAD_BLOCKED_KERNELS !== '0';
     this.tidKernels = name === 'webasm' && process.env.TAPEGRAD_MEMORY_KERNELS !== '0';
     if (!this.gpuMode) this.downloadSync = (s: Storage) => (s as Float32Array).slice();
@@ -324,13 +348,13 @@ export class GpuJsBackend implements Backend {
   }
 
   /**
-   * Run an Array(4) kernel (webasm) and return its raw result: [..dims reversed.., 4] in one
-   * Float32Array of sizeOf(dims) * 4 values (webasm lays the rows out in one buffer).
+   * Run an Array(n) kernel (webasm) and return its raw result: [..dims reversed.., n] in one
+   * Float32Array of sizeOf(dims) * n values (webasm lays the rows out in one buffer).
    */
-  private execBlocked(spec: K.KernelSpec, dims: number[], args: Arg[]): Float32Array {
+  private execBlocked(spec: K.KernelSpec, dims: number[], args: Arg[], n = 4): Float32Array {
     const size = sizeOf(dims);
     const what = spec.key.replace(/Blocked.*/, '');
-    this.checkSize(what, size * 4);
+    this.checkSize(what, size * n);
     const k = this.kernelFor(spec, dims.length);
     if (args.some(isEmptyArg)) args = args.map((a) => (isEmptyArg(a) ? PLACEHOLDER : a));
     k.setOutput(dims);
@@ -342,12 +366,12 @@ export class GpuJsBackend implements Backend {
     }
     // the caller turns this raw result into exactly one output storage (deinterleave4), freed by free()
     this.live++;
-    if (r instanceof Float32Array && r.length === size * 4) return r; // flat (see kernelFor)
+    if (r instanceof Float32Array && r.length === size * n) return r; // flat (see kernelFor)
     let first: unknown = r;
     while (Array.isArray(first)) first = first[0];
     const f = first as Float32Array;
-    if (f.buffer.byteLength - f.byteOffset >= size * 16) return new Float32Array(f.buffer, f.byteOffset, size * 4);
-    return flatten(r, size * 4); // rows in separate buffers: copy them together
+    if (f.buffer.byteLength - f.byteOffset >= size * n * 4) return new Float32Array(f.buffer, f.byteOffset, size * n);
+    return flatten(r, size * n); // rows in separate buffers: copy them together
   }
 
   private copy(x: Storage, size: number): Storage {
@@ -707,12 +731,15 @@ export class GpuJsBackend implements Backend {
     let out: Storage;
     if (this.blocked && M * N * B > 0 && K_ > 0) {
       const W4 = K.pad4(N);
-      const Mb = Math.ceil(M / 4);
-      // the kernel reads 4 rows of `a` per thread: pad each matrix to 4 * Mb rows
-      const ra = padBlocks(pa as Float32Array, sa ? B : 1, M * K_, Mb * 4 * K_);
-      const buf = this.execBlocked(K.matmulBlockedKernel(), [W4, Mb, B], [ra, pb, K_, N, sa ? Mb * 4 * K_ : 0, sb]);
+      const R = this.matmulRowsFor(M);
+      const Mb = Math.ceil(M / R);
+      // the kernel reads R rows of `a` per thread: pad each matrix to R * Mb rows
+      const ra = padBlocks(pa as Float32Array, sa ? B : 1, M * K_, Mb * R * K_);
+      const buf = this.execBlocked(K.matmulBlockedKernel(R), [W4, Mb, B], [ra, pb, K_, N, sa ? Mb * R * K_ : 0, sb], R);
       const res = new Float32Array(B * M * N);
-      K.deinterleave4(buf, res, B, W4, N, Mb, (z, y, q) => (y * 4 + q < M ? (z * M + y * 4 + q) * N : -1));
+      const dest = (z: number, y: number, q: number) => (y * R + q < M ? (z * M + y * R + q) * N : -1);
+      if (R === 4) K.deinterleave4(buf, res, B, W4, N, Mb, dest);
+      else K.deinterleaveN(buf, res, R, B, W4, N, Mb, dest);
       out = res;
     } else {
       out = this.exec(K.matmulKernel(), [N, M, B], [pa, pb, K_, N, sa, sb]);
@@ -751,18 +778,21 @@ export class GpuJsBackend implements Backend {
       const [sh, sw] = a.stride;
       const [dh, dw] = a.dilation;
       const W4 = K.pad4(Wo);
-      const Hb = Math.ceil(Ho / 2);
-      const Ob = Math.ceil(O / 2);
-      // two output channels per thread: an even number of weight channels
-      const wp = padBlocks(w as Float32Array, 1, O * C * KH * KW, Ob * 2 * C * KH * KW);
-      const buf = this.execBlocked(K.conv2dBlockedKernel(KH, KW, sh, sw, dh, dw), [W4, Hb, N * Ob], [xp, wp, Ob, C, Hp, Wp]);
+      const tile = this.convTileFor(O);
+      const [TR, TC] = tile;
+      const n = TR * TC;
+      const Hb = Math.ceil(Ho / TR);
+      const Ob = Math.ceil(O / TC);
+      // TC output channels per thread: weights padded to a multiple of TC channels
+      const wp = padBlocks(w as Float32Array, 1, O * C * KH * KW, Ob * TC * C * KH * KW);
+      const buf = this.execBlocked(K.conv2dBlockedKernel(KH, KW, sh, sw, dh, dw, tile), [W4, Hb, N * Ob], [xp, wp, Ob, C, Hp, Wp], n);
       const res = new Float32Array(N * O * Ho * Wo);
-      // lane q = 2 * (channel offset) + (row offset)
-      K.deinterleave4(buf, res, N * Ob, W4, Wo, Hb, (z, y, q) => {
-        const n = Math.floor(z / Ob);
-        const o = (z - n * Ob) * 2 + (q >> 1);
-        const yy = y * 2 + (q & 1);
-        return o < O && yy < Ho ? ((n * O + o) * Ho + yy) * Wo : -1;
+      // lane q = TR * (channel offset) + (row offset)
+      K.deinterleaveN(buf, res, n, N * Ob, W4, Wo, Hb, (z, y, q) => {
+        const nn = Math.floor(z / Ob);
+        const o = (z - nn * Ob) * TC + Math.floor(q / TR);
+        const yy = y * TR + (q % TR);
+        return o < O && yy < Ho ? ((nn * O + o) * Ho + yy) * Wo : -1;
       });
       out = res;
     } else {
@@ -770,6 +800,27 @@ export class GpuJsBackend implements Backend {
     }
     if (owned) this.free(xp);
     return out;
+  }
+
+  /** Rows of `a` per thread of the blocked matmul for M rows (see matmulRows). */
+  private matmulRowsFor(M: number): number {
+    if (this.matmulRows !== 'auto') return this.matmulRows;
+    return this.wideReturns && M >= 8 ? 8 : 4;
+  }
+
+  /** The conv2d register tile for O output channels (see convTile). */
+  private convTileFor(O: number): K.ConvTile {
+    if (this.convTile !== 'auto') return this.convTile;
+    if (!this.wideReturns) return [2, 2];
+    return O >= 4 ? [4, 4] : [2, 2];
+  }
+
+  /** Output channels per thread of the lanes-over-kx dw kernel, 0 when it does not apply (see filterGradLanes). */
+  private filterGradLanesFor(KH: number, KW: number, dw: number): number {
+    if (dw !== 1 || KW > 4) return 0;
+    const TC = this.filterGradLanes === 'auto' ? (this.wideReturns && KW >= 2 && KH <= 4 ? 4 : 0) : this.filterGradLanes;
+    const n = KH * TC;
+    return TC > 0 && n >= 4 && n <= 16 && (n === 4 || this.wideReturns) ? TC : 0;
   }
 
   convTranspose2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, a: ConvTranspose2dAttrs, outShape: Shape): Storage {
@@ -798,7 +849,21 @@ export class GpuJsBackend implements Backend {
     const Hp = H + 2 * a.padding[0];
     const Wp = W + 2 * a.padding[1];
     let out: Storage;
-    if (this.blocked && a.groups === 1 && O * Cg * KH * KW > 0 && N * Ho * Wo > 0) {
+    const TC = this.filterGradLanesFor(KH, KW, a.dilation[1]);
+    if (this.blocked && TC > 0 && a.groups === 1 && O * Cg * KH * KW > 0 && N * Ho * Wo > 0) {
+      const Ob = Math.ceil(O / TC);
+      // TC output channels per thread: dy with a multiple of TC channels
+      const dyp = padBlocks(dy as Float32Array, N, O * Ho * Wo, Ob * TC * Ho * Wo);
+      const n = KH * TC;
+      const buf = this.execBlocked(K.conv2dFilterGradLaneKernel(KH, KW, a.stride[0], a.stride[1], a.dilation[0], TC), [4, C, Ob], [xp, dyp, N, Ho, Wo, Ob * TC, C, Hp, Wp], n);
+      const res = new Float32Array(O * C * KH * KW);
+      // buffer [Ob, C, 4 (kx), n], lane q = KH * j + ky
+      K.deinterleaveN(buf, res, n, Ob, 4, KW, C, (z, c, q) => {
+        const o = z * TC + Math.floor(q / KH);
+        return o < O ? ((o * C + c) * KH + (q % KH)) * KW : -1;
+      });
+      out = res;
+    } else if (this.blocked && a.groups === 1 && O * Cg * KH * KW > 0 && N * Ho * Wo > 0) {
       const L = Cg * KH * KW;
       const W4 = K.pad4(L);
       const Ob = Math.ceil(O / 4);

@@ -16,13 +16,16 @@ import type { BinaryOp, UnaryOp } from '../backend.ts';
 
 export const MAX_ELEMENTS = 1 << 24;
 
+/** Array(4), or Array(5..16) with gpu.js patch 8 (webasm only). */
+export type VecReturnType = `Array(${number})`;
+
 export interface KernelSpec {
   /** Cache key (also the op family name in error messages). */
   key: string;
   source: string;
   argumentTypes: string[];
-  /** 'Array(4)' for the register-blocked kernels; a plain number otherwise. */
-  returnType?: 'Array(4)';
+  /** 'Array(n)' for the register-blocked kernels (n > 4: webasm with gpu.js patch 8); a plain number otherwise. */
+  returnType?: VecReturnType;
 }
 
 const clampArg = (x: string, lo: number, hi: number) => `Math.min(Math.max(${x}, ${lo}), ${hi})`;
@@ -804,51 +807,55 @@ export function reduceShortKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
 export const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /**
- * Batched matmul, 4 rows per thread. `a` has a multiple of 4 rows per batch (M4, the
- * caller pads) and batch stride `sa` (0: one matrix for every batch); `b` is [.., K, N]
- * with batch stride `sb`. Output dims [pad4(N), M4 / 4, B], Array(4): thread (x, y, z)
- * computes rows 4y..4y+3 of column x of batch z. The `b` read (contiguous across lanes)
- * is shared by the four rows; the four `a` reads are lane-uniform.
+ * Batched matmul, R = `rows` rows per thread (4; 5..16 need gpu.js patch 8). `a` has a
+ * multiple of R rows per batch (the caller pads) and batch stride `sa` (0: one matrix for
+ * every batch); `b` is [.., K, N] with batch stride `sb`. Output dims [pad4(N), MR / R, B],
+ * Array(R): thread (x, y, z) computes rows Ry..Ry+R-1 of column x of batch z. The `b` read
+ * (contiguous across lanes) is shared by the R rows; the R `a` reads are lane-uniform.
  */
-export function matmulBlockedKernel(): KernelSpec {
-  const body = `let ai = this.thread.z * sa + this.thread.y * 4 * K;
+export function matmulBlockedKernel(rows = 4): KernelSpec {
+  const r = Array.from({ length: rows }, (_, i) => i);
+  const body = `let ai = this.thread.z * sa + this.thread.y * ${rows} * K;
   let bi = this.thread.z * sb;
-  let s0 = 0.0;
-  let s1 = 0.0;
-  let s2 = 0.0;
-  let s3 = 0.0;
+  ${r.map((i) => `let s${i} = 0.0;`).join('\n  ')}
   for (let k = 0; k < K; k++) {
     const bv = b[bi + this.thread.x];
-    s0 += a[ai] * bv;
-    s1 += a[ai + K] * bv;
-    s2 += a[ai + K * 2] * bv;
-    s3 += a[ai + K * 3] * bv;
+    ${r.map((i) => `s${i} += a[ai${i ? (i === 1 ? ' + K' : ` + K * ${i}`) : ''}] * bv;`).join('\n    ')}
     ai += 1;
     bi += N;
   }
-  return [s0, s1, s2, s3];`;
+  return [${r.map((i) => `s${i}`).join(', ')}];`;
   return {
-    returnType: 'Array(4)',
-    key: 'matmulBlocked',
+    returnType: vecReturnType(rows),
+    key: rows === 4 ? 'matmulBlocked' : `matmulBlocked:r${rows}`,
     source: fn(['a', 'b', 'K', 'N', 'sa', 'sb'], body),
     argumentTypes: ['Array', 'Array', 'Integer', 'Integer', 'Integer', 'Integer'],
   };
 }
 
+/** The register tiles the blocked conv kernels support: [output rows, output channels] per thread. */
+export type ConvTile = readonly [rows: number, channels: number];
+/** Array(n) result types (n > 4: gpu.js patch 8, webasm only). */
+export const vecReturnType = (n: number): VecReturnType => {
+  if (!(Number.isInteger(n) && n >= 4 && n <= 16)) throw new Error(`vecReturnType: ${n} outputs per thread; expected 4 to 16`);
+  return `Array(${n})` as VecReturnType;
+};
+
 /**
- * Direct conv2d (groups = 1) over a pre-padded NCHW input, OIHW weights with an even
- * channel count (2 * Ob: the caller pads), 2 output rows x 2 output channels per thread.
- * Output dims [pad4(Wo), ceil(Ho/2), N * Ob], Array(4) = [(o, y), (o, y+1), (o+1, y),
- * (o+1, y+1)] for o = 2 * (z % Ob), y = 2 * thread.y. Kernel size, stride and dilation are
- * baked in (cache key), so the taps of the two rows that read the same input pixel share
- * one read.
+ * Direct conv2d (groups = 1) over a pre-padded NCHW input, OIHW weights with a multiple of
+ * TC channels (TC * Ob: the caller pads), a tile of TR output rows x TC output channels per
+ * thread (TR * TC = 4, 8 or 16 outputs; 8 and 16 need gpu.js patch 8). Output dims
+ * [pad4(Wo), ceil(Ho/TR), N * Ob], Array(TR*TC): lane q = j * TR + r holds output channel
+ * o = TC * (z % Ob) + j, row y = TR * thread.y + r. Kernel size, stride and dilation are
+ * baked in (cache key), so the taps of the rows that read the same input pixel share one read.
  */
-export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: number, dh: number, dw: number): KernelSpec {
+export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, tile: ConvTile = [2, 2]): KernelSpec {
+  const [TR, TC] = tile;
   const args = ['xp', 'w', 'Ob', 'Cin', 'Hp', 'Wp'];
-  // distinct (input row, input col) offsets read by output rows r = 0, 1
+  // distinct (input row, input col) offsets read by output rows r = 0..TR-1
   const reads = new Map<string, { rr: number; cc: number }>();
   const taps: { r: number; k: number; v: string }[] = [];
-  for (let r = 0; r < 2; r++) {
+  for (let r = 0; r < TR; r++) {
     for (let ky = 0; ky < KH; ky++) {
       for (let kx = 0; kx < KW; kx++) {
         const rr = r * sh + ky * dh;
@@ -866,35 +873,34 @@ export function conv2dBlockedKernel(KH: number, KW: number, sh: number, sw: numb
     const off = [rr ? `Wp * ${rr}` : '', cc ? `${cc}` : ''].filter(Boolean).join(' + ');
     lines.push(`const ${v} = xp[xb${off ? ' + ' + off : ''} + ${lane}];`);
   }
-  for (let k = 0; k < KK; k++) {
-    lines.push(`const wa${k} = w[wb${k ? ' + ' + k : ''}];`);
-    lines.push(`const wc${k} = w[wb + wo1${k ? ' + ' + k : ''}];`);
+  for (let j = 0; j < TC; j++) {
+    for (let k = 0; k < KK; k++) {
+      const off = [j ? (j === 1 ? 'wo1' : `wo1 * ${j}`) : '', k ? `${k}` : ''].filter(Boolean).join(' + ');
+      lines.push(`const w${j}_${k} = w[wb${off ? ' + ' + off : ''}];`);
+    }
   }
-  const acc = (o: string, r: number) =>
-    taps.filter((t) => t.r === r).map((t) => `${t.v} * w${o}${t.k}`).join(' + ');
+  const acc = (j: number, r: number) =>
+    taps.filter((t) => t.r === r).map((t) => `${t.v} * w${j}_${t.k}`).join(' + ');
+  const sums: string[] = [];
+  for (let j = 0; j < TC; j++) for (let r = 0; r < TR; r++) sums.push(`s${j}_${r}`);
   const body = `const n = ((this.thread.z - this.thread.z % Ob) / Ob) | 0;
   const ob = this.thread.z - n * Ob;
   const wo1 = Cin * ${KK};
   const plane = Hp * Wp;
-  let xb = n * Cin * plane + this.thread.y * ${2 * sh} * Wp;
-  let wb = ob * 2 * wo1;
-  let s00 = 0.0;
-  let s01 = 0.0;
-  let s10 = 0.0;
-  let s11 = 0.0;
+  let xb = n * Cin * plane + this.thread.y * ${TR * sh} * Wp;
+  let wb = ob * ${TC} * wo1;
+  ${sums.map((v) => `let ${v} = 0.0;`).join('\n  ')}
   for (let c = 0; c < Cin; c++) {
     ${lines.join('\n    ')}
-    s00 += ${acc('a', 0)};
-    s01 += ${acc('a', 1)};
-    s10 += ${acc('c', 0)};
-    s11 += ${acc('c', 1)};
+    ${sums.map((v) => { const [j, r] = v.slice(1).split('_').map(Number); return `${v} += ${acc(j, r)};`; }).join('\n    ')}
     xb += plane;
     wb += ${KK};
   }
-  return [s00, s01, s10, s11];`;
+  return [${sums.join(', ')}];`;
+  const tag = TR === 2 && TC === 2 ? '' : `:t${TR}x${TC}`;
   return {
-    returnType: 'Array(4)',
-    key: `conv2dBlocked:${KH}x${KW}:s${sh},${sw}:d${dh},${dw}`,
+    returnType: vecReturnType(TR * TC),
+    key: `conv2dBlocked:${KH}x${KW}:s${sh},${sw}:d${dh},${dw}${tag}`,
     source: fn(args, body),
     argumentTypes: ['Array', 'Array', ...ints(args.length - 2)],
   };
@@ -957,6 +963,91 @@ export function conv2dFilterGradBlockedKernel(KH: number, KW: number, sh: number
     source: fn(args, body),
     argumentTypes: ['Array', 'Array', ...ints(args.length - 2)],
   };
+}
+
+/**
+ * dL/dw of a groups = 1 conv2d with column dilation 1 and KW <= 4, lanes over the kernel
+ * column: thread (x, y, z) = (kx, c, output-channel block) computes w[TC*z + j, c, ky, kx]
+ * for every ky and j < TC, Array(KH * TC) with lane q = j * KH + ky (needs gpu.js patch 8
+ * when KH * TC > 4). The output x extent is 4 (one SIMD quad; lanes kx >= KW are dropped),
+ * so the KH input reads per step are `<uniform> + this.thread.x`: contiguous v128 loads under
+ * the patched generator instead of the 4-lane gathers of conv2dFilterGradBlockedKernel, and
+ * each is shared by TC output channels. dy has a multiple of TC channels (OT: the caller
+ * pads); its TC reads are lane-uniform. Output dims [4, Cin, OT / TC].
+ */
+export function conv2dFilterGradLaneKernel(KH: number, KW: number, sh: number, sw: number, dh: number, TC: number): KernelSpec {
+  if (KW > 4) throw new Error(`conv2dFilterGradLaneKernel: KW ${KW}; expected <= 4`);
+  const args = ['xp', 'dy', 'N', 'Ho', 'Wo', 'OT', 'Cin', 'Hp', 'Wp'];
+  const acc: string[] = [];
+  for (let j = 0; j < TC; j++) for (let ky = 0; ky < KH; ky++) acc.push(`${j}_${ky}`);
+  const reads: string[] = [];
+  for (let ky = 0; ky < KH; ky++) {
+    const off = ky * dh;
+    reads.push(`const v${ky} = xp[xi${off ? ` + Wp * ${off}` : ''} + this.thread.x];`);
+  }
+  for (let j = 0; j < TC; j++) reads.push(`const d${j} = dy[di${j ? (j === 1 ? ' + P' : ` + P * ${j}`) : ''}];`);
+  const body = `const P = Ho * Wo;
+  const rowStep = Wp * ${sh};
+  const plane = Cin * Hp * Wp;
+  const dplane = OT * P;
+  let xn = this.thread.y * Hp * Wp;
+  let dn = this.thread.z * ${TC} * P;
+  ${acc.map((a) => `let s${a} = 0.0;`).join('\n  ')}
+  for (let n = 0; n < N; n++) {
+    ${acc.map((a) => `let p${a} = 0.0;`).join('\n    ')}
+    let xr = xn;
+    let di = dn;
+    for (let y = 0; y < Ho; y++) {
+      let xi = xr;
+      for (let x = 0; x < Wo; x++) {
+        ${reads.join('\n        ')}
+        ${acc.map((a) => { const [j, ky] = a.split('_'); return `p${a} += v${ky} * d${j};`; }).join('\n        ')}
+        xi += ${sw};
+        di += 1;
+      }
+      xr += rowStep;
+    }
+    ${acc.map((a) => `s${a} += p${a};`).join('\n    ')}
+    xn += plane;
+    dn += dplane;
+  }
+  return [${acc.map((a) => `s${a}`).join(', ')}];`;
+  return {
+    returnType: vecReturnType(KH * TC),
+    key: `conv2dFilterGradLane:${KH}x${KW}:s${sh},${sw}:d${dh}:t${TC}`,
+    source: fn(args, body),
+    argumentTypes: ['Array', 'Array', ...ints(args.length - 2)],
+  };
+}
+
+/**
+ * Undo the interleave of an Array(n) result (any n; deinterleave4 is the n = 4 case). The
+ * buffer is [nb, Hb, W4, n]; lane q's value at (block b, row y, column x < W) goes to
+ * out[dest(b, y, q) + x], and nowhere when dest returns -1.
+ */
+export function deinterleaveN(
+  buf: Float32Array,
+  out: Float32Array,
+  n: number,
+  nb: number,
+  W4: number,
+  W: number,
+  Hb: number,
+  dest: (b: number, y: number, q: number) => number,
+): void {
+  const d = new Array<number>(n);
+  const rowLen = W4 * n;
+  let base = 0;
+  for (let b = 0; b < nb; b++) {
+    for (let y = 0; y < Hb; y++, base += rowLen) {
+      for (let q = 0; q < n; q++) d[q] = dest(b, y, q);
+      for (let q = 0; q < n; q++) {
+        const dq = d[q];
+        if (dq < 0) continue;
+        for (let x = 0, i = base + q; x < W; x++, i += n) out[dq + x] = buf[i];
+      }
+    }
+  }
 }
 
 /**

@@ -234,3 +234,80 @@ spec('gather', K.gatherKernel(), [2 * 3 * 5], () => [data(2 * 4 * 5, 150), new F
 spec('scatterAdd', K.scatterAddKernel(), [2 * 4 * 5], () => [data(2 * 3 * 5, 151), new Float32Array([3, 0, 3]), 3, 4, 5]);
 
 export const CASES = cases;
+
+// --- patch 8: Array(5..16) results. Pristine gpu.js cannot build them, so each wide kernel is
+// compared with the same source cut into Array(4) kernels (its `return [...]` lists split into
+// groups of 4, padded with 0.0) run on the pristine copy: every component must match bit for bit.
+
+export interface WideCase extends Case {
+  /** Components per cell (5..16). */
+  n: number;
+}
+
+/** The source with every `return [e0, ..., e(n-1)];` cut to components 4k..4k+3 (0.0-padded). */
+export function widePiece(source: string, k: number): string {
+  let seen = 0;
+  const out = source.replace(/return \[([\w\s,.]*)\];/g, (_m, list: string) => {
+    seen++;
+    const els = list.split(',').map((e) => e.trim());
+    const part = els.slice(4 * k, 4 * k + 4);
+    while (part.length < 4) part.push('0.0');
+    return `return [${part.join(', ')}];`;
+  });
+  if (!seen) throw new Error('widePiece: no `return [...]` of identifiers in the source');
+  return out;
+}
+
+const wide: WideCase[] = [];
+const ids = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+for (const n of [5, 8, 12, 16]) {
+  // 1-D, quads and scalar tails, reads past both ends of the SIMD path's contiguous window
+  const consts = ids('e', n).map((e, i) => `const ${e} = a[${X} + ${i % 3}] * ${i + 1}.0 - ${i}.5;`).join('\n  ');
+  for (const size of [1, 3, 8, 13, 22]) {
+    wide.push({ name: `Array(${n}) 1-D n=${size}`, n, source: fn(['a'], `${consts}\n  return [${ids('e', n).join(', ')}];`), output: [size], args: () => [data(size + 3, 200 + n + size)] });
+  }
+  // a divergent return under a lane mask, then the fall-through return
+  const other = ids('f', n).map((e, i) => `const ${e} = a[${X}] * ${i}.0 + ${X};`).join('\n  ');
+  for (const size of [7, 16]) {
+    wide.push({ name: `Array(${n}) divergent return n=${size}`, n, source: fn(['a'], `${consts}\n  if (a[${X}] > 0.0) {\n    return [${ids('e', n).join(', ')}];\n  }\n  ${other}\n  return [${ids('f', n).join(', ')}];`), output: [size], args: () => [data(size + 3, 220 + n + size)] });
+  }
+  // the register-blocked form: loop accumulators, a 3-D output with a padded x extent
+  const accs = ids('s', n);
+  const body = `${accs.map((v) => `let ${v} = 0.0;`).join('\n  ')}
+  for (let k = 0; k < K; k++) {
+    const v = a[this.thread.z * K + k + ${X}];
+    ${accs.map((v, i) => `${v} += v * ${i % 2 ? `(this.thread.y + ${i}.0)` : `b[k * ${n} + ${i}]`};`).join('\n    ')}
+  }
+  return [${accs.join(', ')}];`;
+  for (const [w, h, d] of [[4, 1, 1], [8, 3, 2], [5, 2, 3]]) {
+    wide.push({
+      name: `Array(${n}) accumulators ${w}x${h}x${d}`, n, source: fn(['a', 'b', 'K'], body), output: [w, h, d], dynamic: true,
+      args: () => [data(d * 7 + w + 8, 240 + n + w, false), data(7 * n, 241 + n, false), 7], argumentTypes: ['Array', 'Array', 'Integer'],
+    });
+  }
+}
+// tapegrad's wide conv kernels, with the operands padded as gpujs.ts pads them
+function wideSpec(name: string, s: K.KernelSpec, output: number[], args: () => unknown[]) {
+  const n = Number(/Array\((\d+)\)/.exec(s.returnType ?? '')?.[1]);
+  wide.push({ name: `tapegrad ${name} [${output}]`, n, source: s.source, argumentTypes: s.argumentTypes, output, args, dynamic: true });
+}
+for (const [TR, TC] of [[4, 2], [2, 4], [4, 4], [2, 8], [3, 3], [1, 16]] as const) {
+  for (const [Wo, Ho, Cin, Ob, st, dl] of [[3, 3, 1, 1, 1, 1], [8, 5, 2, 2, 1, 1], [13, 4, 3, 1, 1, 2], [5, 3, 2, 1, 2, 1]]) {
+    const Hp = (TR * Math.ceil(Ho / TR) - 1) * st + 2 * dl + 1; const Wp = (K.pad4(Wo) - 1) * st + 2 * dl + 1;
+    wideSpec(`conv2dBlocked 3x3 s${st} d${dl} tile ${TR}x${TC}`, K.conv2dBlockedKernel(3, 3, st, st, dl, dl, [TR, TC]), [K.pad4(Wo), Math.ceil(Ho / TR), 2 * Ob],
+      () => [data(2 * Cin * Hp * Wp, 260 + Wo + TR), data(Ob * TC * Cin * 9, 261 + TC), Ob, Cin, Hp, Wp]);
+  }
+}
+for (const [KH, KW, TC] of [[3, 3, 2], [3, 3, 4], [3, 3, 5], [2, 4, 4], [4, 2, 3]] as const) {
+  for (const [Wo, Ho, Cin, Ob, st] of [[3, 3, 1, 1, 1], [7, 5, 2, 2, 1], [5, 3, 3, 1, 2]]) {
+    const Hp = (Ho - 1) * st + KH; const Wp = (Wo - 1) * st + KW;
+    wideSpec(`conv2dFilterGradLane ${KH}x${KW} s${st} TC${TC}`, K.conv2dFilterGradLaneKernel(KH, KW, st, st, 1, TC), [4, Cin, Ob],
+      () => [data(2 * Cin * Hp * Wp, 280 + Wo + TC), data(2 * Ob * TC * Ho * Wo, 281 + KH), 2, Ho, Wo, Ob * TC, Cin, Hp, Wp]);
+  }
+}
+
+for (const [R, M, N, KK, B] of [[8, 8, 5, 7, 1], [8, 16, 13, 3, 2], [16, 16, 4, 9, 1], [12, 24, 7, 5, 1]]) {
+  wideSpec(`matmulBlocked rows ${R}`, K.matmulBlockedKernel(R), [K.pad4(N), M / R, B], () => [data(B * M * KK, 290 + N, false), data(B * KK * N, 291, false), KK, N, M * KK, KK * N]);
+}
+
+export const WIDE_CASES = wide;

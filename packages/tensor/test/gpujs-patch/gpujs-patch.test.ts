@@ -4,9 +4,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTwins } from './twins.ts';
-import { CASES, data, type Case } from './catalogue.ts';
+import { CASES, WIDE_CASES, data, widePiece, type Case, type WideCase } from './catalogue.ts';
 import * as K from '../../src/backends/kernels.ts';
-import { gpujsPatchStatus } from '../../src/backends/gpujs-patch.ts';
+import { gpujsPatchStatus, wideReturnsOf } from '../../src/backends/gpujs-patch.ts';
+import { GpuJsBackend } from '../../src/backends/gpujs.ts';
 
 const twins = loadTwins();
 
@@ -97,6 +98,56 @@ describe('gpu.js code-generator patch', () => {
     expect(trapped).toBeLessThan(CASES.length / 10);
     expect(changed).toBeGreaterThan(CASES.length / 2);
     expect(v128Loads).toBeGreaterThan(40);
+  });
+});
+
+describe('gpu.js patch 8: Array(5..16) kernel results', () => {
+  it(`pristine gpu.js cannot build them (so each is checked against Array(4) pieces); ${WIDE_CASES.length} cases`, () => {
+    expect(WIDE_CASES.length).toBeGreaterThanOrEqual(75);
+    expect(run(twins.pristine, WIDE_CASES[0]).error).toMatch(/does not yet support returning Array\(5\)/);
+    expect(run(twins.patched, WIDE_CASES[0]).error).toBe(null);
+  });
+
+  it('without patch 8 the backend keeps the Array(4) conv kernels, and they give the same bits as the wide ones', () => {
+    expect(wideReturnsOf(twins.pristine)).toBe(false);
+    expect(wideReturnsOf(twins.patched)).toBe(true);
+    const narrow = new GpuJsBackend('webasm', '', twins.pristine);
+    const wide = new GpuJsBackend('webasm', '', twins.patched);
+    expect([narrow.wideReturns, wide.wideReturns]).toEqual([false, true]);
+    const at = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number], dilation: [1, 1] as [number, number], groups: 1 };
+    const [N, C, O, H, W] = [2, 3, 9, 7, 10];
+    const x = data(N * C * H * W, 300, false);
+    const w = data(O * C * 9, 301, false);
+    const dy = data(N * O * H * W, 302, false);
+    const bits = (v: unknown) => Array.from(new Uint32Array((v as Float32Array).slice().buffer));
+    expect(bits(wide.conv2d(x, [N, C, H, W], w, [O, C, 3, 3], at, [N, O, H, W]))).toEqual(bits(narrow.conv2d(x, [N, C, H, W], w, [O, C, 3, 3], at, [N, O, H, W])));
+    expect(bits(wide.conv2dFilterGrad(x, [N, C, H, W], dy, [N, O, H, W], [O, C, 3, 3], at, [O, C, 3, 3]))).toEqual(bits(narrow.conv2dFilterGrad(x, [N, C, H, W], dy, [N, O, H, W], [O, C, 3, 3], at, [O, C, 3, 3])));
+    const keys = (b: GpuJsBackend) => b.kernelClasses().map((k) => k.key.split('|')[0]).sort();
+    expect(keys(narrow).filter((k) => k.startsWith('conv'))).toEqual(['conv2dBlocked:3x3:s1,1:d1,1', 'conv2dFilterGradBlocked:3x3:s1,1:d1,1']);
+    expect(keys(wide).filter((k) => k.startsWith('conv'))).toEqual(['conv2dBlocked:3x3:s1,1:d1,1:t4x4', 'conv2dFilterGradLane:3x3:s1,1:d1:t4']);
+  });
+
+  it.each(WIDE_CASES.map((c) => [c.name, c] as const))('%s: bit-identical to its Array(4) pieces on pristine gpu.js', (_name, c: WideCase) => {
+    const b = run(twins.patched, c);
+    expect(b.error).toBe(null);
+    const cells = b.out.length / c.n;
+    expect(Number.isInteger(cells) && cells === c.output.reduce((p, q) => p * q, 1), `${b.out.length} values for ${c.output} x ${c.n}`).toBe(true);
+    const ub = new Uint32Array(b.out.buffer);
+    for (let k = 0; k * 4 < c.n; k++) {
+      const piece = run(twins.pristine, { ...c, source: widePiece(c.source, k) });
+      expect(piece.error).toBe(null);
+      expect(piece.out.length).toBe(cells * 4);
+      const ua = new Uint32Array(piece.out.buffer);
+      for (let cell = 0; cell < cells; cell++) {
+        for (let q = 4 * k; q < Math.min(c.n, 4 * k + 4); q++) {
+          const want = ua[cell * 4 + (q - 4 * k)];
+          const got = ub[cell * c.n + q];
+          if (want !== got) {
+            throw new Error(`${c.name}: cell ${cell} component ${q}: Array(4) piece ${piece.out[cell * 4 + q - 4 * k]} (0x${want.toString(16)}) vs Array(${c.n}) ${b.out[cell * c.n + q]} (0x${got.toString(16)})`);
+          }
+        }
+      }
+    }
   });
 });
 
