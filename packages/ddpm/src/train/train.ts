@@ -21,7 +21,7 @@ import { opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import { foldIn, randomKey, RandomKey, splitKey, threefry2x32, type Tensor } from '@tapegrad/tensor';
 import { valueAndGrad } from '@tapegrad/autograd';
-import { compileStep, type CompiledStep } from '@tapegrad/compile';
+import { compileStep, type CompiledStep, type CompileOptions } from '@tapegrad/compile';
 import { adamw, clipByGlobalNorm, ema as makeEma, globalNorm, linearWarmup, warmupCosineDecay, type AdamState, type EmaState } from '@tapegrad/nn';
 import { diffusionLossWith, lossCoefficients, minSnrWeights, sampleTimesteps, uploadLossCoefficients, type LossCoefficients } from '../process/loss.ts';
 
@@ -74,6 +74,8 @@ export interface TrainOptions<P = unknown> {
   eager?: boolean;
   /** The opposite of `eager` (compile: false = eager: true). Default true. */
   compile?: boolean;
+  /** Options of the compiled step (@tapegrad/compile: fuse, multiTensor, maxPlans). Default: its defaults. */
+  compileOptions?: CompileOptions;
   /** Called before the first update with the executor that runs, and again if it changes (a fallback). */
   onExecutor?: (e: TrainExecutor & { step: number }) => void | Promise<void>;
 }
@@ -232,7 +234,7 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<
   };
   type UpdateOut = ReturnType<typeof updateFn>;
   let executor = trainExecutor(config, opts);
-  let compiled: CompiledStep<typeof updateFn> | null = executor.executor === 'compiled' ? compileStep(updateFn) : null;
+  let compiled: CompiledStep<typeof updateFn> | null = executor.executor === 'compiled' ? compileStep(updateFn, null, opts.compileOptions) : null;
   const weightsOf = (t: Int32Array) => (cfg.minSnrGamma !== null ? minSnrWeights(schedule, t, cfg.minSnrGamma, cfg.prediction) : null);
 
   const startStep = step;
