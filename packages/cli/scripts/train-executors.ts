@@ -67,7 +67,11 @@ const same = rows.every((r) => r.losses.length === rows[0]!.losses.length && r.l
 console.log(`| run | executor | images/s (wall, updates 3-${steps}) | images/s (CPU time) | first update (s) |`);
 console.log('|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.rep} | ${r.executor} | ${r.wallIps.toFixed(1)} | ${r.cpuIps.toFixed(1)} | ${r.firstStepS.toFixed(2)} |`);
-const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const med = (xs: number[]) => {
+  const v = xs.slice().sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
 for (const k of ['wallIps', 'cpuIps'] as const) {
   const e = med(rows.filter((r) => r.executor === 'eager').map((r) => r[k]));
   for (const v of variants.filter((x) => x.name !== 'eager')) {
