@@ -87,6 +87,12 @@ const lastShape = (args: ArgTemplate[]): number[] => {
 const sizeOf = (s: Shape) => s.reduce((a, b) => a * b, 1);
 const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
 const MAX_FUSED_INPUTS = 8;
+/**
+ * webgpu: a kernel binds its inputs and its output as storage buffers, and WebGPU's default
+ * maxStorageBuffersPerShaderStage is 8 (lavapipe's too): 7 inputs + the output. An 8-input chain
+ * failed to build its pipeline there ('Invalid BindGroupLayout') and poisoned the device.
+ */
+const MAX_FUSED_INPUTS_WEBGPU = 7;
 
 export interface PlanOptions {
   fuse: boolean;
@@ -142,7 +148,7 @@ export class Plan {
     if (fusable) {
       for (let i = kept.length - 1; i >= 0; i--) {
         if (absorbed.has(i) || !isElementwise(kept[i])) continue;
-        const g = fuseFrom(kept, i, producer, readers, outIds, absorbed);
+        const g = fuseFrom(kept, i, producer, readers, outIds, absorbed, backend.name === 'webgpu' ? MAX_FUSED_INPUTS_WEBGPU : MAX_FUSED_INPUTS);
         if (g) {
           groups.set(i, g.step);
           chains.push(g.step.op);
@@ -441,7 +447,7 @@ function stepOf(c: RecordedCall): PlanStep {
  */
 function fuseFrom(
   calls: RecordedCall[], root: number, producer: Map<number, number>, readers: Map<number, number>,
-  outIds: Set<number>, absorbed: Set<number>,
+  outIds: Set<number>, absorbed: Set<number>, maxInputs: number,
 ): { step: PlanStep; count: number } | null {
   const outShape = lastShape(calls[root].args);
   const nodes: FusedNode[] = [];
@@ -449,6 +455,10 @@ function fuseFrom(
   const inShapes: number[][] = [];
   const ops: string[] = [];
   const taken: number[] = [];
+  // operand slots of binary ops in the chain not visited yet: each needs at least one input,
+  // so absorbing a producer must leave room for them (a left-deep chain such as a sum of many
+  // terms would otherwise absorb without bound: a 145-input kernel, past webgpu's bind limits)
+  let pending = 0;
   const inputRef = (id: number, shape: number[]): FusedRef => {
     let k = inputs.findIndex((x, j) => x === id && sameShape(inShapes[j], shape));
     if (k < 0) {
@@ -462,7 +472,8 @@ function fuseFrom(
     const p = producer.get(id);
     if (
       p !== undefined && !absorbed.has(p) && isElementwise(calls[p]) && readers.get(id) === 1 && !outIds.has(id) &&
-      sameShape(shape, outShape) && sameShape(lastShape(calls[p].args), outShape) && inputs.length < MAX_FUSED_INPUTS - 1
+      sameShape(shape, outShape) && sameShape(lastShape(calls[p].args), outShape) &&
+      inputs.length + pending + (calls[p].method === 'binary' ? 2 : 1) <= maxInputs
     ) {
       taken.push(p);
       return emit(p);
@@ -477,7 +488,9 @@ function fuseFrom(
       const x = operand((a[1] as { v: number }).v, outShape as number[]);
       nodes.push({ kind: 'unary', op: op as never, x });
     } else {
+      pending++;
       const x = operand((a[1] as { v: number }).v, (a[2] as { lit: number[] }).lit);
+      pending--;
       const y = operand((a[3] as { v: number }).v, (a[4] as { lit: number[] }).lit);
       nodes.push({ kind: 'binary', op: op as never, x, y });
     }
