@@ -51,6 +51,7 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
     .option('--grad-clip <x>', 'clip gradients to this global L2 norm (default: off for 2-D, 1 for images)', numArg(0))
     .option('--unet-channels <list>', 'image runs: comma-separated blockOutChannels of the UNet, one per resolution, attention at the lowest (default 32,64)', listArg(intArg(1, 4096)))
     .option('--quiet', 'print only the summary')
+    .option('--eager', 'run each update op by op instead of compiled (@tapegrad/compile traces one update and replays it; the default); same results bit for bit')
     .action((opts) => run(trainCommand(opts, io)));
 
   sub('sample')

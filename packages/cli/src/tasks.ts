@@ -26,7 +26,7 @@ export function denoiserOf(cfg: RunConfig): Denoiser<Tree, unknown> {
     const config = cfg.image!.unet;
     return {
       init: (key) => unet2d.init(key, config) as Tree,
-      apply: (p, x, t, o = {}) => unet2d.apply(p, x, t, { config, classLabels: o.classLabels }),
+      apply: (p, x, t, o = {}) => unet2d.apply(p, x, t, { config, classLabels: o.classLabels, train: o.train, key: o.key }),
     };
   }
   return mlpDenoiser(cfg.denoiser!) as unknown as Denoiser<Tree, unknown>;

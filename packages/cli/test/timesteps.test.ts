@@ -1,7 +1,7 @@
-// The train command trains on every timestep: the t it passes to diffusionLoss cover [0, T)
-// (issue 9: "training never samples t >= 800" passed every test). The CLI trains with
-// @tapegrad/ddpm's train(), which calls diffusionLoss from its own module (process/loss.ts), so
-// that module is the one mocked: every loss the CLI's training computes goes through the spy.
+// The train command trains on every timestep: the t its updates gather coefficients for cover
+// [0, T) (issue 9: "training never samples t >= 800" passed every test). The CLI trains with
+// @tapegrad/ddpm's train(), which calls lossCoefficients from its own module (process/loss.ts)
+// for every update (compiled or eager), so that module is the one mocked.
 import { describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { cli, tmp } from './helpers.ts';
@@ -11,10 +11,10 @@ vi.mock('../../ddpm/src/process/loss.ts', async (importOriginal) => {
   const orig = await importOriginal<typeof import('../../ddpm/src/process/loss.ts')>();
   return {
     ...orig,
-    diffusionLoss: (...args: Parameters<typeof orig.diffusionLoss>) => {
-      const t = args[2].t;
-      if (t !== undefined) seenT.push(...(typeof t === 'number' ? [t] : Array.from(t)));
-      return orig.diffusionLoss(...args);
+    // the host gather of each update's per-sample coefficients (compiled and eager updates alike)
+    lossCoefficients: (...args: Parameters<typeof orig.lossCoefficients>) => {
+      seenT.push(...Array.from(args[1]));
+      return orig.lossCoefficients(...args);
     },
   };
 });

@@ -19,6 +19,7 @@ describe('tapegrad train / eval / sample on two moons', () => {
     const r = await cli(['train', '--data', 'moons', '--steps', '300', '--batch-size', '64', '--out', runA, '--log-every', '50', '--checkpoint-every', '150', '--sample-every', '150']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/step 300\/300  loss/); // not a TTY: one log line per report
+    expect(r.out).toMatch(/^executor: compiled \(each update is traced once/m); // the default
     const cfg = JSON.parse(readFileSync(join(runA, 'config.json'), 'utf8'));
     expect(cfg).toMatchObject({ data: 'moons', steps: 300, batchSize: 64, lr: 0.006, seed: 0, backend: 'webasm' });
     const rows = csv(join(runA, 'metrics.csv'));
@@ -59,13 +60,15 @@ describe('tapegrad train / eval / sample on two moons', () => {
     expect(r.err).toMatch(/is not a run folder/);
   });
 
-  it('--resume from the middle checkpoint gives every later loss and the final state bit for bit', async () => {
+  it('--resume --eager from the middle checkpoint of a compiled run gives every later loss and the final state bit for bit', async () => {
     const runB = join(root, 'b');
     cpSync(runA, runB, { recursive: true });
     rmSync(join(runB, 'checkpoints', 'step-000300'), { recursive: true });
     writeFileSync(join(runB, 'checkpoints', 'latest'), 'step-000150\n');
-    const r = await cli(['train', '--resume', runB]);
+    // the first half ran compiled (the default), the second runs eagerly: the same bits
+    const r = await cli(['train', '--resume', runB, '--eager']);
     expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^executor: eager \(eager execution requested/m);
     expect(r.out).toMatch(/resuming .* from .*step-000150 \(step 150 of 300\)/);
     const a = csv(join(runA, 'metrics.csv')), b = csv(join(runB, 'metrics.csv'));
     expect(b.map((x) => x.slice(0, 4))).toEqual(a.map((x) => x.slice(0, 4))); // step, loss, lr, grad norm as printed (17 digits)

@@ -592,7 +592,9 @@ function groupMultiTensor(steps: PlanStep[], outIds: Set<number>): { steps: Plan
     const key = JSON.stringify(nodes);
     const ins = s.lists[0][1];
     const ready = Math.max(-1, ...ins.map((id) => producerPos.get(id) ?? -1));
-    const reader = outIds.has(s.out) ? Infinity : (firstReader.get(s.out) ?? Infinity);
+    // the first step reading this member's output (an output of the plan may be read inside
+    // it too: an optimizer's new moment is returned and read by the parameter update)
+    const reader = firstReader.get(s.out) ?? Infinity;
     let g = open.get(key);
     const fits = (o: Open) =>
       !ins.some((id) => o.outs.has(id)) && Math.max(o.ready, ready) < Math.min(o.reader, reader) &&

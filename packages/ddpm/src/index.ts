@@ -27,7 +27,7 @@ export {
   DATASETS, makeDataset, toy2dSource, twoMoons, swissRoll, eightGaussians, ring, hostUniform, hostNormal, type DatasetName,
 } from './data/toy2d.ts';
 export {
-  train, dropLabels, TrainDivergedError, type StepMetrics, type TrainOptions, type TrainResult,
+  train, dropLabels, trainExecutor, TrainDivergedError, type TrainExecutor, type StepMetrics, type TrainOptions, type TrainResult,
 } from './train/train.ts';
 export {
   resolveTrainConfig, configDifferences, scheduleOf, type TrainConfig, type ResolvedTrainConfig, type ScheduleSpec,
@@ -53,9 +53,12 @@ export const predictionToX0Eps = publicOp('predictionToX0Eps', forward.predictio
 export const predictionTarget = publicOp('predictionTarget', forward.predictionTarget);
 export type { PredictionType } from './process/forward.ts';
 export const diffusionLoss = publicOp('diffusionLoss', loss.diffusionLoss);
+export const diffusionLossWith = publicOp('diffusionLoss', loss.diffusionLossWith);
+export const lossCoefficients = loss.lossCoefficients;
+export const uploadLossCoefficients = loss.uploadLossCoefficients;
 export const minSnrWeights = publicOp('minSnrWeights', loss.minSnrWeights);
 export const sampleTimesteps = publicOp('sampleTimesteps', loss.sampleTimesteps);
-export type { DiffusionLossOptions } from './process/loss.ts';
+export type { DiffusionLossOptions, LossCoefficients, HostLossCoefficients } from './process/loss.ts';
 export const classifierFreeGuidance = publicOp('classifierFreeGuidance', guidance.classifierFreeGuidance);
 export const rescaleNoiseCfg = publicOp('rescaleNoiseCfg', guidance.rescaleNoiseCfg);
 export const stdPerSample = publicOp('stdPerSample', guidance.stdPerSample);

@@ -83,7 +83,9 @@ describe('divergence: a non-finite model output is reported, never hidden', () =
     let calls = 0;
     const late: Model = (x) => (++calls === 3 ? T.mul(x, Infinity) : T.mul(x, 0.1));
     const plan = samplingPlan('ddim', 100, 6);
-    await expect(sample(late, { shape: SHAPE, schedule: sched, sampler: 'ddim', steps: 6, key: randomKey(3), clip: true }))
+    // eager: the model counts its calls (a compiled replay does not call it); the compiled
+    // check is in sample-compiled.test.ts
+    await expect(sample(late, { shape: SHAPE, schedule: sched, sampler: 'ddim', steps: 6, key: randomKey(3), clip: true, eager: true }))
       .rejects.toThrow(`at step 3 of 6 (t=${plan.timesteps[2]}) of sampler 'ddim'`);
   });
 

@@ -73,7 +73,13 @@ describe('sample: bad input', () => {
       if (++n === 3) throw new Error('boom');
       return T.zerosLike(x);
     };
-    await expect(sample(flaky, opts())).rejects.toThrow('boom');
+    await expect(sample(flaky, opts({ eager: true }))).rejects.toThrow('boom'); // eager: it throws on its 3rd call
+    let m = 0;
+    const flakyTrace: Model = (x) => { // compiled: the trace (its first call) throws
+      if (++m === 1) throw new Error('boom at the trace');
+      return T.zerosLike(x);
+    };
+    await expect(sample(flakyTrace, opts())).rejects.toThrow('boom at the trace');
     await expect(sample(zeroModel, opts({ onStep: () => { throw new Error('stop'); } }))).rejects.toThrow('stop');
   });
 });

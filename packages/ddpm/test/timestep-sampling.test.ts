@@ -19,10 +19,10 @@ vi.mock('../src/process/loss.ts', async (importOriginal) => {
   const orig = await importOriginal<typeof import('../src/process/loss.ts')>();
   return {
     ...orig,
-    diffusionLoss: (...args: Parameters<typeof orig.diffusionLoss>) => {
-      const t = args[2].t;
-      if (t !== undefined) seenT.push(...(typeof t === 'number' ? [t] : Array.from(t)));
-      return orig.diffusionLoss(...args);
+    // the host gather of each update's per-sample coefficients (compiled and eager loops alike)
+    lossCoefficients: (...args: Parameters<typeof orig.lossCoefficients>) => {
+      seenT.push(...Array.from(args[1]));
+      return orig.lossCoefficients(...args);
     },
   };
 });

@@ -26,9 +26,29 @@ export interface EmaState<P = Tree> {
   params: P;
 }
 
+/** The per-update host scalars of an EMA update: d and 1 - d (both float64, from the step). */
+export interface EmaScalars {
+  decay: number;
+  /** 1 - decay, computed on the host (a compiled step cannot compute it in float64). */
+  rest: number;
+}
+
+/** The same scalars as numbers or rank-0 tensors (inside a compiled step). */
+export interface EmaScalarArgs {
+  decay: number | Tensor;
+  rest: number | Tensor;
+}
+
 export interface Ema {
   /** The decay update number `step` (0-based) uses. */
   decayAt(step: number): number;
+  /** { decay: decayAt(step), rest: 1 - decayAt(step) } (host float64): what `apply` takes. */
+  scalars(step: number): EmaScalars;
+  /**
+   * The averaging math alone: avg * decay + params * rest per leaf, with the scalars given as
+   * numbers or rank-0 tensors (inside a compiled step). Returns the new average tree. Pure.
+   */
+  apply<P extends Tree>(avg: P, params: P, scalars: EmaScalarArgs): P;
   /** State whose average starts at params (shares their buffers; tensors are immutable). */
   init<P extends Tree>(params: P): EmaState<P>;
   /** Pure: a new state; nothing disposed. */
@@ -55,6 +75,23 @@ export function ema(cfg: EmaConfig): Ema {
       if (!Number.isInteger(step) || step < 0) throw opError('ema.decayAt', `step must be a non-negative integer, got ${step}`);
       return decayAt(step);
     },
+    scalars(step) {
+      const d = self.decayAt(step);
+      return { decay: d, rest: 1 - d };
+    },
+    apply(avg, params, sc) {
+      const uop = 'ema.update';
+      for (const k of ['decay', 'rest'] as const) {
+        const v = sc?.[k];
+        if (T.isTensor(v) ? v.rank !== 0 : typeof v !== 'number' || !Number.isFinite(v)) {
+          throw opError(uop, `scalars.${k} must be a finite number or a rank-0 tensor, got ${T.isTensor(v) ? `a tensor of shape [${v.shape.join(', ')}]` : JSON.stringify(v)}`);
+        }
+      }
+      const p = flattenTensors(uop, 'params', params);
+      const e = flattenTensors(uop, 'state.params', avg);
+      checkSameTree(uop, 'params', p, 'state.params', e);
+      return T.tidy(() => treeUnflatten(p.def, p.leaves.map((pi: Tensor, i) => T.add(T.mul(e.leaves[i], sc.decay), T.mul(pi, sc.rest)))));
+    },
     init(params) {
       const { leaves, def } = flattenTensors('ema.init', 'params', params);
       return { step: 0, params: treeUnflatten(def, leaves.map((t) => T.clone(t))) };
@@ -62,14 +99,7 @@ export function ema(cfg: EmaConfig): Ema {
     update(state, params) {
       const uop = 'ema.update';
       if (!state || !Number.isInteger(state.step) || state.step < 0) throw opError(uop, `state.step must be a non-negative integer (state from ema.init), got ${JSON.stringify(state?.step)}`);
-      const p = flattenTensors(uop, 'params', params);
-      const e = flattenTensors(uop, 'state.params', state.params);
-      checkSameTree(uop, 'params', p, 'state.params', e);
-      const d = self.decayAt(state.step);
-      return T.tidy(() => ({
-        step: state.step + 1,
-        params: treeUnflatten(p.def, p.leaves.map((pi: Tensor, i) => T.add(T.mul(e.leaves[i], d), T.mul(pi, 1 - d)))),
-      }));
+      return { step: state.step + 1, params: self.apply(state.params, params, self.scalars(state.step)) };
     },
     step(state, params) {
       const next = self.update(state, params);

@@ -18,7 +18,9 @@ export interface EmbeddingParams {
 
 /**
  * indices (a tensor of integer values, or a host array) -> [...indices.shape, dim]. The module
- * form takes the indices as its input tensor. Indices get no gradient.
+ * form takes the indices as its input tensor. Indices get no gradient. Tensor indices are
+ * picked with `T.gather` (no host read of its own), so a compiled step can take them as an
+ * argument; the index check runs where gather's does (not on webgpu; at trace time only).
  */
 export const embedding: Layer<EmbeddingConfig, EmbeddingParams, unknown> & {
   apply(params: EmbeddingParams, indices: Tensor | readonly number[]): Tensor;
@@ -37,12 +39,16 @@ export const embedding: Layer<EmbeddingConfig, EmbeddingParams, unknown> & {
     const n = w.shape[0];
     if (isTensor(indices)) {
       checkTensor(op, 'indices', indices);
-      if (indices.backend !== 'webgpu') {
-        const v = indices.dataSync();
-        const bad = v.findIndex((i) => !Number.isInteger(i) || i < 0 || i >= n);
-        if (bad >= 0) throw opError(op, `index ${v[bad]} at position ${bad} of indices ${fmtShape(indices.shape)} is not an integer in [0, ${n}) (weight ${fmtShape(w.shape)})`);
+      // No host read here: gather validates the indices itself (where the backend reads
+      // synchronously; at trace time inside a compiled step, where a dataSync of a traced
+      // label tensor would be refused); its error is restated in embedding's words.
+      try {
+        return T.gather(w, indices, 0);
+      } catch (e) {
+        const m = /^gather: index (\S+) at position (\d+) is not an integer/.exec((e as Error)?.message ?? '');
+        if (!m) throw e;
+        throw opError(op, `index ${m[1]} at position ${m[2]} of indices ${fmtShape(indices.shape)} is not an integer in [0, ${n}) (weight ${fmtShape(w.shape)})`);
       }
-      return T.gather(w, indices, 0);
     }
     if (!Array.isArray(indices) && !ArrayBuffer.isView(indices)) throw opError(op, `indices must be a tensor or an array of integers, got ${typeof indices}`);
     const arr = Array.from(indices as ArrayLike<number>);

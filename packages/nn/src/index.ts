@@ -24,12 +24,13 @@ export { fanInOut, uniform, kaimingUniform, xavierUniform, biasUniform, normal, 
 export {
   sgd, adam, adamw, globalNorm, clipByGlobalNorm,
   type Optimizer, type Schedule, type LearningRate, type DecayMask, type SgdConfig, type SgdState, type AdamConfig, type AdamState,
+  type OptScalars, type OptScalarArgs,
 } from './optim.ts';
 export {
   constantSchedule, linearSchedule, linearWarmup, cosineDecay, warmupCosineDecay,
   type LinearScheduleConfig, type WarmupConfig, type CosineDecayConfig, type WarmupCosineConfig,
 } from './schedules.ts';
-export { ema, type Ema, type EmaConfig, type EmaState } from './ema.ts';
+export { ema, type Ema, type EmaConfig, type EmaState, type EmaScalars, type EmaScalarArgs } from './ema.ts';
 export {
   saveSafetensors, loadSafetensors, loadSafetensorsInto, serializeSafetensors, parseSafetensors, treeToEntries, entriesToTree, writeFileAtomic,
   SafetensorsError, type SafetensorsErrorCode, type SafetensorsEntry, type ParsedSafetensors, type LoadedSafetensors, type LoadIntoOptions,

@@ -8,6 +8,11 @@
 // and the bias corrections are host numbers (float64), so no value is read back.
 // state.step counts the updates done so far; the learning rate of an update is
 // learningRate(state.step) when learningRate is a schedule.
+// update = scalars(state.step) + apply: `opt.scalars(step)` gives the per-update host numbers
+// ({ lr, bc1, bc2 }) and `opt.apply(grads, { mu, nu }, params, scalars)` does the math with them
+// as numbers or rank-0 tensors, so a compiled step (@tapegrad/compile) passes them as arguments:
+//   const s = opt.scalars(state.step);                      // host, outside the step
+//   step(params, state.mu, state.nu, ..., s.lr, s.bc1, s.bc2) // inside: opt.apply(g, { mu, nu }, p, { lr, bc1, bc2 })
 
 import * as T from '@tapegrad/tensor';
 import { treeUnflatten, type Tensor, checkNumber, opError } from '@tapegrad/tensor';
@@ -28,6 +33,33 @@ export interface Optimizer<S> {
   step<P extends Tree>(grads: P, state: S, params: P): { params: P; state: S };
   /** The learning rate the update number `step` (0-based) uses. */
   learningRate(step: number): number;
+  /**
+   * The per-update host scalars of update number `step` (0-based; the state's `step`): the
+   * learning rate and, for Adam, the bias corrections 1 - b1^t and 1 - b2^t (t = step + 1),
+   * computed in float64 on the host. What `apply` takes (as numbers, or as rank-0 tensors
+   * inside a compiled step, where a number argument is a rank-0 tensor).
+   */
+  scalars(step: number): OptScalars;
+  /**
+   * The update math alone: new params and the new moment buffers, with the per-update scalars
+   * given (numbers or rank-0 tensors). `state.step` is neither read nor required; the returned
+   * state has no `step` (update = scalars(state.step) + apply, and sets step + 1). Pure.
+   */
+  apply<P extends Tree>(grads: P, state: Omit<S, 'step'>, params: P, scalars: OptScalarArgs): { params: P; state: Omit<S, 'step'> };
+}
+
+/** The per-update host scalars of an optimizer (bc1/bc2 only for Adam / AdamW). */
+export interface OptScalars {
+  lr: number;
+  bc1?: number;
+  bc2?: number;
+}
+
+/** The same scalars as numbers or rank-0 tensors (inside a compiled step). */
+export interface OptScalarArgs {
+  lr: number | Tensor;
+  bc1?: number | Tensor;
+  bc2?: number | Tensor;
 }
 
 /** Which parameters get weight decay: (name like 'layers.0.weight', tensor) => boolean. */
@@ -69,16 +101,37 @@ function zerosTree(op: string, params: Tree): Tree {
   return treeUnflatten(def, leaves.map((t) => T.useBackend(t.backend, () => T.zeros(t.shape))));
 }
 
+/** A scalar argument of apply: a finite number or a rank-0 tensor. */
+function checkScalarArg(op: string, name: string, v: unknown): number | Tensor {
+  if (T.isTensor(v)) {
+    if (v.rank !== 0) throw opError(op, `scalars.${name} must be a number or a rank-0 tensor, got a tensor of shape [${v.shape.join(', ')}]`);
+    return v;
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw opError(op, `scalars.${name} must be a finite number or a rank-0 tensor, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function makeOptimizer<S extends { step: number }>(
   name: string,
   lr: Schedule,
   init: (params: Tree) => S,
-  update: (grads: Tree, state: S, params: Tree) => { params: Tree; state: S },
+  scalars: (step: number) => OptScalars,
+  apply: (grads: Tree, state: Omit<S, 'step'>, params: Tree, scalars: OptScalarArgs) => { params: Tree; state: Omit<S, 'step'> },
 ): Optimizer<S> {
+  const update = (grads: Tree, state: S, params: Tree): { params: Tree; state: S } => {
+    const step = checkStep(`${name}.update`, state);
+    const out = apply(grads, state, params, scalars(step));
+    return { params: out.params, state: { step: step + 1, ...out.state } as S };
+  };
   const opt: Optimizer<S> = {
     name,
     init: (params) => init(params),
     update: (grads, state, params) => update(grads, state, params),
+    scalars: (step) => {
+      if (!Number.isInteger(step) || step < 0) throw opError(`${name}.scalars`, `step must be a non-negative integer (the state's step), got ${JSON.stringify(step)}`);
+      return scalars(step);
+    },
+    apply: (grads, state, params, sc) => apply(grads, state, params, sc),
     step(grads, state, params) {
       const out = update(grads, state, params);
       const next = [out.params, out.state];
@@ -125,13 +178,13 @@ export function sgd(cfg: SgdConfig): Optimizer<SgdState> {
     op,
     lr,
     (params) => (mu > 0 ? { step: 0, momentum: zerosTree('sgd.init', params) } : { step: 0 }),
-    (grads, state, params) => {
+    (step) => ({ lr: lr(step) }),
+    (grads, state, params, scalars) => {
       const uop = 'sgd.update';
-      const step = checkStep(uop, state);
-      if (mu > 0 && state.momentum === undefined) throw opError(uop, 'state.momentum is missing; expected the state from sgd.init with the same momentum');
+      if (mu > 0 && state?.momentum === undefined) throw opError(uop, 'state.momentum is missing; expected the state from sgd.init with the same momentum');
+      const rate = checkScalarArg(uop, 'lr', scalars?.lr);
       const { p, rest } = flatAll(uop, params, mu > 0 ? [['grads', grads], ['state.momentum', state.momentum]] : [['grads', grads]]);
       const [g, b] = rest;
-      const rate = lr(step);
       const decays = p.paths.map((path, i) => wd > 0 && (!cfg.weightDecayMask || cfg.weightDecayMask(path, p.leaves[i])));
       return T.tidy(() => {
         const newP: Tensor[] = [];
@@ -147,7 +200,7 @@ export function sgd(cfg: SgdConfig): Optimizer<SgdState> {
           }
           newP.push(T.sub(pi, T.mul(d, rate)));
         });
-        const st: SgdState = { step: step + 1 };
+        const st: Omit<SgdState, 'step'> = {};
         if (mu > 0) st.momentum = treeUnflatten(p.def, newB);
         return { params: treeUnflatten(p.def, newP), state: st };
       });
@@ -193,15 +246,17 @@ function adamLike(op: 'adam' | 'adamw', cfg: AdamConfig): Optimizer<AdamState> {
     op,
     lr,
     (params) => ({ step: 0, mu: zerosTree(`${op}.init`, params), nu: zerosTree(`${op}.init`, params) }),
-    (grads, state, params) => {
-      const uop = `${op}.update`;
-      const step = checkStep(uop, state);
-      const { p, rest } = flatAll(uop, params, [['grads', grads], ['state.mu', state.mu], ['state.nu', state.nu]]);
-      const [g, m, v] = rest;
-      const rate = lr(step);
+    (step) => {
       const t = step + 1;
-      const bc1 = 1 - b1 ** t;
-      const bc2 = 1 - b2 ** t;
+      return { lr: lr(step), bc1: 1 - b1 ** t, bc2: 1 - b2 ** t };
+    },
+    (grads, state, params, scalars) => {
+      const uop = `${op}.update`;
+      const rate = checkScalarArg(uop, 'lr', scalars?.lr);
+      const bc1 = checkScalarArg(uop, 'bc1', scalars.bc1);
+      const bc2 = checkScalarArg(uop, 'bc2', scalars.bc2);
+      const { p, rest } = flatAll(uop, params, [['grads', grads], ['state.mu', state?.mu], ['state.nu', state?.nu]]);
+      const [g, m, v] = rest;
       const decays = p.paths.map((path, i) => wd > 0 && (!cfg.weightDecayMask || cfg.weightDecayMask(path, p.leaves[i])));
       return T.tidy(() => {
         const newP: Tensor[] = [];
@@ -222,7 +277,7 @@ function adamLike(op: 'adam' | 'adamw', cfg: AdamConfig): Optimizer<AdamState> {
         });
         return {
           params: treeUnflatten(p.def, newP),
-          state: { step: step + 1, mu: treeUnflatten(p.def, newM), nu: treeUnflatten(p.def, newV) },
+          state: { mu: treeUnflatten(p.def, newM), nu: treeUnflatten(p.def, newV) },
         };
       });
     },

@@ -35,6 +35,8 @@ export interface TrainFlags {
   overwrite?: boolean;
   unetChannels?: number[];
   quiet?: boolean;
+  /** Run every update eagerly (op by op) instead of compiled (the default). Same results. */
+  eager?: boolean;
 }
 
 const DEFAULT_DENOISER = { dim: 2, hidden: 64, layers: 3, timeEmbedDim: 32, xEmbedDim: 16, xEmbedScale: 25 };
@@ -192,11 +194,22 @@ export async function trainCommand(flags: TrainFlags, io: Io): Promise<number> {
   let windowSum = 0, windowLen = 0, lastIps = 0;
   const checkEvery = (step: number, every: number) => every > 0 && (step % every === 0 || step === cfg.steps);
   let result: Awaited<ReturnType<typeof train>>;
+  let startedCompiled = false;
   try {
     result = await train(libConfig, {
       runDir: out,
       resume: ckptDir ? ckptDir : false,
       signal: abort.signal,
+      eager: flags.eager ?? false,
+      onExecutor: (e) => {
+        // at start (unless --quiet), and always when a compiled run falls back
+        const line = e.executor === 'compiled'
+          ? 'executor: compiled (each update is traced once by @tapegrad/compile and replayed; --eager runs it op by op)'
+          : `executor: eager (${e.reason})`;
+        if (e.step > startStep + 1 || e.executor === 'eager' && startedCompiled) io.stdout(`\n${line}, from step ${e.step}\n`);
+        else if (!flags.quiet) io.stdout(`${line}\n`);
+        startedCompiled ||= e.executor === 'compiled';
+      },
       onStep: (m) => {
         windowSum += m.loss;
         windowLen++;

@@ -33,6 +33,16 @@ function ab(fn: string, alphaBar: Coef, like: Tensor, allowZero: boolean): void 
   checkCoef(fn, 'alphaBar', alphaBar, like, inUnit(allowZero), allowZero ? 'in [0, 1]' : 'in (0, 1] (x0 is recovered by dividing by sqrt(alpha_bar); at alpha_bar = 0, a zero-terminal-SNR step, use v_prediction)');
 }
 
+/** The host coefficients of each conversion, functions of alpha_bar (float64). */
+const CONV = {
+  ra: (v: number) => 1 / Math.sqrt(v),
+  sra: (v: number) => Math.sqrt(1 - v) / Math.sqrt(v),
+  rs: (v: number) => 1 / Math.sqrt(1 - v),
+  ars: (v: number) => Math.sqrt(v) / Math.sqrt(1 - v),
+  sq: Math.sqrt,
+  sq1m: (v: number) => Math.sqrt(1 - v),
+} as const;
+
 const sqrtC = (c: Coef) => mapCoef(c, Math.sqrt);
 const sqrt1mC = (c: Coef) => mapCoef(c, (v) => Math.sqrt(1 - v));
 
@@ -56,8 +66,8 @@ export function x0FromEps(xt: Tensor, eps: Tensor, alphaBar: Coef): Tensor {
   const fn = 'x0FromEps';
   checkTensor(fn, 'xt', xt); checkTensor(fn, 'eps', eps); checkSameShape(fn, 'xt', xt, 'eps', eps);
   ab(fn, alphaBar, xt, false);
-  const ra = mapCoef(alphaBar, (v) => 1 / Math.sqrt(v));
-  const sra = mapCoef(alphaBar, (v) => Math.sqrt(1 - v) / Math.sqrt(v));
+  const ra = mapCoef(alphaBar, CONV.ra);
+  const sra = mapCoef(alphaBar, CONV.sra);
   return T.tidy(() => T.sub(T.mul(xt, coefArg(ra, xt)), T.mul(eps, coefArg(sra, xt))));
 }
 
@@ -66,8 +76,8 @@ export function epsFromX0(xt: Tensor, x0: Tensor, alphaBar: Coef): Tensor {
   const fn = 'epsFromX0';
   checkTensor(fn, 'xt', xt); checkTensor(fn, 'x0', x0); checkSameShape(fn, 'xt', xt, 'x0', x0);
   checkCoef(fn, 'alphaBar', alphaBar, xt, (v) => v >= 0 && v < 1, 'in [0, 1) (1 - alpha_bar is a divisor)');
-  const rs = mapCoef(alphaBar, (v) => 1 / Math.sqrt(1 - v));
-  const ars = mapCoef(alphaBar, (v) => Math.sqrt(v) / Math.sqrt(1 - v));
+  const rs = mapCoef(alphaBar, CONV.rs);
+  const ars = mapCoef(alphaBar, CONV.ars);
   return T.tidy(() => T.sub(T.mul(xt, coefArg(rs, xt)), T.mul(x0, coefArg(ars, xt))));
 }
 
@@ -95,6 +105,34 @@ export function epsFromV(xt: Tensor, v: Tensor, alphaBar: Coef): Tensor {
   return T.tidy(() => T.add(T.mul(v, coefArg(sqrtC(alphaBar), xt)), T.mul(xt, coefArg(sqrt1mC(alphaBar), xt))));
 }
 
+
+/** The coefficients predictionToX0EpsWith takes, as numbers or rank-0 tensors (inside a compiled step). */
+export type ConversionCoefs = Record<string, number | Tensor>;
+
+/**
+ * The host coefficients of predictionToX0EpsWith for one alpha_bar (float64; the same values the
+ * eager conversions use): epsilon { ra, sra }, sample { rs, ars }, v_prediction { sq, sq1m }.
+ */
+export function conversionCoefs(prediction: PredictionType | 'v', alphaBar: number): Record<string, number> {
+  const p = checkPrediction('conversionCoefs', prediction);
+  const keys = p === 'epsilon' ? ['ra', 'sra'] as const : p === 'sample' ? ['rs', 'ars'] as const : ['sq', 'sq1m'] as const;
+  return Object.fromEntries(keys.map((k) => [k, CONV[k](alphaBar)]));
+}
+
+/**
+ * predictionToX0Eps's tensor math with its coefficients given (conversionCoefs: numbers, or
+ * rank-0 tensors inside a compiled step): no validation, no host work.
+ */
+export function predictionToX0EpsWith(prediction: PredictionType, xt: Tensor, output: Tensor, c: ConversionCoefs): { x0: Tensor; eps: Tensor } {
+  return T.tidy(() => {
+    switch (prediction) {
+      case 'epsilon': return { x0: T.sub(T.mul(xt, c.ra!), T.mul(output, c.sra!)), eps: T.clone(output) };
+      case 'sample': return { x0: T.clone(output), eps: T.sub(T.mul(xt, c.rs!), T.mul(output, c.ars!)) };
+      case 'v_prediction': return { x0: T.sub(T.mul(xt, c.sq!), T.mul(output, c.sq1m!)), eps: T.add(T.mul(output, c.sq!), T.mul(xt, c.sq1m!)) };
+    }
+  });
+}
+
 /**
  * Both x0 and eps from a model output of the given parameterization at x_t:
  * epsilon: x0 = x0FromEps; sample: eps = epsFromX0; v_prediction: x0FromV and epsFromV.
@@ -104,12 +142,14 @@ export function predictionToX0Eps(prediction: PredictionType | 'v', xt: Tensor, 
   const p = checkPrediction(fn, prediction);
   checkTensor(fn, 'xt', xt); checkTensor(fn, 'output', output);
   checkSameShape(fn, 'x_t', xt, 'model output', output);
+  // the checks of x0FromEps / epsFromX0 / x0FromV and epsFromV
+  if (p === 'epsilon') ab('x0FromEps', alphaBar, xt, false);
+  else if (p === 'sample') checkCoef('epsFromX0', 'alphaBar', alphaBar, xt, (v) => v >= 0 && v < 1, 'in [0, 1) (1 - alpha_bar is a divisor)');
+  else ab('x0FromV', alphaBar, xt, true);
   return T.tidy(() => {
-    switch (p) {
-      case 'epsilon': return { x0: x0FromEps(xt, output, alphaBar), eps: T.clone(output) };
-      case 'sample': return { x0: T.clone(output), eps: epsFromX0(xt, output, alphaBar) };
-      case 'v_prediction': return { x0: x0FromV(xt, output, alphaBar), eps: epsFromV(xt, output, alphaBar) };
-    }
+    const keys = Object.keys(conversionCoefs(p, 0.5)) as (keyof typeof CONV)[];
+    const c = Object.fromEntries(keys.map((k) => [k, coefArg(mapCoef(alphaBar, CONV[k]), xt)]));
+    return predictionToX0EpsWith(p, xt, output, c);
   });
 }
 

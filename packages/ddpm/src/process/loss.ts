@@ -6,8 +6,8 @@ import * as T from '@tapegrad/tensor';
 import { threefry2x32, type RandomKey, type Tensor } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 import { minSnrWeight } from '../f64/formulas.ts';
-import { checkTimesteps, coefArg, gatherCoef, type Timesteps } from './coef.ts';
-import { checkPrediction, predictionTarget, qSample, type PredictionType } from './forward.ts';
+import { checkTimesteps, type Timesteps } from './coef.ts';
+import { checkPrediction, type PredictionType } from './forward.ts';
 import { callModel, type Model } from '../models/model.ts';
 
 /**
@@ -88,16 +88,83 @@ export function diffusionLoss(model: Model, x0: Tensor, opts: DiffusionLossOptio
     }
     weights = minSnrWeights(schedule, tList, opts.minSnrGamma, prediction);
   }
+  const host = lossCoefficients(schedule, tList, weights);
   return T.tidy(() => {
     const noise = opts.noise ?? T.useBackend(x0.backend, () => T.randomNormal(kn!, x0.shape));
-    const xt = qSample(schedule, x0, tList, noise);
-    const tT = T.useBackend(x0.backend, () => T.tensor(Float64Array.from(tList), [B]));
-    const out = callModel(fn, model, xt, tT, opts.cond);
-    const ab = gatherCoef(schedule.alphasCumprod, tList);
-    const target = predictionTarget(prediction, x0, noise, ab);
+    const coefs = uploadLossCoefficients(host, x0);
+    return diffusionLossWith(model, x0, noise, coefs, { prediction, cond: opts.cond, reduction });
+  });
+}
+
+/** The host (float64) per-sample values the loss math needs, gathered from the schedule for timesteps t. */
+export interface HostLossCoefficients {
+  /** The timesteps, as the model receives them (float values of integers). */
+  t: Float64Array;
+  /** sqrt(alpha_bar_t) per sample. */
+  sqrtAlphaBar: Float64Array;
+  /** sqrt(1 - alpha_bar_t) per sample. */
+  sqrtOneMinusAlphaBar: Float64Array;
+  /** Min-SNR weights per sample, or null (weight 1). */
+  weights: Float64Array | null;
+}
+
+/** The per-sample loss coefficients of `diffusionLossWith`, as tensors. */
+export interface LossCoefficients {
+  /** [B]: the timesteps the model gets. */
+  t: Tensor;
+  /** [B, 1, ..., 1] (broadcasts against x0). */
+  sqrtAlphaBar: Tensor;
+  /** [B, 1, ..., 1]. */
+  sqrtOneMinusAlphaBar: Tensor;
+  /** [B], or null (no weighting). */
+  weights: Tensor | null;
+}
+
+/** Gather the host coefficients of timesteps `t` (validated by the caller) and optional weights. */
+export function lossCoefficients(schedule: Schedule, t: readonly number[] | Int32Array, weights: Float64Array | null): HostLossCoefficients {
+  return {
+    t: Float64Array.from(t),
+    sqrtAlphaBar: Float64Array.from(t, (v) => schedule.sqrtAlphasCumprod[v]!),
+    sqrtOneMinusAlphaBar: Float64Array.from(t, (v) => schedule.sqrtOneMinusAlphasCumprod[v]!),
+    weights,
+  };
+}
+
+/** Upload host loss coefficients next to `x0` ([B, ...]) in the shapes diffusionLossWith takes. */
+export function uploadLossCoefficients(c: HostLossCoefficients, x0: Tensor): LossCoefficients {
+  const B = x0.shape[0]!;
+  const col = [B, ...x0.shape.slice(1).map(() => 1)];
+  return T.useBackend(x0.backend, () => ({
+    t: T.tensor(c.t, [B]),
+    sqrtAlphaBar: T.tensor(c.sqrtAlphaBar, col),
+    sqrtOneMinusAlphaBar: T.tensor(c.sqrtOneMinusAlphaBar, col),
+    weights: c.weights ? T.tensor(c.weights, [B]) : null,
+  }));
+}
+
+/**
+ * The loss math of `diffusionLoss` with every per-sample value given as a tensor (so a compiled
+ * training step passes them as arguments): x_t = sqrtAlphaBar x0 + sqrtOneMinusAlphaBar noise,
+ * out = model(x_t, t, cond), target eps / x0 / v = sqrtAlphaBar noise - sqrtOneMinusAlphaBar x0,
+ * loss_b = weights_b mean((out - target)^2), mean over b unless reduction 'none'. No host reads,
+ * no uploads: traceable. diffusionLoss gathers and uploads the coefficients and calls this.
+ */
+export function diffusionLossWith(
+  model: Model, x0: Tensor, noise: Tensor, c: LossCoefficients,
+  opts: { prediction?: PredictionType | 'v'; cond?: Tensor; reduction?: 'mean' | 'none' } = {},
+): Tensor {
+  const fn = 'diffusionLoss';
+  const prediction = checkPrediction(fn, opts.prediction ?? 'epsilon');
+  const B = x0.shape[0]!;
+  return T.tidy(() => {
+    const xt = T.add(T.mul(x0, c.sqrtAlphaBar), T.mul(noise, c.sqrtOneMinusAlphaBar));
+    const out = callModel(fn, model, xt, c.t, opts.cond);
+    const target = prediction === 'epsilon' ? noise
+      : prediction === 'sample' ? x0
+        : T.sub(T.mul(noise, c.sqrtAlphaBar), T.mul(x0, c.sqrtOneMinusAlphaBar));
     const axes = x0.shape.slice(1).map((_, i) => i + 1);
     let perSample = T.mean(T.square(T.sub(out, target)), axes); // [B]
-    if (weights) perSample = T.mul(perSample, T.reshape(coefArg(weights, x0) as Tensor, [B]));
-    return reduction === 'mean' ? T.mean(perSample) : perSample;
+    if (c.weights) perSample = T.mul(perSample, T.reshape(c.weights, [B]));
+    return (opts.reduction ?? 'mean') === 'mean' ? T.mean(perSample) : perSample;
   });
 }

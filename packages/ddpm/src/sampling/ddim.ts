@@ -6,8 +6,8 @@ import type { Tensor } from '@tapegrad/tensor';
 import { ddimPrevTimestep, timesteps as spacedTimesteps } from '../schedule/timesteps.ts';
 import { ddimCoefficients } from '../f64/formulas.ts';
 import { checkSameShape } from '../process/coef.ts';
-import { epsFromX0 } from '../process/forward.ts';
-import { alphaBarAt, type Sampler } from './sampler.ts';
+import { conversionCoefs } from '../process/forward.ts';
+import { alphaBarAt, stepBySplit, type Sampler, type SamplerSplitStep } from './sampler.ts';
 
 /**
  * One DDIM step (Song et al. 2021 eq. 12): x_prev = sqrt(ab_prev) x0 + sqrt(1 - ab_prev - sigma^2) eps + sigma z,
@@ -28,9 +28,14 @@ export function ddimStep(args: {
     if (z === undefined) throw opError(fn, `z (standard normal noise) is required when eta > 0 (sigma=${c.sigma})`);
     checkTensor(fn, 'z', z); checkSameShape(fn, 'x0', x0, 'z', z);
   }
+  return ddimUpdate(x0, eps, c.sigma > 0 ? z! : null, c);
+}
+
+/** The tensor math of ddimStep: x0Coef x0 + epsDirCoef eps (+ sigma z when z is given). */
+function ddimUpdate(x0: Tensor, eps: Tensor, z: Tensor | null, c: Record<string, number | Tensor>): Tensor {
   return T.tidy(() => {
-    let out = T.add(T.mul(x0, c.x0Coef), T.mul(eps, c.epsDirCoef));
-    if (c.sigma > 0) out = T.add(out, T.mul(z!, c.sigma));
+    let out = T.add(T.mul(x0, c.x0Coef!), T.mul(eps, c.epsDirCoef!));
+    if (z) out = T.add(out, T.mul(z, c.sigma!));
     return out;
   });
 }
@@ -58,18 +63,25 @@ export function ddimSampler(opts: DdimSamplerOptions = {}): Sampler {
       return { timesteps: ts, prev: ts.map((t) => Math.max(ddimPrevTimestep(t, T, steps), -1)) };
     },
     start(schedule) {
-      return {
-        alphaBar: (t) => alphaBarAt(schedule, t),
-        step({ x, x0, eps, prevT, alphaBarT, alphaBarPrev, noise }) {
+      const clipped = opts.useClippedModelOutput ?? false;
+      const split: SamplerSplitStep = {
+        scalars({ alphaBarT, alphaBarPrev }) {
+          const c = ddimCoefficients(alphaBarT, alphaBarPrev, eta);
+          const noise = c.sigma > 0;
+          // with useClippedModelOutput, eps = epsFromX0(x, x0, alphaBarT) (its coefficients rs, ars)
+          const coefs: Record<string, number> = { x0Coef: c.x0Coef, epsDirCoef: c.epsDirCoef, sigma: c.sigma, ...(clipped ? conversionCoefs('sample', alphaBarT) : {}) };
+          return { mode: `${clipped ? 'clipped' : 'raw'}${noise ? '+noise' : ''}`, coefs, noise };
+        },
+        apply(mode, { x, x0, eps, noise }, c) {
           return {
             next: T.tidy(() => {
-              const e = opts.useClippedModelOutput ? epsFromX0(x, x0, alphaBarT) : eps;
-              const z = eta > 0 && prevT >= 0 ? noise() : undefined;
-              return ddimStep({ x0, eps: e, z, alphaBarT, alphaBarPrev, eta });
+              const e = mode.startsWith('clipped') ? T.sub(T.mul(x, c.rs!), T.mul(x0, c.ars!)) : eps; // epsFromX0
+              return ddimUpdate(x0, e, mode.endsWith('+noise') ? noise : null, c);
             }),
           };
         },
       };
+      return { alphaBar: (t) => alphaBarAt(schedule, t), step: (args) => stepBySplit(split, args), split };
     },
   };
 }

@@ -10,7 +10,7 @@ import { respace, type Schedule } from '../schedule/schedule.ts';
 import { timesteps as spacedTimesteps } from '../schedule/timesteps.ts';
 import type { DdpmVarianceType } from '../f64/formulas.ts';
 import { checkSameShape } from '../process/coef.ts';
-import { alphaBarAt, nextListed, type Sampler } from './sampler.ts';
+import { alphaBarAt, nextListed, stepBySplit, type Sampler, type SamplerSplitStep } from './sampler.ts';
 
 function checkT(fn: string, s: Schedule, t: number): void {
   if (!Number.isInteger(t) || t < 0 || t >= s.T) {
@@ -48,9 +48,14 @@ export function ddpmStep(
     if (z === undefined) throw opError(fn, `z (standard normal noise) is required at t=${t} > 0`);
     checkTensor(fn, 'z', z); checkSameShape(fn, 'x_t', xt, 'z', z);
   }
+  return ddpmUpdate(xt, x0Hat, std > 0 ? z! : null, { c1: schedule.posteriorMeanCoef1[t]!, c2: schedule.posteriorMeanCoef2[t]!, std });
+}
+
+/** The tensor math of ddpmStep: c1 x0 + c2 x_t (+ std z when z is given); coefficients numbers or rank-0 tensors. */
+function ddpmUpdate(xt: Tensor, x0: Tensor, z: Tensor | null, c: Record<string, number | Tensor>): Tensor {
   return T.tidy(() => {
-    const mean = posteriorMean(schedule, t, x0Hat, xt);
-    return std > 0 ? T.add(mean, T.mul(z!, std)) : mean;
+    const mean = T.add(T.mul(x0, c.c1!), T.mul(xt, c.c2!));
+    return z ? T.add(mean, T.mul(z, c.std!)) : mean;
   });
 }
 
@@ -81,13 +86,17 @@ export function ddpmSampler(opts: DdpmSamplerOptions = {}): Sampler {
     start(schedule, plan) {
       const sched = respace(schedule, plan.timesteps); // the respaced process (identity when steps = T)
       const n = plan.timesteps.length;
-      return {
-        alphaBar: (t) => alphaBarAt(schedule, t),
-        step({ x, x0, index, noise }) {
+      const split: SamplerSplitStep = {
+        scalars({ index }) {
           const k = n - 1 - index; // index in the respaced (ascending) schedule
-          return { next: T.tidy(() => ddpmStep(sched, k, x, x0, k > 0 ? noise() : undefined, variance)) };
+          const v = variance === 'fixed_small' ? sched.posteriorVariance[k]! : sched.betas[k]!;
+          const std = k > 0 ? Math.sqrt(v) : 0;
+          const coefs = { c1: sched.posteriorMeanCoef1[k]!, c2: sched.posteriorMeanCoef2[k]!, std };
+          return { mode: std > 0 ? 'noise' : 'mean', coefs, noise: std > 0 };
         },
+        apply: (mode, { x, x0, noise }, c) => ({ next: ddpmUpdate(x, x0, mode === 'noise' ? noise : null, c) }),
       };
+      return { alphaBar: (t) => alphaBarAt(schedule, t), step: (args) => stepBySplit(split, args), split };
     },
   };
 }

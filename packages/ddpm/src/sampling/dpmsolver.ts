@@ -8,7 +8,7 @@ import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { dpmSolverMultistepTimesteps } from '../schedule/timesteps.ts';
 import { checkSameShape } from '../process/coef.ts';
-import { checkAlphaBar as checkAb, nextListed, odeAlphaBarAt, type Sampler } from './sampler.ts';
+import { checkAlphaBar as checkAb, nextListed, odeAlphaBarAt, stepBySplit, type Sampler, type SamplerSplitStep } from './sampler.ts';
 
 /**
  * Coefficients of a DPM-Solver++ update (Lu et al. 2022, arXiv 2211.01095, data-prediction form;
@@ -54,9 +54,14 @@ export function dpmSolverPlusPlusStep(args: {
   }
   if (prevX0) { checkTensor(fn, 'prevX0', prevX0); checkSameShape(fn, 'x', x, 'prevX0', prevX0); }
   const c = dpmSolverPlusPlusCoefficients(args.alphaBarS0, args.alphaBarT, args.alphaBarS1);
+  return dpmUpdate(x, x0, prevX0 ?? null, c);
+}
+
+/** The tensor math of dpmSolverPlusPlusStep: xCoef x + c0 x0 (+ c1 prevX0 when given). */
+function dpmUpdate(x: Tensor, x0: Tensor, prevX0: Tensor | null, c: Record<string, number | Tensor>): Tensor {
   return T.tidy(() => {
-    let out = T.add(T.mul(x, c.xCoef), T.mul(x0, c.c0));
-    if (prevX0) out = T.add(out, T.mul(prevX0, c.c1));
+    let out = T.add(T.mul(x, c.xCoef!), T.mul(x0, c.c0!));
+    if (prevX0) out = T.add(out, T.mul(prevX0, c.c1!));
     return out;
   });
 }
@@ -78,16 +83,17 @@ export function dpmSolverPlusPlusSampler(): Sampler {
     start(schedule, plan) {
       const ab = (t: number) => odeAlphaBarAt(schedule, t);
       const n = plan.timesteps.length;
-      return {
-        alphaBar: ab,
-        step({ x, x0, index, alphaBarT, alphaBarPrev, carry }) {
-          const second = carry !== null && index < n - 1;
-          const next = dpmSolverPlusPlusStep(second
-            ? { x, x0, alphaBarS0: alphaBarT, alphaBarT: alphaBarPrev, prevX0: carry!, alphaBarS1: ab(plan.timesteps[index - 1]!) }
-            : { x, x0, alphaBarS0: alphaBarT, alphaBarT: alphaBarPrev });
-          return { next, carry: x0 };
+      const split: SamplerSplitStep = {
+        scalars({ index, alphaBarT, alphaBarPrev, hasCarry }) {
+          const second = hasCarry && index < n - 1;
+          const c = second
+            ? dpmSolverPlusPlusCoefficients(alphaBarT, alphaBarPrev, ab(plan.timesteps[index - 1]!))
+            : dpmSolverPlusPlusCoefficients(alphaBarT, alphaBarPrev);
+          return { mode: second ? 'second' : 'first', coefs: c, noise: false };
         },
+        apply: (mode, { x, x0, carry }, c) => ({ next: dpmUpdate(x, x0, mode === 'second' ? carry : null, c), carry: x0 }),
       };
+      return { alphaBar: ab, step: (args) => stepBySplit(split, args), split };
     },
   };
 }

@@ -6,7 +6,7 @@ import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import { timesteps as spacedTimesteps } from '../schedule/timesteps.ts';
 import { checkSameShape } from '../process/coef.ts';
-import { checkAlphaBar as checkAb, nextListed, odeAlphaBarAt, type Sampler } from './sampler.ts';
+import { checkAlphaBar as checkAb, nextListed, odeAlphaBarAt, stepBySplit, type Sampler, type SamplerSplitStep } from './sampler.ts';
 
 /**
  * One Euler step of the probability-flow ODE in the variance-exploding coordinates of Karras et
@@ -21,13 +21,22 @@ export function eulerStep(args: { x: Tensor; x0: Tensor; alphaBarS: number; alph
   checkTensor(fn, 'x', x); checkTensor(fn, 'x0', x0); checkSameShape(fn, 'x', x, 'x0', x0);
   checkAb(fn, 'alphaBarS', alphaBarS); checkAb(fn, 'alphaBarT', alphaBarT);
   if (!(alphaBarS < 1)) throw opError(fn, `alphaBarS must be < 1, got ${alphaBarS}`);
+  return eulerUpdate(x, x0, eulerCoefficients(alphaBarS, alphaBarT));
+}
+
+/** The host numbers of eulerStep (float64): 1/sqrt(ab_s), 1/sigma_s, sigma_t - sigma_s, sqrt(ab_t) with sigma = sqrt((1-ab)/ab). */
+function eulerCoefficients(alphaBarS: number, alphaBarT: number): Record<string, number> {
   const aS = Math.sqrt(alphaBarS), aT = Math.sqrt(alphaBarT);
   const sigS = Math.sqrt((1 - alphaBarS) / alphaBarS), sigT = Math.sqrt((1 - alphaBarT) / alphaBarT);
-  const dt = sigT - sigS;
+  return { ras: 1 / aS, rsig: 1 / sigS, dt: sigT - sigS, aT };
+}
+
+/** The tensor math of eulerStep: xs = x/a_s, d = (xs - x0)/sigma_s, a_t (xs + d dt). */
+function eulerUpdate(x: Tensor, x0: Tensor, c: Record<string, number | Tensor>): Tensor {
   return T.tidy(() => {
-    const xs = T.mul(x, 1 / aS);
-    const d = T.mul(T.sub(xs, x0), 1 / sigS);
-    return T.mul(T.add(xs, T.mul(d, dt)), aT);
+    const xs = T.mul(x, c.ras!);
+    const d = T.mul(T.sub(xs, x0), c.rsig!);
+    return T.mul(T.add(xs, T.mul(d, c.dt!)), c.aT!);
   });
 }
 
@@ -42,10 +51,15 @@ export function eulerSampler(): Sampler {
       return { timesteps: ts, prev: nextListed(ts) };
     },
     start(schedule) {
-      return {
-        alphaBar: (t) => odeAlphaBarAt(schedule, t),
-        step: ({ x, x0, alphaBarT, alphaBarPrev }) => ({ next: eulerStep({ x, x0, alphaBarS: alphaBarT, alphaBarT: alphaBarPrev }) }),
+      const split: SamplerSplitStep = {
+        scalars({ alphaBarT, alphaBarPrev }) {
+          checkAb('eulerStep', 'alphaBarS', alphaBarT); checkAb('eulerStep', 'alphaBarT', alphaBarPrev);
+          if (!(alphaBarT < 1)) throw opError('eulerStep', `alphaBarS must be < 1, got ${alphaBarT}`);
+          return { mode: 'euler', coefs: eulerCoefficients(alphaBarT, alphaBarPrev), noise: false };
+        },
+        apply: (_mode, { x, x0 }, c) => ({ next: eulerUpdate(x, x0, c) }),
       };
+      return { alphaBar: (t) => odeAlphaBarAt(schedule, t), step: (args) => stepBySplit(split, args), split };
     },
   };
 }

@@ -11,7 +11,8 @@ import type { Schedule } from '../schedule/schedule.ts';
 import type { Spacing } from '../schedule/timesteps.ts';
 import type { DdpmVarianceType } from '../f64/formulas.ts';
 import { timestepTensor } from '../process/coef.ts';
-import { checkPrediction, predictionToX0Eps, type PredictionType } from '../process/forward.ts';
+import { checkPrediction, conversionCoefs, predictionToX0Eps, predictionToX0EpsWith, type PredictionType } from '../process/forward.ts';
+import { compileStep, type CompiledStep } from '@tapegrad/compile';
 import { callModel, type Model } from '../models/model.ts';
 import { checkThresholdOptions, classifierFreeGuidance, clipX0, dynamicThreshold, rescaleNoiseCfg } from './guidance.ts';
 import { SAMPLERS, type Sampler, type SamplerName, type SamplerStepResult, type SamplingPlan } from './sampler.ts';
@@ -41,6 +42,13 @@ export interface GuidanceOptions {
   nullClass?: number;
   /** Guidance rescale phi in [0, 1] (Lin et al. 2023; diffusers guidance_rescale). Default 0 (off). */
   rescale?: number;
+}
+
+/** How `sample` runs its steps: 'compiled' (model + update), 'compiled-model' (the model call only) or 'eager'. */
+export interface SampleExecutor {
+  executor: 'compiled' | 'compiled-model' | 'eager';
+  /** null for 'compiled'; else why not more is compiled. */
+  reason: string | null;
 }
 
 /** What onStep sees; the tensors are valid during the call only (clone one to keep it). */
@@ -86,6 +94,17 @@ export interface SampleOptions {
   checkFinite?: boolean;
   /** Called after every step (awaited if it returns a promise). */
   onStep?: (info: StepInfo) => void | Promise<void>;
+  /**
+   * Run every step op by op. Default false: each step (the model call with guidance, the x0 / eps
+   * conversion, clipping and the sampler's update) runs through @tapegrad/compile's compileStep,
+   * the per-step numbers passed as arguments, with the same results bit for bit. A sampler without
+   * a split step (a custom Sampler) or dynamic thresholding (a host read) compiles the model call
+   * only; a model that cannot be traced (it reads a tensor on the host) runs eagerly. The model
+   * must be a pure function of (x, t, cond) and what it closes over (held as constants).
+   */
+  eager?: boolean;
+  /** Called once the executor of this call is known (and again if the model could not be traced). */
+  onExecutor?: (e: SampleExecutor) => void;
   /** ddim (by name): 0 (deterministic, default) .. 1 (DDPM-like). */
   eta?: number;
   /** ddpm (by name): 'fixed_small' (beta tilde, default) or 'fixed_large' (beta). */
@@ -196,27 +215,70 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
   let nullCond: Tensor | null = null; // the broadcast null condition (created here)
   const at = (i: number) => `step ${i + 1} of ${plan.timesteps.length} (t=${plan.timesteps[i]})`;
 
+  // The (guided) model output at x for the timestep tensor tT ([B], or [2B] with guidance:
+  // the unconditional and the conditional half in one batch). Shared by both executors.
+  const modelOut = (x: Tensor, tT: Tensor, nullC: Tensor | null): Tensor => {
+    if (!useGuidance) return callModel(fn, model, x, tT, opts.cond);
+    const both = callModel(fn, model, T.concat([x, x], 0), tT, T.concat([nullC!, opts.cond!], 0));
+    const uncond = T.slice(both, 0, B);
+    const condOut = T.slice(both, B, B);
+    const guided = classifierFreeGuidance(uncond, condOut, guidance!.scale);
+    return guidance!.rescale ? rescaleNoiseCfg(guided, condOut, guidance!.rescale) : guided;
+  };
+  const makeNullCond = () => {
+    if (nullCond === null && useGuidance) {
+      const cond = opts.cond!;
+      nullCond = T.tidy(() => {
+        const nc = guidance!.nullCond ?? T.useBackend(cond.backend, () => T.full([B], guidance!.nullClass!));
+        return T.broadcastTo(nc.rank === cond.rank - 1 ? T.reshape(nc, [1, ...nc.shape]) : nc, cond.shape);
+      });
+    }
+    return nullCond;
+  };
+
   // The (guided) model output at x for timestep t, and whether this call created it.
   const predict = (x: Tensor, t: number): { out: Tensor; created: boolean } => {
     let marker = -1;
+    const nullC = makeNullCond();
     const out = T.tidy(() => {
-      if (!useGuidance) {
-        const tt = timestepTensor(t, B, x);
-        marker = tt.id; // every tensor the model creates has a larger id
-        return callModel(fn, model, x, tt, opts.cond);
-      }
-      const cond = opts.cond!;
-      if (nullCond === null) {
-        const nc = guidance!.nullCond ?? T.useBackend(cond.backend, () => T.full([B], guidance!.nullClass!));
-        nullCond = T.keep(T.broadcastTo(nc.rank === cond.rank - 1 ? T.reshape(nc, [1, ...nc.shape]) : nc, cond.shape));
-      }
-      const both = callModel(fn, model, T.concat([x, x], 0), timestepTensor(t, 2 * B, x), T.concat([nullCond, cond], 0));
-      const uncond = T.slice(both, 0, B);
-      const condOut = T.slice(both, B, B);
-      const guided = classifierFreeGuidance(uncond, condOut, guidance!.scale);
-      return guidance!.rescale ? rescaleNoiseCfg(guided, condOut, guidance!.rescale) : guided;
+      const tt = timestepTensor(t, useGuidance ? 2 * B : B, x);
+      marker = tt.id; // every tensor the model creates has a larger id
+      return modelOut(x, tt, nullC);
     });
     return { out, created: useGuidance || out.id > marker };
+  };
+
+  // The executor: one compiled step per call of sample (model + conversion + clipping + update,
+  // numbers as arguments), or the model call alone, or nothing (eager).
+  if (opts.eager !== undefined && typeof opts.eager !== 'boolean') throw opError(fn, `eager must be a boolean, got ${String(opts.eager)}`);
+  let executor: SampleExecutor = opts.eager
+    ? { executor: 'eager', reason: 'eager: true' }
+    : !run.split ? { executor: 'compiled-model', reason: `sampler '${smp.name}' has no split step (SamplerRun.split): its update runs eagerly` }
+      : clip?.kind === 'dynamic' ? { executor: 'compiled-model', reason: 'dynamic thresholding reads x0 back to the host: the update runs eagerly' }
+        : { executor: 'compiled', reason: null };
+  const fullStep = (x: Tensor, tT: Tensor, nullC: Tensor | null, z: Tensor | null, carry: Tensor | null, mode: string, conv: Record<string, number>, coefs: Record<string, number>) => {
+    const out = modelOut(x, tT, nullC);
+    const flag = checkFinite ? T.sum(T.mul(out, 0)) : null;
+    const est = predictionToX0EpsWith(prediction, x, out, conv);
+    const x0 = clip?.kind === 'clip' ? clipX0(est.x0, clip.range) : est.x0;
+    const r = run.split!.apply(mode, { x, x0, eps: est.eps, noise: z, carry }, coefs);
+    return { next: r.next, carry: r.carry ?? null, x0, flag };
+  };
+  const modelStep = (x: Tensor, tT: Tensor, nullC: Tensor | null) => {
+    const out = modelOut(x, tT, nullC);
+    return { out, flag: checkFinite ? T.sum(T.mul(out, 0)) : null };
+  };
+  let compiledFull: CompiledStep<typeof fullStep> | null = executor.executor === 'compiled' ? compileStep(fullStep) : null;
+  let compiledModel: CompiledStep<typeof modelStep> | null = executor.executor === 'compiled-model' ? compileStep(modelStep) : null;
+  opts.onExecutor?.(executor);
+  /** A trace that read a traced value on the host: the model is not traceable; the rest runs eagerly. */
+  const untraceable = (e: unknown): boolean => {
+    if (!/is a traced value inside compileStep/.test((e as Error)?.message ?? '')) return false;
+    compiledFull?.dispose(); compiledModel?.dispose();
+    compiledFull = null; compiledModel = null;
+    executor = { executor: 'eager', reason: `the model could not be traced (${(e as Error).message.split('\n')[0]})` };
+    opts.onExecutor?.(executor);
+    return true;
   };
 
   let x: Tensor = opts.init ?? T.randomNormal(kInit, shape);
@@ -226,8 +288,8 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
   // are kept (scalars) only to name the first bad step on the failure path.
   const flags: Tensor[] = [];
   let acc: Tensor | null = null;
-  const addFlag = (t: Tensor) => {
-    const f = T.tidy(() => T.sum(T.mul(t, 0)));
+  const addFlag = (t: Tensor, computed?: Tensor) => {
+    const f = computed ?? T.tidy(() => T.sum(T.mul(t, 0)));
     flags.push(f);
     const next = acc === null ? T.clone(f) : T.add(acc, f);
     acc?.dispose();
@@ -247,10 +309,57 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
         if (prediction === 'epsilon' && abT === 0) {
           throw opError(fn, `prediction 'epsilon' cannot recover x0 at t=${t} where alpha_bar = 0 (a zero-terminal-SNR schedule); train with prediction 'v_prediction'`);
         }
-        const { out, created } = predict(x, t);
-        if (created) temps.push(out);
-        else if (out !== x && out !== carry) borrowed.add(out); // the model's own or the caller's tensor
-        if (checkFinite) addFlag(out);
+        if (compiledFull) {
+          const sc = run.split!.scalars({ index: i, t, prevT, alphaBarT: abT, alphaBarPrev: run.alphaBar(prevT), hasCarry: carry !== null });
+          const nullC = makeNullCond();
+          const tT = timestepTensor(t, useGuidance ? 2 * B : B, x);
+          const z = sc.noise ? T.randomNormal(T.foldIn(kNoise, i), shape) : null;
+          let r: ReturnType<typeof fullStep> | null = null;
+          try {
+            r = compiledFull(x, tT, nullC, z, carry, sc.mode, conversionCoefs(prediction, abT), sc.coefs);
+          } catch (e) {
+            if (!untraceable(e)) throw e;
+          } finally {
+            T.dispose([tT, z]);
+          }
+          if (r) {
+            res = { next: r.next, carry: r.carry ?? undefined };
+            if (r.flag) addFlag(r.next, r.flag);
+            temps.push(r.x0);
+            keep = new Set([r.next, r.carry]);
+            if (opts.onStep) await opts.onStep({ index: i, steps: n, t, prevT, x, x0: r.x0, next: r.next });
+            temps.push(x);
+            if (carry) temps.push(carry);
+            x = r.next;
+            carry = r.carry;
+            done = true;
+            continue;
+          }
+        }
+        let out: Tensor, created: boolean;
+        const mr = compiledModel ? (() => {
+          const nullC = makeNullCond();
+          const tT = timestepTensor(t, useGuidance ? 2 * B : B, x);
+          try {
+            return compiledModel!(x, tT, nullC);
+          } catch (e) {
+            if (!untraceable(e)) throw e;
+            return null;
+          } finally {
+            tT.dispose();
+          }
+        })() : null;
+        if (mr) {
+          ({ out } = mr);
+          created = true;
+          temps.push(out);
+          if (mr.flag) addFlag(out, mr.flag);
+        } else {
+          ({ out, created } = predict(x, t));
+          if (created) temps.push(out);
+          else if (out !== x && out !== carry) borrowed.add(out); // the model's own or the caller's tensor
+          if (checkFinite) addFlag(out);
+        }
         const est = predictionToX0Eps(prediction, x, out, abT);
         temps.push(est.x0, est.eps);
         let x0 = est.x0;
@@ -305,5 +414,7 @@ export async function sample(model: Model, opts: SampleOptions): Promise<Tensor>
     return result;
   } finally {
     release([x, carry, ...flags, acc, nullCond], new Set(), borrowed);
+    compiledFull?.dispose();
+    compiledModel?.dispose();
   }
 }

@@ -4,6 +4,7 @@
 // dynamic thresholding, the random keys, tensor ownership and the divergence check.
 
 import { opError } from '@tapegrad/tensor';
+import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import type { Schedule } from '../schedule/schedule.ts';
 import type { Spacing } from '../schedule/timesteps.ts';
@@ -50,12 +51,42 @@ export interface SamplerStepResult {
   carry?: Tensor;
 }
 
+/** What the host part of a split step decides for one step. */
+export interface SplitScalars {
+  /** The step's structure: two steps with the same mode run the same tensor ops (a static argument of a compiled step). */
+  mode: string;
+  /** The step's host numbers (float64), named. */
+  coefs: Record<string, number>;
+  /** Whether the step needs fresh N(0, I) noise. */
+  noise: boolean;
+}
+
+/**
+ * A reverse step split into its host part (numbers, from the plan and the schedule) and its
+ * tensor part (pure tensor ops, no host reads), so `sample` can compile the model call and the
+ * update as one step with the numbers as arguments. Optional: a sampler without it is compiled
+ * up to the model call only.
+ */
+export interface SamplerSplitStep {
+  scalars(a: { index: number; t: number; prevT: number; alphaBarT: number; alphaBarPrev: number; hasCarry: boolean }): SplitScalars;
+  /** `coefs` as numbers (eager) or rank-0 tensors (compiled); `noise` is null unless scalars asked for it. */
+  apply(mode: string, t: { x: Tensor; x0: Tensor; eps: Tensor; noise: Tensor | null; carry: Tensor | null }, coefs: Record<string, number | Tensor>): SamplerStepResult;
+}
+
 /** A sampler bound to one schedule and one plan (what `start` returns). */
 export interface SamplerRun {
   /** alpha_bar used at a plan timestep t (t = -1 -> 1) to turn the model output into x0 / eps. */
   alphaBar(t: number): number;
   /** One reverse step. Must not dispose its arguments; every tensor it creates and does not return is its own to free (use T.tidy). */
   step(args: SamplerStepArgs): SamplerStepResult;
+  /** The same step split into host numbers + tensor math (the built-in samplers: step is scalars + apply). */
+  split?: SamplerSplitStep;
+}
+
+/** step(args) as split.scalars + split.apply (one implementation of a built-in sampler's step). */
+export function stepBySplit(split: SamplerSplitStep, args: SamplerStepArgs): SamplerStepResult {
+  const s = split.scalars({ index: args.index, t: args.t, prevT: args.prevT, alphaBarT: args.alphaBarT, alphaBarPrev: args.alphaBarPrev, hasCarry: args.carry !== null });
+  return T.tidy(() => split.apply(s.mode, { x: args.x, x0: args.x0, eps: args.eps, noise: s.noise ? args.noise() : null, carry: args.carry }, s.coefs));
 }
 
 export interface Sampler {

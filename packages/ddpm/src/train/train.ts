@@ -8,13 +8,22 @@
 // gives the same losses bit for bit, and a run resumed from the checkpoint of step s continues
 // exactly as the uninterrupted run (params, EMA and AdamW moments are stored as float32, which
 // is exact for the float32 backends).
+//
+// Executor: one update is one pure step function (loss + gradient + clipping + AdamW + EMA, every
+// per-update value an argument: x0, noise, the per-sample coefficients of t computed on the host,
+// labels, lr, the bias corrections and the EMA decay). By default it runs through
+// @tapegrad/compile's compileStep (traced once, replayed); `eager: true` calls the same function
+// directly. Both run the same ops, so they give the same losses and params bit for bit (webasm).
+// A model with dropout in training mode draws masks from a RandomKey inside the step, which a
+// plan would replay as a constant: such a run is eager, and says why (TrainResult.executor).
 
 import { opError } from '@tapegrad/tensor';
 import * as T from '@tapegrad/tensor';
 import { foldIn, randomKey, RandomKey, splitKey, threefry2x32, type Tensor } from '@tapegrad/tensor';
 import { valueAndGrad } from '@tapegrad/autograd';
+import { compileStep, type CompiledStep, type CompileOptions } from '@tapegrad/compile';
 import { adamw, clipByGlobalNorm, ema as makeEma, globalNorm, linearWarmup, warmupCosineDecay, type AdamState, type EmaState } from '@tapegrad/nn';
-import { diffusionLoss, sampleTimesteps } from '../process/loss.ts';
+import { diffusionLossWith, lossCoefficients, minSnrWeights, sampleTimesteps, uploadLossCoefficients, type LossCoefficients } from '../process/loss.ts';
 
 import { configDifferences, resolveTrainConfig, scheduleOf, type ResolvedTrainConfig, type TrainConfig } from './config.ts';
 import type { Denoiser } from '../models/denoiser.ts';
@@ -58,6 +67,41 @@ export interface TrainOptions<P = unknown> {
   onCheckpoint?: (info: { step: number; dir: string }) => void | Promise<void>;
   /** Abort (Ctrl-C): the loop finishes the current update, writes a checkpoint and returns with status 'aborted'. */
   signal?: AbortSignal;
+  /**
+   * Run each update eagerly (op by op) instead of through compileStep. Default false: compiled,
+   * unless the model cannot be (see TrainExecutor.reason). Same results either way.
+   */
+  eager?: boolean;
+  /** The opposite of `eager` (compile: false = eager: true). Default true. */
+  compile?: boolean;
+  /** Options of the compiled step (@tapegrad/compile: fuse, multiTensor, maxPlans). Default: its defaults. */
+  compileOptions?: CompileOptions;
+  /** Called before the first update with the executor that runs, and again if it changes (a fallback). */
+  onExecutor?: (e: TrainExecutor & { step: number }) => void | Promise<void>;
+}
+
+/** Which executor runs the updates, and why not compiled when it is not. */
+export interface TrainExecutor {
+  executor: 'compiled' | 'eager';
+  /** null when compiled; else a one-line reason ('--eager', dropout, a step that could not be traced). */
+  reason: string | null;
+}
+
+/**
+ * The executor `train(config, opts)` starts with: compiled, unless opts.eager / compile: false,
+ * or the model has dropout (config.modelConfig.dropout > 0: training-mode masks are drawn from a
+ * RandomKey inside the step, which a compiled plan would replay as the same mask every update).
+ */
+export function trainExecutor(config: Pick<TrainConfig<unknown, unknown>, 'modelConfig'>, opts: Pick<TrainOptions, 'eager' | 'compile'> = {}): TrainExecutor {
+  if (opts.eager !== undefined && typeof opts.eager !== 'boolean') throw opError('train', `opts.eager must be a boolean, got ${JSON.stringify(opts.eager)}`);
+  if (opts.compile !== undefined && typeof opts.compile !== 'boolean') throw opError('train', `opts.compile must be a boolean, got ${JSON.stringify(opts.compile)}`);
+  if (opts.eager === true && opts.compile === true) throw opError('train', 'opts.eager and opts.compile are both true; expected at most one of them');
+  if (opts.eager || opts.compile === false) return { executor: 'eager', reason: 'eager execution requested (--eager / eager: true)' };
+  const dropout = (config.modelConfig as { dropout?: unknown } | null)?.dropout;
+  if (typeof dropout === 'number' && dropout > 0) {
+    return { executor: 'eager', reason: `the model has dropout ${dropout}: its training masks are drawn from a RandomKey inside the step, which a compiled plan would replay as one fixed mask` };
+  }
+  return { executor: 'compiled', reason: null };
 }
 
 export interface TrainResult<P> {
@@ -70,6 +114,8 @@ export interface TrainResult<P> {
   /** The last checkpoint written or resumed from (null without runDir). */
   checkpoint: string | null;
   config: ResolvedTrainConfig;
+  /** The executor that ran the last update (and why it is eager, if it is). */
+  executor: TrainExecutor;
   /** The loss of every update this call ran (index 0 = the first update after the start / resume point). */
   losses: Float64Array;
 }
@@ -96,6 +142,13 @@ export function dropLabels(labels: Int32Array, p: number, nullClass: number, key
   if (p <= 0) return labels;
   const [k0, k1] = key.words;
   return Int32Array.from(labels, (v, j) => ((threefry2x32(k0, k1, j, 4)[0] >>> 8) * 2 ** -24 < p ? nullClass : v));
+}
+
+/** A RandomKey that calls `onRead` when its words are read (a random draw from it). */
+function watchedKey(k: RandomKey, onRead: () => void): RandomKey {
+  const w = Object.create(RandomKey.prototype) as RandomKey;
+  Object.defineProperty(w, 'words', { get: () => { onRead(); return k.words; } });
+  return w;
 }
 
 /**
@@ -158,10 +211,31 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<
     throw e;
   }
 
-  const lossAndGrad = valueAndGrad((p: P, x0: Tensor, t: Int32Array, noise: Tensor, labels: Tensor | undefined, mkey: RandomKey) =>
-    diffusionLoss((x, tt, cond) => model.apply(p, x, tt, { classLabels: cond, train: true, key: mkey }), x0, {
-      schedule, t, noise, prediction: cfg.prediction, minSnrGamma: cfg.minSnrGamma ?? undefined, cond: labels,
-    }));
+  // One update as a pure function of its arguments (what compileStep traces; eager calls it).
+  // Numbers (lr, bc1, bc2, the EMA decay) are rank-0 tensors inside a compiled call.
+  let modelKey: RandomKey = foldIn(keys.model, 0); // dropout only (a dropout model runs eagerly)
+  type Scalar = number | Tensor;
+  const updateFn = (
+    p: P, mu: P, nu: P, emaP: P | null, x0: Tensor, noise: Tensor, coefs: LossCoefficients, labels: Tensor | null,
+    lr: Scalar, bc1: Scalar, bc2: Scalar, emaDecay: Scalar, emaRest: Scalar,
+  ) => {
+    const key = modelKey;
+    const [loss, g0] = valueAndGrad((pp: P) =>
+      diffusionLossWith((x, tt, cond) => model.apply(pp, x, tt, { classLabels: cond, train: true, key }), x0, noise, coefs, {
+        prediction: cfg.prediction, cond: labels ?? undefined,
+      }))(p) as [Tensor, P];
+    let grads = g0;
+    let norm: Tensor;
+    if (cfg.gradClip !== null) ({ grads, norm } = clipByGlobalNorm(grads, cfg.gradClip));
+    else norm = globalNorm(grads);
+    const o = opt.apply(grads, { mu, nu }, p, { lr, bc1, bc2 });
+    const e = avg && emaP ? avg.apply(emaP, o.params as P, { decay: emaDecay, rest: emaRest }) : null;
+    return { params: o.params as P, mu: o.state.mu as P, nu: o.state.nu as P, ema: e, loss, norm };
+  };
+  type UpdateOut = ReturnType<typeof updateFn>;
+  let executor = trainExecutor(config, opts);
+  let compiled: CompiledStep<typeof updateFn> | null = executor.executor === 'compiled' ? compileStep(updateFn, null, opts.compileOptions) : null;
+  const weightsOf = (t: Int32Array) => (cfg.minSnrGamma !== null ? minSnrWeights(schedule, t, cfg.minSnrGamma, cfg.prediction) : null);
 
   const startStep = step;
   const losses: number[] = [];
@@ -212,6 +286,7 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<
 
   let status: 'completed' | 'aborted' = 'completed';
   try {
+    await opts.onExecutor?.({ ...executor, step: step + 1 });
     while (step < cfg.steps) {
       if (opts.signal?.aborted) { status = 'aborted'; break; }
       const s = step; // 0-based index of this update
@@ -224,28 +299,62 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<
       if (cfg.data.numClasses !== null && !(batch.labels instanceof Int32Array && batch.labels.length === B)) {
         throw opError(fn, `data.get returned no labels (or not ${B}) but the data has numClasses ${cfg.data.numClasses}; expected an Int32Array of ${B}`);
       }
-      const lr = opt.learningRate(optState.step);
+      const sc = opt.scalars(optState.step);
+      const es = avg && emaState ? avg.scalars(emaState.step) : { decay: 0, rest: 0 };
+      const lr = sc.lr;
+      const t = sampleTimesteps(foldIn(keys.t, s), B, schedule.T);
       const x0 = T.tensor(batch.x, [B, ...shape]);
       const noise = T.randomNormal(foldIn(keys.noise, s), [B, ...shape]);
       const labels = cfg.data.numClasses !== null
         ? T.tensor(Float32Array.from(dropLabels(batch.labels!, cfg.labelDropout, nullClass, foldIn(keys.drop, s))), [B])
-        : undefined;
-      const t = sampleTimesteps(foldIn(keys.t, s), B, schedule.T);
-      let loss: Tensor, grads: P;
+        : null;
+      const coefs = uploadLossCoefficients(lossCoefficients(schedule, t, weightsOf(t)), x0);
+      modelKey = foldIn(keys.model, s);
+      const args = [params, optState.mu as P, optState.nu as P, emaState ? emaState.params : null, x0, noise, coefs, labels, lr, sc.bc1!, sc.bc2!, es.decay, es.rest] as const;
+      let out: UpdateOut | null = null;
       try {
-        [loss, grads] = lossAndGrad(params, x0, t, noise, labels, foldIn(keys.model, s)) as [Tensor, P];
+        if (compiled) {
+          try {
+            const first = compiled.report().traces === 0;
+            let keyRead = false;
+            if (first) modelKey = watchedKey(modelKey, () => { keyRead = true; });
+            out = compiled(...args);
+            const warn = first ? compiled.report().plans[0]?.warnings[0] : undefined;
+            if (keyRead || warn) {
+              // this update's trace ran eagerly with this update's key (its results are right);
+              // a replay would reuse the traced random values: the rest runs eagerly
+              executor = {
+                executor: 'eager',
+                reason: keyRead
+                  ? 'the model drew random values from its RandomKey (dropout?) while the step was traced; a compiled plan would replay them as one fixed draw'
+                  : `the step draws random values inside (${warn!.replace(/; pass noise.*$/, '')})`,
+              };
+              compiled.dispose();
+              compiled = null;
+              await opts.onExecutor?.({ ...executor, step: s + 1 });
+            }
+          } catch (e) {
+            if (!/is a traced value inside compileStep/.test((e as Error)?.message ?? '')) throw e;
+            executor = { executor: 'eager', reason: `the step could not be traced (${(e as Error).message.split('\n')[0]})` };
+            compiled?.dispose();
+            compiled = null;
+            await opts.onExecutor?.({ ...executor, step: s + 1 });
+          }
+        }
+        if (!out) out = T.tidy(() => updateFn(...args));
       } finally {
-        x0.dispose(); noise.dispose(); labels?.dispose();
+        T.dispose([x0, noise, coefs, labels]);
       }
-      let norm: Tensor;
-      if (cfg.gradClip !== null) {
-        const c = clipByGlobalNorm(grads, cfg.gradClip);
-        T.dispose(grads);
-        grads = c.grads;
-        norm = c.norm;
-      } else norm = globalNorm(grads);
-      ({ params, state: optState } = opt.step(grads, optState, params));
-      if (avg && emaState) emaState = avg.step(emaState, params);
+      // the old state: free what the update did not return (an argument returned unchanged is
+      // the same object eagerly, a new view when compiled)
+      const kept = new Set(T.treeLeaves(out));
+      for (const old of T.treeLeaves([params, optState.mu, optState.nu, emaState?.params ?? null])) {
+        if (T.isTensor(old) && !kept.has(old)) old.dispose();
+      }
+      params = out.params;
+      optState = { step: optState.step + 1, mu: out.mu, nu: out.nu };
+      if (emaState) emaState = { step: emaState.step + 1, params: out.ema! };
+      const { loss, norm } = out;
       step = s + 1;
       cursor = b.cursor;
       window.push({ step, loss, norm, lr });
@@ -260,8 +369,10 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<
   } catch (e) {
     for (const w of window) { w.loss.dispose(); w.norm.dispose(); }
     T.dispose([params, optState, emaState]);
+    compiled?.dispose();
     throw e;
   }
+  compiled?.dispose();
   T.dispose(optState);
   return {
     params,
@@ -270,6 +381,7 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<
     status,
     checkpoint: lastCheckpoint,
     config: cfg,
+    executor,
     losses: Float64Array.from(losses),
   };
 }
