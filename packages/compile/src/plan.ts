@@ -73,7 +73,9 @@ export interface PlanStats {
   /** Constants the plan holds (host uploads made while tracing, closed-over tensors). */
   constants: number;
   constantBytes: number;
-  /** Where constants came from that a user may have meant as per-step values. */
+  /** The ops (e.g. 'randomNormal') of constants drawn from random ops while tracing: each replay reuses the draw. */
+  randomConstants: string[];
+  /** Where constants came from that a user may have meant as per-step values; indices replays do not check. */
   warnings: string[];
   /** Why something did not fuse / did not use a faster executor. */
   fallbackReasons: string[];
@@ -202,9 +204,9 @@ export class Plan {
     }
 
     const constInfos = this.consts.map(([id]) => values[id] as Extract<ValueInfo, { kind: 'const' }>);
-    const warnings = constInfos
-      .filter((c) => /^random|^randomNormal|^randomUniform|^randomInt/.test(c.from))
-      .map((c) => `a constant came from '${c.from}' while tracing: every replay reuses the same random values; pass noise as an argument`);
+    const randomConstants = constInfos.filter((c) => /^random/.test(c.from)).map((c) => c.from);
+    const warnings = randomConstants
+      .map((from) => `a constant came from '${from}' while tracing: every replay reuses the same random values; pass noise as an argument`);
     // index arguments of gather / scatterAdd: re-checked per replay; computed indices are not
     for (const c of kept) {
       if (c.method !== 'gather' && c.method !== 'scatterAdd') continue;
@@ -235,6 +237,7 @@ export class Plan {
       peakLiveBytes: peakB,
       constants: this.consts.length,
       constantBytes: this.consts.reduce((a, [id]) => a + constBytes(values[id], backend), 0),
+      randomConstants,
       warnings,
       fallbackReasons,
     };

@@ -192,6 +192,7 @@ describe('compileStep: plans, arguments and outputs', () => {
       const rep = c.report().plans[0];
       expect(rep.constants).toBe(2);
       expect(rep.warnings.join('\n')).toMatch(/randomNormal.*pass noise as an argument/);
+      expect(rep.randomConstants).toEqual(['randomNormal']); // the closed-over bias is not one
       T.dispose([a, b]);
     } finally {
       x.dispose();

@@ -319,15 +319,15 @@ export async function train<P, C>(config: TrainConfig<C, P>, opts: TrainOptions<
             let keyRead = false;
             if (first) modelKey = watchedKey(modelKey, () => { keyRead = true; });
             out = compiled(...args);
-            const warn = first ? compiled.report().plans[0]?.warnings[0] : undefined;
-            if (keyRead || warn) {
+            const drawn = first ? compiled.report().plans[0]?.randomConstants[0] : undefined;
+            if (keyRead || drawn) {
               // this update's trace ran eagerly with this update's key (its results are right);
               // a replay would reuse the traced random values: the rest runs eagerly
               executor = {
                 executor: 'eager',
                 reason: keyRead
                   ? 'the model drew random values from its RandomKey (dropout?) while the step was traced; a compiled plan would replay them as one fixed draw'
-                  : `the step draws random values inside (${warn!.replace(/; pass noise.*$/, '')})`,
+                  : `the step draws random values inside ('${drawn}' while tracing): a compiled plan would replay them as one fixed draw`,
               };
               compiled.dispose();
               compiled = null;
