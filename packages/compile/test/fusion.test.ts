@@ -66,6 +66,38 @@ describe('fused elementwise chains', () => {
     );
   });
 
+  it('webasm: chains over [N, C, H, W]-like shapes run as thread-id kernels (contiguous and per-channel reads), bit-identical to eager', () => {
+    // the shapes the UNet's chains have: a full tensor, a per-channel [1, C, 1, 1] operand and a
+    // per-example [N, 1, 1, 1] one; rows >= 4 wide so the coalesced view is a thread-id kernel
+    const backend = T.findBackend('webasm') as unknown as { kernelClasses(): { key: string }[] };
+    fc.assert(
+      fc.property(
+        fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 9 })),
+        fc.array(link, { minLength: 2, maxLength: 5 }), fc.nat(1000), fc.boolean(),
+        ([n, c, h, w], links, seed, perExample) => {
+          const x = gridTensor([n, c, h, w], seed);
+          const y = gridTensor([1, c, 1, 1], seed + 1);
+          const z = gridTensor(perExample ? [n, 1, 1, 1] : [n, c, h, w], seed + 2);
+          const f = chain(links);
+          const cs = compileStep(f);
+          try {
+            for (let i = 0; i < 2; i++) {
+              const e = f(x, y, z);
+              const r = cs(x, y, z);
+              expect(treeIdentical(r, e), `${JSON.stringify(links)} on ${[n, c, h, w]}`).toBe(true);
+              T.dispose([e, r]);
+            }
+            expect(cs.report().plans[0].fusedChains).toBe(1);
+          } finally {
+            T.dispose([x, y, z]);
+            cs.dispose();
+          }
+        }),
+      fcParams(40),
+    );
+    expect(backend.kernelClasses().some((k) => k.key.startsWith('fused:tid'))).toBe(true);
+  });
+
   it('a chain never reads more inputs than the backend takes (random expression trees over up to 14 tensors)', () => {
     // a tree of binary ops whose leaves are distinct arguments: fusing it whole would read
     // every leaf; the plan must split it so that each fused kernel reads <= fusedMaxInputs

@@ -550,6 +550,14 @@ export class GpuJsBackend implements Backend {
     let byKey = this.fusedSpecs.get(nodes);
     if (!byKey) this.fusedSpecs.set(nodes, (byKey = new Map()));
     const rank = c.shape.length;
+    if (this.tid(c.shape)) {
+      // webasm: i32 thread-id indices, contiguous inputs as v128 loads (as the eager binary kernels)
+      const pats = c.strides.map((st) => K.innerPattern(st[rank - 1]));
+      const key = `tid${rank}:${pats.join('')}`;
+      let spec = byKey.get(key);
+      if (!spec) byKey.set(key, (spec = K.fusedElementwiseTidKernel(nodes, pats, rank, true)));
+      return this.exec(spec, K.tidDims(c.shape), [...inputs, ...c.strides.flat()]);
+    }
     // the same sigmoid/silu form as the eager unary kernels (lean on webasm with tidKernels)
     const key = `${rank}:${this.tidKernels}`;
     let spec = byKey.get(key);

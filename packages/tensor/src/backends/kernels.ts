@@ -558,6 +558,24 @@ const chainKey = (nodes: readonly FusedNode[]) =>
   nodes.map((n) => (n.kind === 'unary' ? `${n.op}(${refKey(n.x)})` : `${n.op}(${refKey(n.x)},${refKey(n.y)})`)).join(';');
 
 /**
+ * fusedElementwiseKernel over a coalesced view of rank 1-3, one output cell per thread id
+ * (webasm, like binaryTidKernel): input k is read at i32 index tidIndex with its innermost
+ * pattern `pats[k]` (contiguous: one v128.load; broadcast: one lane-uniform load). Same
+ * snippets and order of operations as the flat form, so the same bits.
+ */
+export function fusedElementwiseTidKernel(nodes: readonly FusedNode[], pats: readonly InnerPattern[], rank: number, lean = false): KernelSpec {
+  const ins = pats.map((_, k) => `a${k}`);
+  const args = [...ins, ...ins.flatMap((_, k) => strideArgs(`s${k}_`, rank))];
+  const lines = ins.map((a, k) => `const in${k} = ${a}[${tidIndex(`s${k}_`, rank, pats[k])}];`);
+  lines.push(...chainLines(nodes, lean));
+  return {
+    key: `fused:tid${rank}:${pats.join('')}:${lean ? 'lean:' : ''}${chainKey(nodes)}`,
+    source: fn(args, lines.join('\n  ')),
+    argumentTypes: [...ins.map(() => 'Array'), ...ints(args.length - ins.length)],
+  };
+}
+
+/**
  * One chain applied to G independent groups of inputs in one launch (a multi-tensor
  * kernel, e.g. one optimizer update over every parameter): the output is the groups'
  * results back to back; thread x belongs to the group whose range [o_g, o_{g+1}) holds it
