@@ -222,7 +222,7 @@ export class Plan {
         warnings.push(`'${c.publicOp}' reads indices computed inside the step: they were checked while tracing, replays do not check them`);
       }
     }
-    fallbackReasons.push("executor: 'replay' (the plan's backend calls run one by one); gpu.js createPipeline (fused-sync / fused-encoder) is not used yet");
+    fallbackReasons.push("executor: 'replay' (the plan's backend calls one by one, with the backend's register-tiled kernels and its threads); gpu.js createPipeline runs only through compiled.pipeline(): it cannot take the Array(n) kernels and measured slower");
     this.stats = {
       primitiveCalls: calls.length,
       deadCalls: calls.length - kept.length,
