@@ -65,6 +65,7 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
     .option('--seed <n>', 'seed of the sampling noise', intArg(0, 2 ** 31 - 1))
     .option('--out <file>', 'output picture (default <run>/sample-<sampler>-<steps>.svg)')
     .option('--trajectory', 'draw x_t and the x0 estimate at six points of the reverse process')
+    .option('--eager', 'run each denoising step op by op instead of compiled (the default); same samples bit for bit')
     .addOption(backendOption())
     .action((opts) => run(sampleCommand(opts, io)));
 
@@ -85,6 +86,7 @@ export function buildProgram(io: Io, run: (p: Promise<number>) => void): Command
     .option('--bpd-timesteps <k>', `MNIST: timesteps of the bound per batch (default ${IMAGE_EVAL_DEFAULTS.bpdTimesteps}: a stratified estimate; 1000: the exact bound)`, intArg(2))
     .option('--batch <n>', `MNIST: images per model call (default ${IMAGE_EVAL_DEFAULTS.batch})`, intArg(1))
     .option('--quiet', 'MNIST: print only the table')
+    .option('--eager', 'sample op by op instead of compiled denoising steps (the default); same results')
     .addOption(backendOption())
     .action((opts) => run(evalCommand(opts, io)));
 

@@ -7,7 +7,7 @@ import * as T from '@tapegrad/tensor';
 import { foldIn, randomKey, type RandomKey } from '@tapegrad/tensor';
 import type { Tree } from '@tapegrad/nn';
 import {
-  arraySource, mlpDenoiser, sample, toy2dSource, unet2d, type DataSource, type Denoiser, type Model, type Schedule, type SamplerName, type StepInfo, type TrainConfig,
+  arraySource, mlpDenoiser, sample, toy2dSource, unet2d, type DataSource, type Denoiser, type Model, type Schedule, type SamplerName, type SampleExecutor, type StepInfo, type TrainConfig,
 } from '@tapegrad/ddpm';
 import type { RunConfig } from './run.ts';
 import { stepName } from './run.ts';
@@ -122,6 +122,10 @@ export interface ImageSampleOptions {
   guidance: number;
   key: RandomKey;
   onStep?: (s: StepInfo) => void | Promise<void>;
+  /** Run each denoising step op by op instead of compiled (sample's `eager`). */
+  eager?: boolean;
+  /** How sample ran its steps (compiled, compiled model call only, or eager, and why). */
+  onExecutor?: (e: SampleExecutor) => void;
 }
 
 /** Draw images from an image run: returns N x C x H x W values and the grid's column count. */
@@ -144,7 +148,7 @@ export async function sampleImages(cfg: RunConfig, params: Tree, schedule: Sched
   try {
     const x = await sample(modelOf(cfg, params), {
       shape: [n, im.channels, im.height, im.width], schedule, sampler: o.sampler, steps: o.steps, key: o.key, prediction: cfg.prediction, spacing: 'trailing',
-      cond, guidance: nullCond ? { scale: o.guidance, nullCond } : undefined, clip: true, onStep: o.onStep,
+      cond, guidance: nullCond ? { scale: o.guidance, nullCond } : undefined, clip: true, onStep: o.onStep, eager: o.eager, onExecutor: o.onExecutor,
     });
     const images = Float32Array.from(await x.data());
     x.dispose();

@@ -56,6 +56,13 @@ describe('image runs (PNG folder, tiny UNet)', () => {
     let r = await cli(['sample', '--checkpoint', run, '--sampler', 'ddim', '--steps', '3', '--n', '4', '--out', out]);
     expect(r.code, r.err).toBe(0);
     expect(existsSync(out)).toBe(true);
+    expect(r.out).toMatch(/\(executor compiled\)/);
+    // --eager runs each denoising step op by op: the same picture, byte for byte
+    const eagerOut = join(root, 'grid-eager.png');
+    r = await cli(['sample', '--checkpoint', run, '--sampler', 'ddim', '--steps', '3', '--n', '4', '--out', eagerOut, '--eager']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\(executor eager: eager: true\)/);
+    expect(readFileSync(eagerOut).equals(readFileSync(out))).toBe(true);
     r = await cli(['sample', '--checkpoint', run, '--class', '3']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/is unconditional/);

@@ -78,7 +78,7 @@ export {
   learnedRangeLogVariance, modelLogVariance, type BoundOptions,
 } from './process/vlb.ts';
 export {
-  sample, type SampleOptions, type StepInfo, type ClipOption, type GuidanceOptions,
+  sample, type SampleOptions, type SampleExecutor, type StepInfo, type ClipOption, type GuidanceOptions,
 } from './sampling/sample.ts';
 export {
   SAMPLERS, alphaBarAt, odeAlphaBarAt, type SamplerName, type SamplingPlan, type Sampler, type SamplerRun, type SamplerStepArgs,

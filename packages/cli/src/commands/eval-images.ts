@@ -36,6 +36,8 @@ export interface ImageEvalFlags {
   /** Images per model call when sampling and in the bound (default 50). */
   batch?: number;
   quiet?: boolean;
+  /** Sample op by op instead of compiled denoising steps (the default). Same results. */
+  eager?: boolean;
 }
 
 export const IMAGE_EVAL_DEFAULTS = { perClass: 50, n: 500, sampler: 'dpmsolver++' as SamplerName, steps: 20, guidance: 3, bpdN: 100, bpdTimesteps: 100, batch: 50 } as const;
@@ -105,7 +107,7 @@ export async function evalImageRun(run: { cfg: RunConfig; dir: string; ema: Tree
       for (let done = 0, chunk = 0; done < g.n; chunk++) {
         const m = Math.min(batch, g.n - done);
         const key = foldIn(foldIn(foldIn(root, 1), g.c + 1), chunk);
-        const r = await sampleImages(cfg, run.ema, schedule, { sampler, steps, guidance, key, n: m, classIndex: g.c >= 0 ? g.c : undefined });
+        const r = await sampleImages(cfg, run.ema, schedule, { sampler, steps, guidance, key, n: m, classIndex: g.c >= 0 ? g.c : undefined, eager: flags.eager });
         samples.set(r.images, filled * px);
         requested.fill(g.c, filled, filled + m);
         filled += m; done += m;

@@ -56,6 +56,7 @@ export async function evalCommand(flags: EvalFlags, io: Io): Promise<number> {
       const t0 = performance.now();
       const x = await sample(denoiserModel(run.ema, run.cfg.denoiser!), {
         shape: [n, 2], schedule, sampler: s, steps: EVAL_STEPS[s], key: keys[SAMPLERS.indexOf(s)]!, prediction: run.cfg.prediction, spacing: 'trailing',
+        eager: flags.eager,
       });
       const pts = await x.data();
       x.dispose();
@@ -69,6 +70,7 @@ export async function evalCommand(flags: EvalFlags, io: Io): Promise<number> {
     try {
       const ux = await sample(denoiserModel(up, run.cfg.denoiser!), {
         shape: [n, 2], schedule, sampler: base, steps: EVAL_STEPS[base], key: kSample!, prediction: run.cfg.prediction, spacing: 'trailing',
+        eager: flags.eager,
       });
       const upts = await ux.data();
       ux.dispose();
