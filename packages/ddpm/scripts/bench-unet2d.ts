@@ -29,7 +29,7 @@ const config: UNet2DConfig = {
   numClassEmbeds: 11, normNumGroups: groups, layersPerBlock: layers,
 };
 const params = unet2d.init(T.randomKey(0), config);
-const nParams = T.treeLeaves(params).reduce((a, t) => a + (t as T.Tensor).size, 0);
+const nParams = T.treeLeaves(params).reduce((a: number, t) => a + (t as T.Tensor).size, 0);
 const x = T.randomNormal(T.randomKey(1), [B, 1, S, S]);
 const t = T.tensor(Array.from({ length: B }, (_, i) => (i * 137) % 1000));
 const labels = T.tensor(Array.from({ length: B }, (_, i) => i % 11));
