@@ -103,7 +103,7 @@ export class Tensor {
   /** The values as nested arrays of numbers with this tensor's shape (a number for rank 0). */
   array(): Promise<NestedArray> {
     if (state.tracer) state.tracer.read('array', this);
-    return this.download('data').then((v) => toNested(v, this.shape));
+    return this.download('array').then((v) => toNested(v, this.shape));
   }
 
   /** Drop this tensor's reference to its buffer; safe to call twice. */

@@ -201,6 +201,7 @@ describe('errors name the op and the offending shapes / values', () => {
     expect(messageOf(() => T.keep(t))).toMatch(/^keep: t \(tensor #\d+ of shape \[2\]\) was already disposed/);
     expect(messageOf(() => t.dataSync())).toMatch(/^dataSync: tensor #\d+ of shape \[2\] was already disposed/);
     await expect(t.data()).rejects.toThrow(/^data: tensor #\d+ of shape \[2\] was already disposed/);
+    await expect(t.array()).rejects.toThrow(/^array: tensor #\d+ of shape \[2\] was already disposed/);
     const live = T.ones([2]);
     withTensors([live], () => {
       expect(messageOf(() => T.add(live, t))).toMatch(/^add: b \(tensor #\d+ of shape \[2\]\) was already disposed/);
