@@ -364,7 +364,7 @@ export class GpuJsBackend implements Backend {
     } catch (e) {
       throw opError(what, `gpu.js ${this.name} kernel '${spec.key}' failed: ${(e as Error).message.split('\n')[0]}`);
     }
-    // the caller turns this raw result into exactly one output storage (deinterleave4), freed by free()
+    // the caller turns this raw result into exactly one output storage (deinterleaveN), freed by free()
     this.live++;
     if (r instanceof Float32Array && r.length === size * n) return r; // flat (see kernelFor)
     let first: unknown = r;
@@ -746,8 +746,7 @@ export class GpuJsBackend implements Backend {
       const buf = this.execBlocked(K.matmulBlockedKernel(R), [W4, Mb, B], [ra, pb, K_, N, sa ? Mb * R * K_ : 0, sb], R);
       const res = new Float32Array(B * M * N);
       const dest = (z: number, y: number, q: number) => (y * R + q < M ? (z * M + y * R + q) * N : -1);
-      if (R === 4) K.deinterleave4(buf, res, B, W4, N, Mb, dest);
-      else K.deinterleaveN(buf, res, R, B, W4, N, Mb, dest);
+      K.deinterleaveN(buf, res, R, B, W4, N, Mb, dest);
       out = res;
     } else {
       out = this.exec(K.matmulKernel(), [N, M, B], [pa, pb, K_, N, sa, sb]);
@@ -879,7 +878,7 @@ export class GpuJsBackend implements Backend {
       const dyp = padBlocks(dy as Float32Array, N, O * Ho * Wo, Ob * 4 * Ho * Wo);
       const buf = this.execBlocked(K.conv2dFilterGradBlockedKernel(KH, KW, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1]), [W4, Ob], [xp, dyp, N, Ho, Wo, Ob * 4, C, Hp, Wp]);
       const res = new Float32Array(O * L);
-      K.deinterleave4(buf, res, 1, W4, L, Ob, (_b, y, q) => (y * 4 + q < O ? (y * 4 + q) * L : -1));
+      K.deinterleaveN(buf, res, 4, 1, W4, L, Ob, (_b, y, q) => (y * 4 + q < O ? (y * 4 + q) * L : -1));
       out = res;
     } else {
       out = this.exec(K.conv2dFilterGradKernel(), [O * Cg * KH * KW], [xp, dy, N, Ho, Wo, Cg, O / a.groups, O, C, Hp, Wp, a.stride[0], a.stride[1], a.dilation[0], a.dilation[1], KH, KW]);

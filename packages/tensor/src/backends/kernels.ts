@@ -819,7 +819,7 @@ export function reduceShortKernel(op: 'sum' | 'max' | 'min'): KernelSpec {
 // read stays inside its array. Without the patch the same sources run correctly, slower.
 //
 // webasm returns an Array(4) result as one buffer laid out [.., x, 4]; gpujs.ts
-// de-interleaves it into the op's layout (`deinterleave4` below).
+// de-interleaves it into the op's layout (`deinterleaveN` below).
 
 /** Round up to a multiple of 4. */
 export const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
@@ -1039,8 +1039,8 @@ export function conv2dFilterGradLaneKernel(KH: number, KW: number, sh: number, s
 }
 
 /**
- * Undo the interleave of an Array(n) result (any n; deinterleave4 is the n = 4 case). The
- * buffer is [nb, Hb, W4, n]; lane q's value at (block b, row y, column x < W) goes to
+ * Undo the interleave of an Array(n) result (Array(4) through Array(16)). The buffer is
+ * [nb, Hb, W4, n] (x padded to W4); lane q's value at (block b, row y, column x < W) goes to
  * out[dest(b, y, q) + x], and nowhere when dest returns -1.
  */
 export function deinterleaveN(
@@ -1068,34 +1068,3 @@ export function deinterleaveN(
   }
 }
 
-/**
- * Undo the interleave of an Array(4) result. The buffer is [nb, Hb, W4, 4] (x padded to W4);
- * the value of lane q at (block b, row y, column x < W) goes to out[dest(b, y, q) + x], and
- * nowhere when dest returns -1 (rows and channels that were clamped duplicates).
- */
-export function deinterleave4(
-  buf: Float32Array,
-  out: Float32Array,
-  nb: number,
-  W4: number,
-  W: number,
-  Hb: number,
-  dest: (b: number, y: number, q: number) => number,
-): void {
-  let i = 0;
-  for (let b = 0; b < nb; b++) {
-    for (let y = 0; y < Hb; y++) {
-      const d0 = dest(b, y, 0);
-      const d1 = dest(b, y, 1);
-      const d2 = dest(b, y, 2);
-      const d3 = dest(b, y, 3);
-      for (let x = 0; x < W4; x++, i += 4) {
-        if (x >= W) continue;
-        if (d0 >= 0) out[d0 + x] = buf[i];
-        if (d1 >= 0) out[d1 + x] = buf[i + 1];
-        if (d2 >= 0) out[d2 + x] = buf[i + 2];
-        if (d3 >= 0) out[d3 + x] = buf[i + 3];
-      }
-    }
-  }
-}
