@@ -12,7 +12,7 @@ import os from 'node:os';
 import * as T from '../packages/tensor/src/index.ts';
 import * as nn from '../packages/nn/src/index.ts';
 import { vjp } from '../packages/autograd/src/index.ts';
-import { alphaBar, fakeDigits, noiseCoefficients, unetApply, unetInit, type UNetParams } from './unet.ts';
+import { alphaBar, drawTimesteps, fakeDigits, noisyInput, unetInit, unetLoss, type UNetParams } from './unet.ts';
 
 const arg = (k: string, d: number) => Number(process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d);
 const STEPS = arg('steps', 1000);
@@ -35,19 +35,18 @@ const x0 = T.tensor(fakeDigits(B, rand), [B, 1, 28, 28]);
 let key = T.randomKey(3);
 
 function step(): number {
-  const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
+  const ts = drawTimesteps(B, rand);
   const [k1, k2] = T.splitKey(key, 2);
   key = k1;
-  const [sa, sb] = noiseCoefficients(abar, ts);
   const eps = T.randomNormal(k2, [B, 1, 28, 28]);
-  const xt = T.tidy(() => T.add(T.mul(x0, sa), T.mul(eps, sb)));
-  const [loss, fn] = vjp((p) => T.mean(T.square(T.sub(unetApply(p as UNetParams, xt, ts), eps))), params);
+  const xt = noisyInput(abar, x0, ts, eps);
+  const [loss, fn] = vjp((p) => unetLoss(p as UNetParams, xt, ts, eps), params);
   const one = T.onesLike(loss as T.Tensor);
   const [g] = fn(one);
   fn.dispose();
   ({ params, state } = adam.step(g as UNetParams, state, params));
   const lv = (loss as T.Tensor).dataSync()[0];
-  T.dispose([sa, sb, eps, xt, one, loss as T.Tensor]);
+  T.dispose([eps, xt, one, loss as T.Tensor]);
   return lv;
 }
 

@@ -41,7 +41,7 @@ import * as T from '../packages/tensor/src/index.ts';
 import * as nn from '../packages/nn/src/index.ts';
 import { vjp } from '../packages/autograd/src/index.ts';
 import { compileStep } from '../packages/compile/src/index.ts';
-import { ADAM, alphaBar, fakeDigits, noiseCoefficients, unetAdamStep, unetApply, unetInit, type UNetParams } from './unet.ts';
+import { ADAM, alphaBar, drawTimesteps, fakeDigits, noiseCoefficients, noisyInput, unetAdamStep, unetApply, unetInit, unetLoss, type UNetParams } from './unet.ts';
 
 const require = createRequire(import.meta.url);
 // the CommonJS builds throughout, so the twin (bench/tfjs/*.cjs) and this file share one tfjs
@@ -113,15 +113,13 @@ function tapegrad(name: string, blocked: boolean, threads = 1, narrow = false, b
       const c0 = process.cpuUsage();
       const b0 = T.kernelBuilds(backendName);
       const t0 = performance.now();
-      const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
+      const ts = drawTimesteps(B, rand);
       const [k1, k2] = T.splitKey(key, 2);
       key = k1;
       const { loss, fn, eps, xt } = run(() => {
-        const [sa, sb] = noiseCoefficients(abar, ts);
         const eps = T.randomNormal(k2, [B, 1, 28, 28]);
-        const xt = T.tidy(() => T.add(T.mul(x0, sa), T.mul(eps, sb)));
-        T.dispose([sa, sb]);
-        const [loss, fn] = vjp((p) => T.mean(T.square(T.sub(unetApply(p as UNetParams, xt, ts), eps))), params);
+        const xt = noisyInput(abar, x0, ts, eps);
+        const [loss, fn] = vjp((p) => unetLoss(p as UNetParams, xt, ts, eps), params);
         return { loss: loss as T.Tensor, fn, eps, xt };
       });
       const t1 = performance.now();
@@ -183,7 +181,7 @@ function tapegradCompiled(name: string, backendName: 'webasm' | 'webgpu', thread
       const c0 = process.cpuUsage();
       const b0 = T.kernelBuilds(backendName);
       const t0 = performance.now();
-      const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
+      const ts = drawTimesteps(B, rand);
       const [k1, k2] = T.splitKey(key, 2);
       key = k1;
       n++;
@@ -237,7 +235,7 @@ async function tfjs(name: string, backend: 'wasm' | 'cpu'): Promise<Contender> {
       await tf.setBackend(backend);
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const tInt = Array.from({ length: B }, () => Math.floor(rand() * 1000));
+      const tInt = drawTimesteps(B, rand);
       const sa = tf.tensor(tInt.map((i) => Math.sqrt(abar[i])), [B, 1, 1, 1]);
       const sb = tf.tensor(tInt.map((i) => Math.sqrt(1 - abar[i])), [B, 1, 1, 1]);
       const t = tf.tensor1d(tInt, 'float32');

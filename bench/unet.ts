@@ -94,6 +94,26 @@ export function unetApply(p: UNetParams, x: T.Tensor, timesteps: readonly number
   });
 }
 
+/** The epsilon-prediction loss mean((unet(x_t, t) - eps)^2); `t` as in unetApply. */
+export function unetLoss(p: UNetParams, xt: T.Tensor, t: readonly number[] | T.Tensor, eps: T.Tensor): T.Tensor {
+  return T.mean(T.square(T.sub(unetApply(p, xt, t), eps)));
+}
+
+/** `n` timesteps uniform in [0, 1000) from the bench's host generator. */
+export function drawTimesteps(n: number, rand: () => number): number[] {
+  return Array.from({ length: n }, () => Math.floor(rand() * 1000));
+}
+
+/** x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps per example (the coefficient tensors are freed). */
+export function noisyInput(abar: Float64Array, x0: T.Tensor, ts: readonly number[], eps: T.Tensor): T.Tensor {
+  const [sa, sb] = noiseCoefficients(abar, ts);
+  try {
+    return T.tidy(() => T.add(T.mul(x0, sa), T.mul(eps, sb)));
+  } finally {
+    T.dispose([sa, sb]);
+  }
+}
+
 /** Adam's beta1, beta2 and eps in every UNet step bench (nn.adam's defaults). */
 export const ADAM = { b1: 0.9, b2: 0.999, eps: 1e-8 } as const;
 
@@ -110,7 +130,7 @@ export function unetAdamStep(
 ): { p: UNetParams; mu: UNetParams; nu: UNetParams; loss: T.Tensor } {
   const { b1, b2, eps } = ADAM;
   return T.tidy(() => {
-    const loss = (q: UNetParams) => T.mean(T.square(T.sub(unetApply(q, T.add(T.mul(x0, sab), T.mul(noise, s1ab)), emb), noise)));
+    const loss = (q: UNetParams) => unetLoss(q, T.add(T.mul(x0, sab), T.mul(noise, s1ab)), emb, noise);
     const [l, g] = valueAndGrad(loss)(p);
     const [pl, def] = T.treeFlatten(p);
     const gl = T.treeLeaves(g) as T.Tensor[], ml = T.treeLeaves(mu) as T.Tensor[], vl = T.treeLeaves(nu) as T.Tensor[];

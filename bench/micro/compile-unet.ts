@@ -10,7 +10,7 @@ import * as T from '@tapegrad/tensor';
 import type { Tensor } from '@tapegrad/tensor';
 import * as nn from '@tapegrad/nn';
 import { compileStep } from '@tapegrad/compile';
-import { ADAM, alphaBar, fakeDigits, noiseCoefficients, unetAdamStep, unetInit } from '../unet.ts';
+import { ADAM, alphaBar, drawTimesteps, fakeDigits, noiseCoefficients, unetAdamStep, unetInit } from '../unet.ts';
 
 const arg = (k: string, d: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d;
 const B = Number(arg('batch', '4'));
@@ -34,7 +34,7 @@ const load0 = loadavg();
 let firstCompiledMs = 0;
 for (let s = 0; s < STEPS; s++) {
   // the same batch for both contenders
-  const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
+  const ts = drawTimesteps(B, rand);
   const x0 = T.tensor(fakeDigits(B, rand), [B, 1, 28, 28]);
   const noise = T.randomNormal(T.randomKey(100 + s), [B, 1, 28, 28]);
   const emb = nn.sinusoidalEmbedding(ts, 32, { downscaleFreqShift: 0 });

@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import * as T from '../../packages/tensor/src/index.ts';
 import * as nn from '../../packages/nn/src/index.ts';
 import { vjp } from '../../packages/autograd/src/index.ts';
-import { alphaBar, fakeDigits, noiseCoefficients, unetApply, unetInit, type UNetParams } from '../unet.ts';
+import { alphaBar, drawTimesteps, fakeDigits, noisyInput, unetInit, unetLoss, type UNetParams } from '../unet.ts';
 
 const argv = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1];
 const B = Number(argv('batch') ?? 16);
@@ -55,14 +55,12 @@ function contender(narrow: boolean) {
   let key = T.randomKey(7);
   return () => T.useBackend('webasm', () => {
     [be.convTile, be.filterGradLanes, be.matmulRows] = narrow ? [[2, 2], 0, 4] : ['auto', 'auto', 'auto'];
-    const ts = Array.from({ length: B }, () => Math.floor(rand() * 1000));
+    const ts = drawTimesteps(B, rand);
     const [k1, k2] = T.splitKey(key, 2);
     key = k1;
-    const [sa, sb] = noiseCoefficients(abar, ts);
     const eps = T.randomNormal(k2, [B, 1, 28, 28]);
-    const xt = T.tidy(() => T.add(T.mul(x0, sa), T.mul(eps, sb)));
-    T.dispose([sa, sb]);
-    const [loss, fn] = vjp((p) => T.mean(T.square(T.sub(unetApply(p as UNetParams, xt, ts), eps))), params);
+    const xt = noisyInput(abar, x0, ts, eps);
+    const [loss, fn] = vjp((p) => unetLoss(p as UNetParams, xt, ts, eps), params);
     const one = T.onesLike(loss as T.Tensor);
     const [g] = fn(one);
     one.dispose();
