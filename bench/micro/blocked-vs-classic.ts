@@ -15,6 +15,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { GpuJsBackend } from '../../packages/tensor/src/backends/gpujs.ts';
+import { agreeThenTime } from './contenders.ts';
 
 const arg = (k: string, d: number) => Number(process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d);
 const quick = process.argv.includes('--quick');
@@ -72,25 +73,7 @@ const med = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
 const rows: Record<string, unknown>[] = [];
 const load0 = loadavg();
 for (const c of cases) {
-  const r0 = c.run(old);
-  const t: Record<string, number[]> = Object.fromEntries(contenders.map(([k]) => [k, []]));
-  let err = 0;
-  for (const [k, be] of contenders.slice(1)) {
-    const r1 = c.run(be);
-    let e = 0;
-    let mx = 0;
-    for (let i = 0; i < r0.length; i++) { e = Math.max(e, Math.abs(r0[i] - r1[i])); mx = Math.max(mx, Math.abs(r0[i])); }
-    if (r0.length !== r1.length || !(e <= 1e-3 * Math.max(1, mx))) throw new Error(`${c.name}: old and ${k} differ (max abs ${e}, lengths ${r0.length} vs ${r1.length})`);
-    err = Math.max(err, e);
-  }
-  for (let r = 0; r < reps; r++) {
-    for (const [k, be] of contenders) {
-      const t0 = process.cpuUsage();
-      c.run(be);
-      const d = process.cpuUsage(t0);
-      t[k].push((d.user + d.system) / 1000);
-    }
-  }
+  const { times: t, maxAbsDiff: err } = agreeThenTime(c.name, contenders, c.run, reps);
   const mo = med(t.old);
   const row: Record<string, unknown> = { case: c.name };
   for (const [k] of contenders) row[`${k} GFLOP/s`] = +(c.flops / med(t[k]) / 1e6).toFixed(2);

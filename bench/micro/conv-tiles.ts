@@ -13,6 +13,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { GpuJsBackend } from '../../packages/tensor/src/backends/gpujs.ts';
 import type { ConvTile } from '../../packages/tensor/src/backends/kernels.ts';
+import { agreeThenTime } from './contenders.ts';
 
 const argv = (k: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1];
 const quick = process.argv.includes('--quick');
@@ -60,25 +61,7 @@ for (const c of cases) {
   const contenders = c.dw ? dwContenders : c.mm ? mmContenders : tileContenders;
   const rows = tables[c.dw ? 1 : c.mm ? 2 : 0];
   const [base] = contenders[0];
-  const r0 = c.run(contenders[0][1]);
-  let err = 0;
-  for (const [k, be] of contenders.slice(1)) {
-    const r1 = c.run(be);
-    let e = 0;
-    let mx = 0;
-    for (let i = 0; i < r0.length; i++) { e = Math.max(e, Math.abs(r0[i] - r1[i])); mx = Math.max(mx, Math.abs(r0[i])); }
-    if (r0.length !== r1.length || !(e <= 1e-3 * Math.max(1, mx))) throw new Error(`${c.name}: ${base} and ${k} differ (max abs ${e}, lengths ${r0.length} vs ${r1.length})`);
-    err = Math.max(err, e);
-  }
-  const t: Record<string, number[]> = Object.fromEntries(contenders.map(([k]) => [k, []]));
-  for (let r = 0; r < reps; r++) {
-    for (const [k, be] of contenders) {
-      const t0 = process.cpuUsage();
-      c.run(be);
-      const d = process.cpuUsage(t0);
-      t[k].push((d.user + d.system) / 1000);
-    }
-  }
+  const { times: t, maxAbsDiff: err } = agreeThenTime(c.name, contenders, c.run, reps);
   const row: Record<string, unknown> = { case: c.name };
   for (const [k] of contenders) row[`${k} GFLOP/s`] = +(c.flops / med(t[k]) / 1e6).toFixed(2);
   for (const [k] of contenders.slice(1)) row[`${k} / ${base}`] = +(med(t[base]) / med(t[k])).toFixed(2);
